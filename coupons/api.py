@@ -1,0 +1,120 @@
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from coupons.models import Coupon, CouponStatus
+from coupons.selectors import coupon_list, coupon_stats
+from coupons.services import coupon_validate
+from customers.selectors import customer_get
+from zupy.api.fields import KsuidField, z_amount
+from zupy.api.pagination import paginate
+
+
+class CouponQuery(serializers.Serializer):
+    customer_id = KsuidField(required=False)
+    status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+    reward_id = KsuidField(required=False)
+    code = serializers.CharField(required=False, max_length=20)
+
+
+class CustomerCouponQuery(CouponQuery):
+    customer_id = KsuidField(required=True)
+
+
+class CouponOut(serializers.Serializer):
+    id = serializers.CharField()
+    coupon_code = serializers.CharField(source="code")
+    status = serializers.SerializerMethodField()
+    status_display = serializers.SerializerMethodField()
+    remaining_usages = serializers.IntegerField()
+    total_usages_allowed = serializers.IntegerField()
+    valid_until = serializers.DateTimeField()
+    reward_name = serializers.CharField(source="reward.name")
+    reward_id = serializers.CharField()
+    customer_id = serializers.CharField()
+    customer_name = serializers.CharField(source="customer.full_name")
+    points_spent = serializers.IntegerField()
+    origin_type = serializers.SerializerMethodField()
+    redemption_date = serializers.DateTimeField(source="created_at")
+    usage_date = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_status(self, coupon: Coupon) -> str:
+        return coupon.effective_status(self.context["now"])
+
+    def get_status_display(self, coupon: Coupon) -> str:
+        return str(CouponStatus(coupon.effective_status(self.context["now"])).label)
+
+    def get_origin_type(self, coupon: Coupon) -> str:
+        return "loyalty_reward"
+
+
+def _filtered(request: Request, query_class: type[CouponQuery]) -> tuple[Any, Any]:
+    query = query_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    filters = dict(query.validated_data)
+    company, now = request.user.company, timezone.now()
+    if filters.get("customer_id"):
+        customer_get(company=company, customer_id=filters["customer_id"])  # 404 for a stranger
+    return coupon_list(company=company, now=now, **filters), now
+
+
+class CouponListView(APIView):
+    """GET /api/v2/coupons/issued/ (and the guide's /api/v2/rewards/coupons/, customer_id required).
+
+    ``status`` filters by what the partner sees: a coupon past valid_until is expired."""
+
+    query_class: type[CouponQuery] = CouponQuery
+
+    def get(self, request: Request) -> Response:
+        coupons, now = _filtered(request, self.query_class)
+        return paginate(
+            request,
+            coupons,
+            descending=True,
+            serialize=lambda rows: CouponOut(rows, many=True, context={"now": now}).data,
+        )
+
+
+class CustomerCouponListView(CouponListView):
+    query_class = CustomerCouponQuery
+
+
+class CouponStatsView(APIView):
+    """GET /api/v2/coupons/issued/stats/ — counts over the same filters as the listing."""
+
+    def get(self, request: Request) -> Response:
+        coupons, now = _filtered(request, CouponQuery)
+        return Response(coupon_stats(queryset=coupons.order_by(), now=now))
+
+
+class ValidateOut(serializers.Serializer):
+    customer_id = serializers.CharField(source="customer.id")
+    coupon_id = serializers.CharField(source="coupon.id")
+    coupon_code = serializers.CharField(source="coupon.code")
+    status = serializers.SerializerMethodField()
+    remaining_usages = serializers.IntegerField(source="coupon.remaining_usages")
+    total_usages_allowed = serializers.IntegerField(source="coupon.total_usages_allowed")
+    validated_at = serializers.DateTimeField(source="use.used_at")
+    new_balance = serializers.IntegerField(source="customer.points_balance")
+    new_z_balance = serializers.SerializerMethodField()
+
+    def get_status(self, validation: Any) -> str:
+        return "validated"
+
+    def get_new_z_balance(self, validation: Any) -> str | None:
+        return z_amount(validation.customer.z_balance)
+
+
+class ValidateView(APIView):
+    """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
+
+    def post(self, request: Request, customer_id: str, coupon_ref: str) -> Response:
+        validation = coupon_validate(
+            company=request.user.company, customer_id=customer_id, coupon_ref=coupon_ref, api_key=request.auth
+        )
+        return Response(ValidateOut(validation).data)

@@ -1,0 +1,105 @@
+import re
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from zupy.ids import new_id
+
+# No 0/O/1/I/L: a code read aloud or typed at a till cannot be mistaken.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_RE = re.compile(rf"^CZ-[{CODE_ALPHABET}]{{8}}$")
+
+
+class CouponStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    USED = "used", "Used"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Coupon(models.Model):
+    """A redeemed reward, usable ``total_usages_allowed`` times before ``valid_until``.
+
+    The stored ``status`` may still say active after ``valid_until``: every read goes through
+    ``effective_status`` (or the equivalent queryset filter) so it reads as expired everywhere.
+    """
+
+    id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
+    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="coupons")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="coupons")
+    reward = models.ForeignKey("rewards.Reward", on_delete=models.PROTECT, related_name="coupons")
+    code = models.CharField(max_length=11, unique=True)
+    status = models.CharField(max_length=10, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
+    total_usages_allowed = models.IntegerField()
+    remaining_usages = models.IntegerField()
+    points_spent = models.IntegerField(default=0)
+    z_tokens_spent = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
+    valid_until = models.DateTimeField()
+    usage_date = models.DateTimeField(null=True, blank=True, help_text="Last use.")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_usages_allowed__gte=1), name="coupon_total_usages_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_usages__gte=0), name="coupon_remaining_usages_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_usages__lte=F("total_usages_allowed")),
+                name="coupon_remaining_lte_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in CouponStatus]), name="coupon_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CouponStatus.USED) | Q(remaining_usages=0),
+                name="coupon_used_has_no_uses_left",
+            ),
+            models.CheckConstraint(condition=Q(points_spent__gte=0), name="coupon_points_spent_gte_0"),
+            models.CheckConstraint(condition=Q(z_tokens_spent__gte=0), name="coupon_z_spent_gte_0"),
+        ]
+        indexes = [
+            models.Index(fields=["company", "id"], name="coupon_company_id"),
+            models.Index(fields=["customer", "id"], name="coupon_customer_id"),
+            models.Index(fields=["customer", "reward", "status"], name="coupon_customer_reward_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.valid_until <= now
+
+    def effective_status(self, now: datetime) -> str:
+        if self.status == CouponStatus.ACTIVE and self.is_expired(now):
+            return CouponStatus.EXPIRED
+        return self.status
+
+
+class CouponUse(models.Model):
+    """One validation of a coupon at a till: when, and with which API key."""
+
+    id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="uses")
+    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="+")
+    api_key = models.ForeignKey(
+        "zupy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    used_at = models.DateTimeField()
+    remaining_after = models.IntegerField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(remaining_after__gte=0), name="coupon_use_remaining_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} @ {self.used_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,159 @@
+"""Coupon writes: issue (inside a redemption), validate (use at the till), cancel (with refund)."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from coupons.models import CODE_ALPHABET, Coupon, CouponStatus, CouponUse
+from coupons.selectors import coupon_by_ref
+from customers.models import Currency, Customer, EntryKind
+from customers.services import Movement, ledger_post
+from rewards.models import Reward
+from zupy.errors import (
+    CouponCancelled,
+    CouponExpired,
+    CouponNotCancellable,
+    CouponUsed,
+    DomainError,
+    NotFound,
+)
+from zupy.models import ApiKey, Company
+
+CODE_ATTEMPTS = 8
+
+
+def coupon_code_generate() -> str:
+    return "CZ-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+
+def coupon_issue(
+    *, customer: Customer, reward: Reward, points_spent: int, z_tokens_spent: Decimal, now: datetime
+) -> Coupon:
+    """Create the coupon of a redemption; the caller's transaction holds the customer lock.
+
+    Codes are random (31^8 ≈ 8.5e11); a collision with an existing code fails the unique index and
+    is retried with a new code inside a savepoint, so the surrounding redemption survives it.
+    """
+    for attempt in range(CODE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return Coupon.objects.create(
+                    company_id=customer.company_id,
+                    customer=customer,
+                    reward=reward,
+                    code=coupon_code_generate(),
+                    status=CouponStatus.ACTIVE,
+                    total_usages_allowed=reward.total_usages_allowed,
+                    remaining_usages=reward.total_usages_allowed,
+                    points_spent=points_spent,
+                    z_tokens_spent=z_tokens_spent,
+                    valid_until=now + timedelta(days=reward.validity_days),
+                )
+        except IntegrityError:
+            if attempt == CODE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def coupon_refusal(coupon: Coupon, now: datetime) -> type[DomainError] | None:
+    """Why this coupon cannot be used now, or None if it can."""
+    if coupon.status == CouponStatus.CANCELLED:
+        return CouponCancelled
+    if coupon.status == CouponStatus.USED or coupon.remaining_usages <= 0:
+        return CouponUsed
+    if coupon.status == CouponStatus.EXPIRED or coupon.is_expired(now):
+        return CouponExpired
+    return None
+
+
+@dataclass(frozen=True)
+class Validation:
+    coupon: Coupon
+    use: CouponUse
+    customer: Customer
+
+
+def coupon_validate(
+    *, company: Company, customer_id: str, coupon_ref: str, api_key: ApiKey | None
+) -> Validation:
+    """Use one usage of a coupon, found by KSUID or code (any case).
+
+    Locks the Coupon row (SELECT ... FOR UPDATE) so that two tills validating at once serialise
+    here: the second reads remaining_usages already decremented and gets 409. On SQLite the
+    IMMEDIATE transaction takes the database write lock instead, with the same effect.
+    An expired coupon is stored as expired even though the call is refused: the mark is committed
+    by this block, and the refusal is raised only after it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        coupon = (
+            coupon_by_ref(company=company, customer_id=customer_id, ref=coupon_ref)
+            .select_related("customer")
+            .select_for_update(of=("self",))
+            .first()
+        )
+        if coupon is None:
+            raise NotFound("Coupon not found for this customer.")
+        refusal = coupon_refusal(coupon, now)
+        if refusal is None:
+            coupon.remaining_usages -= 1
+            coupon.usage_date = now
+            if coupon.remaining_usages == 0:
+                coupon.status = CouponStatus.USED
+            coupon.save(update_fields=["remaining_usages", "usage_date", "status", "updated_at"])
+            use = CouponUse.objects.create(
+                coupon=coupon,
+                company=company,
+                api_key=api_key,
+                used_at=now,
+                remaining_after=coupon.remaining_usages,
+            )
+        elif refusal is CouponExpired and coupon.status == CouponStatus.ACTIVE:
+            coupon.status = CouponStatus.EXPIRED
+            coupon.save(update_fields=["status", "updated_at"])
+    if refusal is not None:
+        raise refusal()
+    return Validation(coupon=coupon, use=use, customer=coupon.customer)
+
+
+def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon:
+    """Cancel an active, unused coupon: refund its points and Z$ through the ledger, return its stock.
+
+    Locks the Customer row first, then the Coupon, then the Reward: the same order as a redemption
+    (customer, reward), so the two cannot deadlock, and a concurrent validate (which locks only the
+    coupon) is serialised against this on the coupon row.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        customer_id = Coupon.objects.filter(pk=coupon_id).values_list("customer_id", flat=True).first()
+        if customer_id is None:
+            raise NotFound("Coupon not found.")
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        coupon = Coupon.objects.select_for_update().get(pk=coupon_id)
+        if (
+            coupon.effective_status(now) != CouponStatus.ACTIVE
+            or coupon.remaining_usages != coupon.total_usages_allowed
+        ):
+            raise CouponNotCancellable()
+        coupon.status = CouponStatus.CANCELLED
+        coupon.cancelled_at = now
+        coupon.save(update_fields=["status", "cancelled_at", "updated_at"])
+        # NULL + 1 stays NULL: unlimited stock stays unlimited.
+        Reward.objects.filter(pk=coupon.reward_id).update(
+            quantity_redeemed=F("quantity_redeemed") - 1, quantity_available=F("quantity_available") + 1
+        )
+        ledger_post(
+            customer=customer,
+            movements=[
+                Movement(Currency.POINTS, Decimal(coupon.points_spent), EntryKind.REFUND),
+                Movement(Currency.Z, coupon.z_tokens_spent, EntryKind.REFUND),
+            ],
+            reason=f"{reason}: {coupon.code}",
+            coupon_id=coupon.pk,
+        )
+    return coupon

@@ -1,0 +1,105 @@
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from customers.models import Customer, LedgerEntry
+from customers.services import customer_adjust_balance
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CustomerForm(forms.ModelForm):
+    points_adjustment = forms.IntegerField(required=False, help_text="Signed: -50 takes 50 points away.")
+    z_adjustment = forms.DecimalField(required=False, max_digits=20, decimal_places=6, help_text="Signed Z$.")
+    adjustment_reason = forms.CharField(required=False, max_length=255)
+
+    class Meta:
+        model = Customer
+        fields = ("company", "full_name", "phone", "email", "cpf", "tier", "is_active")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("points_adjustment") or data.get("z_adjustment")) and not data.get("adjustment_reason"):
+            self.add_error("adjustment_reason", "Say why the balance changes: it goes into the ledger.")
+        return data
+
+
+class LedgerInline(admin.TabularInline):
+    model = LedgerEntry
+    fk_name = "customer"
+    extra = 0
+    can_delete = False
+    fields = (
+        "created_at",
+        "currency",
+        "kind",
+        "amount",
+        "balance_before",
+        "balance_after",
+        "reason",
+        "coupon",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    """Balances are read-only: change them with the adjustment fields, which write ledger rows."""
+
+    form = CustomerForm
+    list_display = ("id", "full_name", "phone", "email", "company", "points_balance", "z_balance")
+    search_fields = ("id", "full_name", "phone", "email", "cpf")
+    list_filter = ("company",)
+    readonly_fields = ("id", "points_balance", "points_earned", "points_spent", "z_balance", "created_at")
+    fieldsets = (
+        (None, {"fields": ("id", "company", "full_name", "phone", "email", "cpf", "tier", "is_active")}),
+        ("Balances", {"fields": ("points_balance", "points_earned", "points_spent", "z_balance")}),
+        ("Adjust through the ledger", {"fields": ("points_adjustment", "z_adjustment", "adjustment_reason")}),
+    )
+    inlines = (LedgerInline,)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        points = form.cleaned_data.get("points_adjustment") or 0
+        z_amount = form.cleaned_data.get("z_adjustment") or Decimal("0")
+        if points or z_amount:
+            customer_adjust_balance(
+                customer_id=obj.pk,
+                points=points,
+                z_amount=z_amount,
+                reason=f"admin {request.user}: {form.cleaned_data['adjustment_reason']}",
+            )
+            obj.refresh_from_db()
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "customer",
+        "currency",
+        "kind",
+        "amount",
+        "balance_after",
+        "reason",
+        "coupon",
+    )
+    list_filter = ("currency", "kind")
+    search_fields = ("customer__id", "customer__full_name", "reason", "coupon__code")
+    raw_id_fields = ("customer", "coupon")

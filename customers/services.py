@@ -1,0 +1,140 @@
+"""Writes to customers' balances. Every change of points or Z$ goes through ``ledger_post``."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import Currency, Customer, EntryKind, LedgerEntry
+from zupy.errors import NotFound, ValidationFailed
+from zupy.models import ApiKey, Company
+
+
+@dataclass(frozen=True)
+class Movement:
+    currency: str
+    amount: Decimal  # signed: negative spends
+    kind: str
+
+
+def ledger_post(
+    *,
+    customer: Customer,
+    movements: list[Movement],
+    reason: str = "",
+    coupon_id: str | None = None,
+    api_key: ApiKey | None = None,
+) -> list[LedgerEntry]:
+    """Apply movements to ``customer`` and write one ledger row each, with balance before/after.
+
+    The caller must hold the customer's row lock (``select_for_update``) in its open transaction:
+    the balance read here is then the one the UPDATE overwrites, so no concurrent change is lost.
+    A movement that would make a balance negative is a bug in the caller (it checks first), and the
+    database's CHECK constraints refuse it anyway.
+    """
+    entries: list[LedgerEntry] = []
+    fields = {"last_activity_date", "updated_at"}
+    for move in movements:
+        amount = Decimal(move.amount)
+        if amount == 0:
+            continue
+        if move.currency == Currency.POINTS:
+            before = Decimal(customer.points_balance)
+            customer.points_balance += int(amount)
+            fields.add("points_balance")
+            if amount > 0 and move.kind in (EntryKind.EARN, EntryKind.ADJUST):
+                customer.points_earned += int(amount)
+                fields.add("points_earned")
+            elif amount < 0 and move.kind in (EntryKind.REDEEM, EntryKind.ADJUST):
+                customer.points_spent += int(-amount)
+                fields.add("points_spent")
+            elif move.kind == EntryKind.REFUND:
+                customer.points_spent -= int(amount)
+                fields.add("points_spent")
+            after = Decimal(customer.points_balance)
+        else:
+            before = customer.z_balance
+            customer.z_balance = before + amount
+            fields.add("z_balance")
+            after = customer.z_balance
+        if after < 0:
+            raise ValueError(f"ledger_post would make {move.currency} negative for {customer.pk}")
+        entries.append(
+            LedgerEntry(
+                company_id=customer.company_id,
+                customer=customer,
+                currency=move.currency,
+                kind=move.kind,
+                amount=amount,
+                balance_before=before,
+                balance_after=after,
+                reason=reason[:255],
+                coupon_id=coupon_id,
+                api_key=api_key,
+            )
+        )
+    if not entries:
+        return []
+    customer.last_activity_date = timezone.now()
+    customer.save(update_fields=sorted(fields))
+    return LedgerEntry.objects.bulk_create(entries)
+
+
+def customer_adjust_balance(
+    *, customer_id: str, points: int = 0, z_amount: Decimal = Decimal("0"), reason: str
+) -> Customer:
+    """An admin's manual correction of points and/or Z$, written to the ledger like any other change.
+
+    Locks the Customer row for the same reason as every balance change (see ``ledger_post``).
+    """
+    if not reason.strip():
+        raise ValidationFailed("A reason is required for a manual adjustment.")
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+        if customer is None:
+            raise NotFound("Customer not found.")
+        if customer.points_balance + points < 0:
+            raise ValidationFailed("The adjustment would make the points balance negative.")
+        if customer.z_balance + z_amount < 0:
+            raise ValidationFailed("The adjustment would make the Z$ balance negative.")
+        ledger_post(
+            customer=customer,
+            movements=[
+                Movement(Currency.POINTS, Decimal(points), EntryKind.ADJUST),
+                Movement(Currency.Z, z_amount, EntryKind.ADJUST),
+            ],
+            reason=reason,
+        )
+    return customer
+
+
+def customer_set_balances(*, customer_id: str, points: int, z_balance: Decimal, reason: str) -> Customer:
+    """Bring a customer's balances to the given values through adjustment entries (demo seeding)."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        ledger_post(
+            customer=customer,
+            movements=[
+                Movement(Currency.POINTS, Decimal(points - customer.points_balance), EntryKind.ADJUST),
+                Movement(Currency.Z, z_balance - customer.z_balance, EntryKind.ADJUST),
+            ],
+            reason=reason,
+        )
+    return customer
+
+
+def customer_create(
+    *,
+    company: Company,
+    full_name: str = "",
+    phone: str | None = None,
+    email: str | None = None,
+    cpf: str | None = None,
+    customer_id: str | None = None,
+) -> Customer:
+    customer = Customer(company=company, full_name=full_name, phone=phone, email=email, cpf=cpf)
+    if customer_id:
+        customer.id = customer_id
+    customer.save(force_insert=True)
+    return customer

@@ -1,0 +1,100 @@
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+
+from zupy.ids import new_id
+
+
+class RewardType(models.TextChoices):
+    OTHER = "other"
+    GENERIC = "generic"
+    WELCOME = "welcome"
+    RETURN = "return"
+    BIRTHDAY = "birthday"
+    SURPRISE = "surprise"
+    RECOVERY = "recovery"
+    GIFT = "gift"
+
+
+class DiscountType(models.TextChoices):
+    NONE = "none"
+    PERCENTAGE = "percentage"
+    FIXED_AMOUNT = "fixed_amount"
+    FREE_SHIPPING = "free_shipping"
+    FREE_ITEM = "free_item"
+    CONDITIONAL = "conditional"
+
+
+class Reward(models.Model):
+    """An item of a company's catalog. Redeeming it creates a coupon."""
+
+    id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
+    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="rewards")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    reward_type = models.CharField(max_length=16, choices=RewardType.choices, default=RewardType.GENERIC)
+    points_required = models.IntegerField(default=0)
+    validity_days = models.IntegerField(default=30)
+    total_usages_allowed = models.IntegerField(default=1, help_text="Uses per coupon (1 = single use).")
+    max_redemptions_per_customer = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Empty = unlimited, except a free reward (0 points): once per customer.",
+    )
+    quantity_available = models.IntegerField(
+        null=True, blank=True, help_text="Stock left. Empty = unlimited. Taken by redeem, returned by cancel."
+    )
+    quantity_redeemed = models.IntegerField(default=0, editable=False)
+    is_active = models.BooleanField(default=True)
+    start_date = models.DateTimeField(null=True, blank=True)
+    end_date = models.DateTimeField(null=True, blank=True)
+    monetary_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    discount_type = models.CharField(max_length=16, choices=DiscountType.choices, default=DiscountType.NONE)
+    discount_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    discount_fixed_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    maximum_discount_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    image_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_required__gte=0), name="reward_points_required_gte_0"),
+            models.CheckConstraint(condition=Q(validity_days__gte=1), name="reward_validity_days_gte_1"),
+            models.CheckConstraint(
+                condition=Q(total_usages_allowed__gte=1), name="reward_total_usages_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_redemptions_per_customer__isnull=True)
+                | Q(max_redemptions_per_customer__gte=1),
+                name="reward_max_per_customer_gte_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_available__isnull=True) | Q(quantity_available__gte=0),
+                name="reward_quantity_available_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_redeemed__gte=0), name="reward_quantity_redeemed_gte_0"
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "id"], name="reward_company_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def redemption_limit(self) -> int | None:
+        """Redemptions allowed per customer; None is unlimited. A free reward defaults to once."""
+        if self.max_redemptions_per_customer is not None:
+            return self.max_redemptions_per_customer
+        return 1 if self.points_required == 0 else None
+
+    def is_available(self, now: datetime) -> bool:
+        return (
+            self.is_active
+            and (self.start_date is None or self.start_date <= now)
+            and (self.end_date is None or now < self.end_date)
+            and (self.quantity_available is None or self.quantity_available > 0)
+        )

@@ -1,0 +1,121 @@
+"""Redemption: turning a customer's points (and optionally Z$) into a coupon."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from coupons.models import Coupon, CouponStatus
+from coupons.services import coupon_issue
+from customers.models import Z_PLACES, Currency, Customer, EntryKind
+from customers.services import Movement, ledger_post
+from rewards.models import Reward
+from zupy.errors import (
+    AlreadyRedeemed,
+    InsufficientPoints,
+    InsufficientZBalance,
+    NotFound,
+    RewardUnavailable,
+    ZGapTooLarge,
+)
+from zupy.ids import is_ksuid
+from zupy.models import ApiKey, Company
+
+
+def redemption_price(
+    *, cost: int, points_balance: int, z_balance: Decimal, use_z_tokens: bool
+) -> tuple[int, Decimal]:
+    """(points_used, z_tokens_used) for a reward of ``cost`` points, by the contract's Z$ rules.
+
+    Points go first. With ``use_z_tokens`` the remaining gap is paid at 1 point = 1 Z$ plus
+    ZUPY_Z_MARKUP, and only if the gap is at most ZUPY_Z_MAX_COVER of the cost.
+    Worked example: cost 500, balance 450, Z$ 1150 -> (450, 60.000000).
+    """
+    if points_balance >= cost:
+        return cost, Decimal("0")
+    if not use_z_tokens:
+        raise InsufficientPoints(f"The reward costs {cost} points; the customer has {points_balance}.")
+    gap = cost - points_balance
+    cap = Decimal(cost) * settings.ZUPY_Z_MAX_COVER
+    if gap > cap:
+        raise ZGapTooLarge(
+            f"The gap of {gap} points is more than Z$ may cover for this reward ({cap:f} points)."
+        )
+    z_needed = (Decimal(gap) * (1 + settings.ZUPY_Z_MARKUP)).quantize(Z_PLACES)
+    if z_balance < z_needed:
+        raise InsufficientZBalance(f"Covering the gap needs {z_needed} Z$; the customer has {z_balance}.")
+    return points_balance, z_needed
+
+
+@dataclass(frozen=True)
+class Redemption:
+    coupon: Coupon
+    customer: Customer
+    points_used: int
+    z_tokens_used: Decimal
+    use_z_tokens: bool
+
+
+def reward_redeem(
+    *, company: Company, customer_id: str, reward_id: str, use_z_tokens: bool, api_key: ApiKey | None
+) -> Redemption:
+    """Redeem a reward for a customer: check, take stock, debit, write the ledger, issue the coupon.
+
+    Locks the Customer row first (so that two redemptions by one customer serialise and the second
+    sees the first's debit and coupon), then the Reward row (so that stock is taken exactly once).
+    Every writer that takes both locks takes them in this order.
+    """
+    now = timezone.now()
+    if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
+        raise NotFound("Customer or reward not found.")
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(company=company, pk=customer_id).first()
+        if customer is None:
+            raise NotFound("Customer not found.")
+        reward = Reward.objects.select_for_update().filter(company=company, pk=reward_id).first()
+        if reward is None:
+            raise NotFound("Reward not found.")
+        if not reward.is_available(now):
+            raise RewardUnavailable()
+        limit = reward.redemption_limit
+        if limit is not None:
+            taken = (
+                Coupon.objects.filter(customer=customer, reward=reward)
+                .exclude(status=CouponStatus.CANCELLED)
+                .count()
+            )
+            if taken >= limit:
+                raise AlreadyRedeemed()
+        points_used, z_used = redemption_price(
+            cost=reward.points_required,
+            points_balance=customer.points_balance,
+            z_balance=customer.z_balance,
+            use_z_tokens=use_z_tokens,
+        )
+        # NULL - 1 stays NULL: unlimited stock stays unlimited.
+        Reward.objects.filter(pk=reward.pk).update(
+            quantity_redeemed=F("quantity_redeemed") + 1, quantity_available=F("quantity_available") - 1
+        )
+        coupon = coupon_issue(
+            customer=customer, reward=reward, points_spent=points_used, z_tokens_spent=z_used, now=now
+        )
+        ledger_post(
+            customer=customer,
+            movements=[
+                Movement(Currency.POINTS, Decimal(-points_used), EntryKind.REDEEM),
+                Movement(Currency.Z, -z_used, EntryKind.REDEEM),
+            ],
+            reason=f"Redeemed {reward.name}: {coupon.code}",
+            coupon_id=coupon.pk,
+            api_key=api_key,
+        )
+    return Redemption(
+        coupon=coupon,
+        customer=customer,
+        points_used=points_used,
+        z_tokens_used=z_used,
+        use_z_tokens=use_z_tokens,
+    )

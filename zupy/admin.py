@@ -1,0 +1,96 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from zupy.models import ApiKey, Company, OtpPreset
+from zupy.services import api_key_issue, api_key_revoke
+
+
+class CompanyForm(forms.ModelForm):
+    otp_preset = forms.ChoiceField(
+        choices=[("", "— keep the flags below —"), *OtpPreset.choices],
+        required=False,
+        help_text="Applying a preset overwrites the four OTP flags.",
+    )
+
+    class Meta:
+        model = Company
+        fields = (
+            "name",
+            "rate_tier",
+            "require_otp_for_enrollment",
+            "require_otp_for_redemption",
+            "require_otp_for_coupon_usage",
+            "trust_partner_validation",
+        )
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyForm
+    list_display = ("name", "id", "rate_tier", "otp_preset", "created_at")
+    search_fields = ("name", "id")
+    list_filter = ("rate_tier",)
+    readonly_fields = ("id", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("id", "name", "rate_tier")}),
+        (
+            "OTP policy",
+            {
+                "fields": (
+                    "otp_preset",
+                    "require_otp_for_enrollment",
+                    "require_otp_for_redemption",
+                    "require_otp_for_coupon_usage",
+                    "trust_partner_validation",
+                )
+            },
+        ),
+        (None, {"fields": ("created_at", "updated_at")}),
+    )
+
+    @admin.display(description="OTP preset")
+    def otp_preset(self, obj: Company) -> str:
+        return obj.otp_preset
+
+    def save_model(self, request: HttpRequest, obj: Company, form: Any, change: bool) -> None:
+        if form.cleaned_data.get("otp_preset"):
+            obj.apply_otp_preset(form.cleaned_data["otp_preset"])
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created here; the key itself is shown once, in the confirmation message."""
+
+    list_display = ("prefix", "name", "company", "read_only", "created_at", "revoked_at")
+    list_filter = ("read_only", "company")
+    search_fields = ("prefix", "name", "company__name")
+    fields = ("company", "name", "read_only", "prefix", "digest", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "digest", "created_at", "revoked_at")
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        if obj is not None:
+            return ("company", *self.readonly_fields)
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        raw = api_key_issue(obj)
+        messages.warning(
+            request,
+            f"The new API key is {raw} — copy it now: it is stored only as a digest "
+            "and cannot be shown again.",
+        )
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            api_key_revoke(api_key=key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -1,0 +1,31 @@
+from dataclasses import dataclass
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from zupy.errors import AuthenticationRequired
+from zupy.models import ApiKey, Company
+from zupy.selectors import api_key_authenticate
+
+
+@dataclass(frozen=True)
+class Partner:
+    """``request.user`` for API calls: the key's company, which scopes every query."""
+
+    company: Company
+    api_key: ApiKey
+    is_authenticated: bool = True
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Partner, ApiKey] | None:
+        raw = request.META.get("HTTP_X_API_KEY")
+        if not raw:
+            return None  # the permission check answers 401 authentication-required
+        api_key = api_key_authenticate(raw.strip())
+        if api_key is None:
+            raise AuthenticationRequired("The API key is unknown or revoked.")
+        return Partner(company=api_key.company, api_key=api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'ApiKey header="X-API-Key"'

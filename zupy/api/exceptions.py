@@ -1,0 +1,94 @@
+"""The one exception handler: every error raised under DRF becomes problem+json."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
+from zupy.errors import DomainError
+
+log = logging.getLogger("zupy.errors")
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested ValidationError detail as the contract's ``[{field, detail}]``."""
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "body" if key in ("non_field_errors", "__all__") else str(key)
+            out.extend(flatten_errors(value, f"{prefix}.{name}" if prefix else name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [{"field": prefix or "body", "detail": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            out.extend(flatten_errors(item, f"{prefix}[{index}]"))
+        return out
+    return [{"field": prefix or "body", "detail": str(detail)}]
+
+
+def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return response
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
+    instance = request.path if request is not None else ""
+    headers: dict[str, str] = {}
+
+    if isinstance(exc, DomainError):
+        body = problem(
+            exc.status,
+            instance=instance,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            code=exc.code,
+            errors=exc.errors,
+        )
+        return problem_response(exc.status, body)
+
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    if isinstance(exc, drf.ValidationError):
+        errors = flatten_errors(exc.detail)
+        body = problem(422, instance=instance, detail="The request is not valid.", errors=errors)
+        return problem_response(422, body)
+    if isinstance(exc, drf.ParseError):
+        body = problem(
+            400, instance=instance, detail=f"Malformed request body: {exc.detail}", code="malformed_body"
+        )
+        return problem_response(400, body)
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        body = problem(401, instance=instance)
+        return problem_response(401, body, {"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
+    if isinstance(exc, drf.Throttled):
+        if exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        return problem_response(429, problem(429, instance=instance, detail=str(exc.detail)), headers)
+    if isinstance(exc, drf.APIException):
+        status = exc.status_code
+        detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None
+        if isinstance(exc, drf.PermissionDenied) and detail == drf.PermissionDenied.default_detail:
+            detail = None
+        return problem_response(status, problem(status, instance=instance, detail=detail))
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        log.warning("database unavailable: %s", exc)
+        return problem_response(503, problem(503, instance=instance), {"Retry-After": "1"})
+    if isinstance(exc, DatabaseError):
+        log.exception("database error on %s", instance)
+        return problem_response(500, problem(500, instance=instance))
+
+    log.exception("unhandled error on %s", instance, exc_info=exc)
+    return problem_response(500, problem(500, instance=instance))

@@ -1,0 +1,28 @@
+from decimal import Decimal
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from zupy.ids import KSUID_RE
+
+ksuid_validator = RegexValidator(KSUID_RE, "Must be a KSUID (27 letters and digits).")
+
+
+class KsuidField(serializers.CharField):
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max_length", 27)
+        kwargs.setdefault("min_length", 27)
+        super().__init__(**kwargs)
+        self.validators.append(ksuid_validator)
+
+
+def z_amount(value: Decimal | None) -> str | None:
+    """Z$ as the contract writes it: a decimal string with 6 places."""
+    return None if value is None else f"{value:.6f}"
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean, or one of the usual query-string spellings; anything else is a 422."""
+
+    TRUE_VALUES = {True, "true", "True", "TRUE", "1"}
+    FALSE_VALUES = {False, "false", "False", "FALSE", "0"}

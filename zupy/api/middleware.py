@@ -1,0 +1,36 @@
+import json
+
+from django.http import HttpRequest, HttpResponse
+
+from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
+
+_JSON_TYPES = ("application/json", PROBLEM_CONTENT_TYPE)
+
+
+class ProblemJsonMiddleware:
+    """Last line of the error contract: any error answer that is not JSON (Django's HTML 404 for an
+    unknown URL, its 400 for a bad Host, the debug 500 page, a CSRF failure) becomes problem+json.
+
+    Runs outermost, so it also sees what Django made of an exception raised in another middleware.
+    The admin keeps its own HTML pages for 4xx; a 5xx never shows a debug page anywhere.
+    """
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        status = response.status_code
+        if status < 400:
+            return response
+        content_type = response.get("Content-Type", "").split(";")[0].strip()
+        if content_type in _JSON_TYPES:
+            return response
+        if request.path.startswith("/admin/") and status < 500:
+            return response
+        body = problem(status, instance=request.path)
+        replacement = HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

@@ -1,0 +1,33 @@
+"""Liveness and readiness for load balancers and compose health checks (no API key needed)."""
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; the reason goes to the body
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        cache.set("zupy:readyz", "1", 5)
+        checks["cache"] = "ok" if cache.get("zupy:readyz") == "1" else "error: read back failed"
+    except Exception as exc:
+        checks["cache"] = f"error: {type(exc).__name__}"
+    if all(value == "ok" for value in checks.values()):
+        return JsonResponse({"status": "ready", "checks": checks})
+    body = problem(
+        503, instance=request.path, detail="Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items())
+    )
+    body["checks"] = checks
+    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)

@@ -1,0 +1,44 @@
+"""Company and API-key operations (admin, management commands)."""
+
+import secrets
+import string
+
+from django.db import transaction
+from django.utils import timezone
+
+from zupy.models import API_KEY_PREFIX, ApiKey, Company, OtpPreset, RateTier, api_key_digest
+
+_KEY_ALPHABET = string.ascii_letters + string.digits
+
+
+def company_create(
+    *, name: str, otp_preset: str = OtpPreset.STRICT, rate_tier: str = RateTier.FREE
+) -> Company:
+    company = Company(name=name, rate_tier=rate_tier)
+    company.apply_otp_preset(otp_preset)
+    company.save()
+    return company
+
+
+def api_key_generate() -> str:
+    return API_KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
+
+
+def api_key_create(*, company: Company, name: str = "", read_only: bool = False) -> tuple[ApiKey, str]:
+    """Create a key and return it with the raw key, which is never stored and cannot be shown again."""
+    key = ApiKey(company=company, name=name, read_only=read_only)
+    return key, api_key_issue(key)
+
+
+def api_key_issue(key: ApiKey) -> str:
+    """Give an unsaved ApiKey its secret, save it, and return the raw key (its only appearance)."""
+    raw = api_key_generate()
+    key.prefix = raw[: len(API_KEY_PREFIX) + 4]
+    key.digest = api_key_digest(raw)
+    key.save(force_insert=True)
+    return raw
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

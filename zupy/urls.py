@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, ValidateView
+from rewards.api import RedeemView, RewardDetailView, RewardListView
+from zupy import health
+from zupy.api import handlers
+
+api_v2 = [
+    path("rewards/", RewardListView.as_view(), name="reward-list"),
+    # Before rewards/<id>/, which would otherwise take "coupons" for an id.
+    path("rewards/coupons/", CustomerCouponListView.as_view(), name="customer-coupon-list"),
+    path("rewards/<str:reward_id>/", RewardDetailView.as_view(), name="reward-detail"),
+    path("coupons/issued/", CouponListView.as_view(), name="coupon-list"),
+    path("coupons/issued/stats/", CouponStatsView.as_view(), name="coupon-stats"),
+    path(
+        "customers/<str:customer_id>/rewards/<str:reward_id>/redeem/",
+        RedeemView.as_view(),
+        name="reward-redeem",
+    ),
+    path(
+        "customers/<str:customer_id>/coupons/<str:coupon_ref>/validate/",
+        ValidateView.as_view(),
+        name="coupon-validate",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/v2/", include(api_v2)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = handlers.bad_request
+handler403 = handlers.permission_denied
+handler404 = handlers.not_found
+handler500 = handlers.server_error
