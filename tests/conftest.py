@@ -1,0 +1,87 @@
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from tests.factories import CompanyFactory, CustomerFactory, make_key
+
+
+class Api:
+    """A partner's client: one API key, JSON in and out."""
+
+    def __init__(self, key: str | None) -> None:
+        self.client = APIClient()
+        if key:
+            self.client.credentials(HTTP_X_API_KEY=key)
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.client.get(path, params)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        if body is None:
+            return self.client.post(path, **kwargs)
+        return self.client.post(path, body, format="json", **kwargs)
+
+    def redeem(self, customer_id: str, reward_id: str, use_z_tokens: bool = False) -> Any:
+        return self.post(
+            f"/api/v2/customers/{customer_id}/rewards/{reward_id}/redeem/", {"use_z_tokens": use_z_tokens}
+        )
+
+    def validate(self, customer_id: str, coupon_ref: str) -> Any:
+        return self.post(f"/api/v2/customers/{customer_id}/coupons/{coupon_ref}/validate/")
+
+
+def assert_problem(response: Any, status: int, slug: str, code: str | None = None) -> dict[str, Any]:
+    """The three things a partner's code branches on: status, slug and code."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == f"https://api.zupy.com/errors/{slug}"
+    assert body["status"] == status
+    assert body["title"] and body["detail"] and body["instance"]
+    assert body.get("code") == code
+    return body
+
+
+def run_together(count: int, action: Callable[[], Any]) -> list[Any]:
+    """Run ``action`` in ``count`` threads released at the same instant; return their results.
+
+    Each thread has its own database connection, closed at the end so the test database can be
+    dropped.
+    """
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = action()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.fixture
+def company():
+    return CompanyFactory()
+
+
+@pytest.fixture
+def api(company):
+    return Api(make_key(company))
+
+
+@pytest.fixture
+def customer(company):
+    return CustomerFactory(company=company, points=1000)
