@@ -23,7 +23,7 @@ class CompanyFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Restaurant {n}")
 
     @factory.post_generation
-    def otp_preset(obj: Company, create: bool, extracted: str | None, **kwargs: object) -> None:  # noqa: N805
+    def otp_preset(obj: Company, create: bool, extracted: str | None, **kwargs: object) -> None:
         obj.apply_otp_preset(extracted or OtpPreset.TRUSTED)
         if create:
             obj.save()
@@ -90,6 +90,6 @@ class CouponFactory(factory.django.DjangoModelFactory):
     valid_until = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
 
     @factory.post_generation
-    def count_redemption(obj: Coupon, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+    def count_redemption(obj: Coupon, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             Reward.objects.filter(pk=obj.reward_id).update(quantity_redeemed=F("quantity_redeemed") + 1)
