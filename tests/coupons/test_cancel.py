@@ -1,0 +1,44 @@
+from decimal import Decimal
+
+import pytest
+
+from coupons.models import CouponStatus
+from coupons.services import coupon_cancel
+from customers.models import EntryKind, LedgerEntry
+from customers.selectors import ledger_mismatches
+from rewards.models import Reward
+from tests.conftest import assert_problem
+from tests.factories import CustomerFactory, RewardFactory
+from zupy.errors import CouponNotCancellable
+
+pytestmark = pytest.mark.django_db
+
+
+def test_cancel_refunds_points_and_z_and_returns_stock(api, company):
+    customer = CustomerFactory(company=company, points=450, z=Decimal("1150"))
+    reward = RewardFactory(company=company, points_required=500, quantity_available=5)
+    data = api.redeem(customer.pk, reward.pk, use_z_tokens=True).json()["data"]
+
+    coupon = coupon_cancel(coupon_id=data["coupon_id"])
+
+    assert coupon.status == CouponStatus.CANCELLED
+    customer.refresh_from_db()
+    assert (customer.points_balance, customer.z_balance) == (450, Decimal("1150"))
+    refunds = LedgerEntry.objects.filter(coupon=coupon, kind=EntryKind.REFUND)
+    assert sorted(refunds.values_list("currency", "amount")) == [("points", 450), ("z", 60)]
+    assert Reward.objects.values_list("quantity_available", "quantity_redeemed").get(pk=reward.pk) == (5, 0)
+    assert ledger_mismatches() == []
+    assert_problem(api.validate(customer.pk, coupon.pk), 409, "conflict", "coupon_cancelled")
+
+
+def test_used_or_cancelled_coupon_cannot_be_cancelled(api, customer):
+    reward = RewardFactory(company=customer.company, total_usages_allowed=2)
+    coupon_id = api.redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
+    api.validate(customer.pk, coupon_id)
+    with pytest.raises(CouponNotCancellable):
+        coupon_cancel(coupon_id=coupon_id)
+    other = api.redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
+    coupon_cancel(coupon_id=other)
+    with pytest.raises(CouponNotCancellable):
+        coupon_cancel(coupon_id=other)
+    assert ledger_mismatches() == []

@@ -1,0 +1,62 @@
+import pytest
+
+from tests.conftest import Api, assert_problem
+from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
+from zupy.models import ApiKey
+from zupy.services import api_key_create, api_key_revoke
+
+pytestmark = pytest.mark.django_db
+
+READ_PATHS = ["/api/v2/rewards/", "/api/v2/coupons/issued/", "/api/v2/coupons/issued/stats/"]
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+def test_missing_key_is_401(path):
+    response = Api(None).get(path)
+    assert_problem(response, 401, "authentication-required")
+    assert response["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    "key", ["zupy_pk_" + "a" * 32, "zupy_pk_short", "Bearer something", "zupy_pk_" + "é" * 32, "x" * 5000]
+)
+def test_unknown_or_malformed_key_is_401(key):
+    assert_problem(Api(key).get("/api/v2/rewards/"), 401, "authentication-required")
+
+
+def test_revoked_key_is_401(company):
+    key, raw = api_key_create(company=company)
+    assert Api(raw).get("/api/v2/rewards/").status_code == 200
+    api_key_revoke(api_key=key)
+    assert_problem(Api(raw).get("/api/v2/rewards/"), 401, "authentication-required")
+
+
+def test_key_is_stored_only_as_a_digest(company):
+    key, raw = api_key_create(company=company)
+    stored = ApiKey.objects.filter(pk=key.pk).values().get()
+    assert raw not in str(stored)
+    assert raw.startswith("zupy_pk_") and len(raw) == 40 and raw[8:].isalnum()
+    assert key.matches(raw) and not key.matches(raw[:-1] + "x")
+
+
+def test_read_only_key_reads_but_cannot_write(company):
+    customer = CustomerFactory(company=company, points=1000)
+    reward = RewardFactory(company=company)
+    coupon = CouponFactory(customer=customer)
+    reader = Api(make_key(company, read_only=True))
+    for path in READ_PATHS:
+        assert reader.get(path).status_code == 200
+    assert_problem(reader.redeem(customer.pk, reward.pk), 403, "permission-denied")
+    assert_problem(reader.validate(customer.pk, coupon.pk), 403, "permission-denied")
+
+
+def test_every_object_of_another_company_is_404(api):
+    stranger = CustomerFactory(points=1000)
+    coupon = CouponFactory(customer=stranger)
+    assert_problem(api.get(f"/api/v2/rewards/{coupon.reward_id}/"), 404, "not-found")
+    assert_problem(api.get("/api/v2/rewards/", customer_id=stranger.pk), 404, "not-found")
+    assert_problem(api.get("/api/v2/rewards/coupons/", customer_id=stranger.pk), 404, "not-found")
+    assert_problem(api.get("/api/v2/coupons/issued/", customer_id=stranger.pk), 404, "not-found")
+    assert_problem(api.redeem(stranger.pk, coupon.reward_id), 404, "not-found")
+    assert_problem(api.validate(stranger.pk, coupon.pk), 404, "not-found")
+    assert api.get("/api/v2/coupons/issued/", code=coupon.code).json()["data"] == []
