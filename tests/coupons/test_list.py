@@ -116,8 +116,17 @@ def test_cursor_pagination_walks_every_coupon_once(api, customer):
     assert pages == 3
 
 
-@pytest.mark.parametrize("params", [{"page_size": "101"}, {"page_size": "-1"}, {"page_size": "ten"},
-                                    {"page_size": str(10**9)}, {"cursor": "garbage!"}, {"cursor": "AAAA"}])  # fmt: skip
+BAD_PAGING = [
+    {"page_size": "101"},
+    {"page_size": "-1"},
+    {"page_size": "ten"},
+    {"page_size": str(10**9)},
+    {"cursor": "garbage!"},
+    {"cursor": "AAAA"},
+]
+
+
+@pytest.mark.parametrize("params", BAD_PAGING)
 def test_bad_page_size_or_cursor_is_422(api, customer, params):
     response = api.get("/api/v2/rewards/coupons/", customer_id=customer.pk, **params)
     body = assert_problem(response, 422, "validation-error")
