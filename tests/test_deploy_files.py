@@ -1,0 +1,53 @@
+"""No Docker engine runs in CI: check the compose file and Dockerfile by reading them."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+SETTINGS = (ROOT / "zupy" / "settings.py").read_text()
+
+
+def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
+    services = COMPOSE["services"]
+    assert set(services) == {"db", "redis", "migrate", "api"}
+    assert services["db"]["image"].startswith("postgres:")
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["build"] == "."
+    assert services["api"]["image"] == services["migrate"]["image"]
+
+
+def test_every_long_running_service_has_a_health_check_and_data_is_on_a_named_volume():
+    for name in ("db", "redis", "api"):
+        assert COMPOSE["services"][name]["healthcheck"]["test"], name
+    assert "/readyz" in " ".join(COMPOSE["services"]["api"]["healthcheck"]["test"])
+    assert "pgdata" in COMPOSE["volumes"]
+    assert COMPOSE["services"]["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"]
+
+
+def test_api_environment_names_settings_that_exist():
+    env = COMPOSE["services"]["api"]["environment"]
+    assert env["DEBUG"] == "false"
+    assert env["DATABASE_URL"].startswith("postgres://")
+    assert env["CACHE_URL"].startswith("redis://")
+    assert "?" in env["SECRET_KEY"], "compose must refuse to start without a SECRET_KEY"
+    for name in env:
+        if name in {"WEB_CONCURRENCY", "GUNICORN_THREADS"}:
+            assert name in DOCKERFILE
+        else:
+            assert f'"{name}"' in SETTINGS, f"settings.py does not read {name}"
+
+
+def test_dockerfile_serves_with_gunicorn_as_a_non_root_user_with_static_files_built():
+    assert re.search(r"^FROM python:3\.1[1-9]", DOCKERFILE, re.M)
+    assert "collectstatic" in DOCKERFILE
+    assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.M)
+    assert "gunicorn zupy.wsgi:application" in DOCKERFILE
+    assert "HEALTHCHECK" in DOCKERFILE and "/healthz" in DOCKERFILE
+    for copied in re.findall(r"^COPY (\S+)", DOCKERFILE, re.M):
+        assert (ROOT / copied).exists(), copied

@@ -1,0 +1,30 @@
+import pytest
+from django.db import OperationalError
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_needs_no_key():
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_cache():
+    response = Client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "cache": "ok"}}
+
+
+def test_readyz_is_503_problem_when_the_database_is_down(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("zupy.health.connection.cursor", refuse)
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/service-unavailable")
+    assert body["checks"]["database"] == "error: OperationalError"
