@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -63,6 +64,11 @@ def _filtered(request: Request, query_class: type[CouponQuery]) -> tuple[Any, An
     return coupon_list(company=company, now=now, **filters), now
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="coupons_issued_list", parameters=[CouponQuery], responses=CouponOut(many=True)
+    )
+)
 class CouponListView(APIView):
     """GET /api/v2/coupons/issued/ (and the guide's /api/v2/rewards/coupons/, customer_id required).
 
@@ -80,13 +86,26 @@ class CouponListView(APIView):
         )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="rewards_coupons_list", parameters=[CustomerCouponQuery], responses=CouponOut(many=True)
+    )
+)
 class CustomerCouponListView(CouponListView):
     query_class = CustomerCouponQuery
+
+
+class CouponStatsOut(serializers.Serializer):
+    total_issued = serializers.IntegerField()
+    used = serializers.IntegerField()
+    usage_rate = serializers.FloatField(help_text="used / total_issued * 100")
+    by_status = serializers.DictField(child=serializers.IntegerField())
 
 
 class CouponStatsView(APIView):
     """GET /api/v2/coupons/issued/stats/ — counts over the same filters as the listing."""
 
+    @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:
         coupons, now = _filtered(request, CouponQuery)
         return Response(coupon_stats(queryset=coupons.order_by(), now=now))
@@ -113,6 +132,7 @@ class ValidateOut(serializers.Serializer):
 class ValidateView(APIView):
     """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
 
+    @extend_schema(operation_id="coupons_validate", request=None, responses=ValidateOut)
     def post(self, request: Request, customer_id: str, coupon_ref: str) -> Response:
         validation = coupon_validate(
             company=request.user.company, customer_id=customer_id, coupon_ref=coupon_ref, api_key=request.auth

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,6 +74,7 @@ class RewardOut(serializers.Serializer):
 class RewardListView(APIView):
     """GET /api/v2/rewards/ — the catalog, enriched for ``customer_id``; ``redeemable=true`` filters."""
 
+    @extend_schema(operation_id="rewards_list", parameters=[CatalogQuery], responses=RewardOut(many=True))
     def get(self, request: Request) -> Response:
         query = CatalogQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -94,6 +96,7 @@ class RewardListView(APIView):
 class RewardDetailView(APIView):
     """GET /api/v2/rewards/{id}/ — one reward (``customer_id`` enriches it as in the list)."""
 
+    @extend_schema(operation_id="rewards_retrieve", parameters=[CustomerQuery], responses=RewardOut)
     def get(self, request: Request, reward_id: str) -> Response:
         query = CustomerQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -135,6 +138,7 @@ class RedeemOut(serializers.Serializer):
 class RedeemView(APIView):
     """POST /api/v2/customers/{id}/rewards/{reward_id}/redeem/"""
 
+    @extend_schema(operation_id="rewards_redeem", request=RedeemIn, responses=RedeemOut)
     def post(self, request: Request, customer_id: str, reward_id: str) -> Response:
         body = RedeemIn(data=json_object(request))
         body.is_valid(raise_exception=True)

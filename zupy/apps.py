@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ZupyConfig(AppConfig):
     name = "zupy"
     verbose_name = "Companies and API keys"
+
+    def ready(self) -> None:
+        from zupy.api import schema  # noqa: F401  (registers the OpenAPI security scheme)

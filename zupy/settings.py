@@ -161,6 +161,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "zupy.api.exceptions.problem_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "zupy.api.negotiation.JsonOnlyNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "URL_FORMAT_OVERRIDE": None,  # ?format= is not ours to interpret: JSON only
     "UNAUTHENTICATED_USER": None,
     "UNAUTHENTICATED_TOKEN": None,
     "DATETIME_FORMAT": "iso-8601",
@@ -169,6 +170,11 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Zupy v2 partner API (coupons)",
     "VERSION": "2.0.0",
+    "DESCRIPTION": "Loyalty coupons for partners: catalog, redeem, list, validate. Every answer is "
+    "{data, meta}; every error is application/problem+json.",
+    # The document and the docs page are public; every API operation still needs X-API-Key.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- Domain settings ------------------------------------------------------------------------

@@ -1,14 +1,12 @@
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
 
 
-class JsonOnlyNegotiation(BaseContentNegotiation):
-    """The API speaks only JSON: answer JSON whatever Accept says, rather than a 406."""
-
-    def select_parser(self, request, parsers):  # type: ignore[no-untyped-def]
-        for parser in parsers:
-            if request.content_type.split(";")[0].strip() == parser.media_type:
-                return parser
-        return None
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """The API speaks JSON: an Accept header it cannot honour gets JSON anyway, not a 406."""
 
     def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
-        return renderers[0], renderers[0].media_type
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
