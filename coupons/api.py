@@ -13,6 +13,7 @@ from coupons.services import coupon_validate
 from customers.selectors import customer_get
 from zupy.api.fields import KsuidField, z_amount
 from zupy.api.pagination import paginate
+from zupy.api.views import WriteView
 
 
 class CouponQuery(serializers.Serializer):
@@ -129,7 +130,7 @@ class ValidateOut(serializers.Serializer):
         return z_amount(validation.customer.z_balance)
 
 
-class ValidateView(APIView):
+class ValidateView(WriteView):
     """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
 
     @extend_schema(operation_id="coupons_validate", request=None, responses=ValidateOut)

@@ -1,4 +1,4 @@
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from customers.models import Currency, Customer, LedgerEntry
 from zupy.errors import NotFound
@@ -41,3 +41,33 @@ def ledger_mismatches() -> list[dict[str, object]]:
                 }
             )
     return bad
+
+
+def customer_list(
+    *,
+    company: Company,
+    phone: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Customer]:
+    """Filters take normalised phone and e-mail (exact); name and search match anywhere, any case."""
+    qs = Customer.objects.filter(company=company).select_related("company")
+    if phone:
+        qs = qs.filter(phone=phone)
+    if email:
+        qs = qs.filter(email=email)
+    if name:
+        qs = qs.filter(full_name__icontains=name)
+    if search:
+        term = search.strip()
+        digits = "".join(ch for ch in term if ch.isdigit())
+        query = Q(full_name__icontains=term) | Q(email__icontains=term.lower()) | Q(pk=term)
+        if digits:
+            query |= Q(phone__contains=digits) | Q(cpf__contains=digits)
+        qs = qs.filter(query)
+    return qs
+
+
+def points_history(*, customer: Customer) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(customer=customer, currency=Currency.POINTS)

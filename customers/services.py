@@ -3,12 +3,16 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
-from zupy.errors import NotFound, ValidationFailed
+from zupy.errors import BalanceLimit, NotFound, ValidationFailed
 from zupy.models import ApiKey, Company
+
+# Balances are 32-bit integers in the database; stay well inside them.
+MAX_POINTS_BALANCE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -138,3 +142,76 @@ def customer_create(
         customer.id = customer_id
     customer.save(force_insert=True)
     return customer
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    customer: Customer
+    created: bool
+    matched_on: str | None
+
+
+def _match(company: Company, identifiers: dict[str, str]) -> tuple[Customer, str] | None:
+    query = Q()
+    for field, value in identifiers.items():
+        query |= Q(**{field: value})
+    found = list(Customer.objects.filter(query, company=company)[:3])
+    for field in ("phone", "email", "cpf"):  # phone is the strongest identifier at a till
+        for customer in found:
+            if field in identifiers and getattr(customer, field) == identifiers[field]:
+                return customer, field
+    return None
+
+
+def customer_enrol(
+    *,
+    company: Company,
+    full_name: str = "",
+    phone: str | None = None,
+    email: str | None = None,
+    cpf: str | None = None,
+) -> Enrolment:
+    """Find the company's customer with this phone, e-mail or CPF (already normalised), or create one.
+
+    An existing customer is returned as it is (nothing is merged into it). Two simultaneous
+    enrolments of one phone both try to insert; the per-company unique constraint lets one win and
+    the loser, whose savepoint rolls back, answers with the winner as a match.
+    """
+    identifiers = {k: v for k, v in {"phone": phone, "email": email, "cpf": cpf}.items() if v}
+    if not identifiers:
+        raise ValidationFailed(
+            "Give at least one of phone, email or cpf.",
+            errors=[{"field": "body", "detail": "At least one of phone, email or cpf is required."}],
+        )
+    with transaction.atomic():
+        match = _match(company, identifiers)
+        if match is not None:
+            return Enrolment(customer=match[0], created=False, matched_on=match[1])
+        try:
+            with transaction.atomic():
+                customer = customer_create(company=company, full_name=full_name, **identifiers)
+            return Enrolment(customer=customer, created=True, matched_on=None)
+        except IntegrityError:
+            match = _match(company, identifiers)
+            if match is None:
+                raise
+            return Enrolment(customer=match[0], created=False, matched_on=match[1])
+
+
+def points_add(
+    *, company: Company, customer_id: str, amount: int, reason: str, api_key: ApiKey | None
+) -> LedgerEntry:
+    """Award points (a purchase, a promotion). Locks the Customer row, like every balance change."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(company=company, pk=customer_id).first()
+        if customer is None:
+            raise NotFound("Customer not found.")
+        if customer.points_balance + amount > MAX_POINTS_BALANCE:
+            raise BalanceLimit(f"The balance may not exceed {MAX_POINTS_BALANCE} points.")
+        (entry,) = ledger_post(
+            customer=customer,
+            movements=[Movement(Currency.POINTS, Decimal(amount), EntryKind.EARN)],
+            reason=reason,
+            api_key=api_key,
+        )
+    return entry

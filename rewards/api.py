@@ -14,6 +14,7 @@ from rewards.services import reward_redeem
 from zupy.api.fields import KsuidField, StrictBooleanField, z_amount
 from zupy.api.pagination import paginate
 from zupy.api.parsing import json_object
+from zupy.api.views import WriteView
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
 
@@ -135,7 +136,7 @@ class RedeemOut(serializers.Serializer):
         return z_amount(redemption.customer.z_balance) if redemption.use_z_tokens else None
 
 
-class RedeemView(APIView):
+class RedeemView(WriteView):
     """POST /api/v2/customers/{id}/rewards/{reward_id}/redeem/"""
 
     @extend_schema(operation_id="rewards_redeem", request=RedeemIn, responses=RedeemOut)

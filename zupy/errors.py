@@ -83,6 +83,22 @@ class InsufficientZBalance(ValidationFailed):
     default_detail = "The customer does not have enough Z$ to cover the points gap."
 
 
+class BalanceLimit(ValidationFailed):
+    code = "balance_limit"
+    default_detail = "The balance would exceed its limit."
+
+
+# --- Idempotency ----------------------------------------------------------------------------
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code = "idempotency_key_in_flight"
+    default_detail = "A request with this Idempotency-Key is still being processed. Retry shortly."
+
+
 # --- Validation (use) refusals (409) ---------------------------------------------------------
 class CouponUsed(Conflict):
     code = "coupon_used"

@@ -3,6 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, ValidateView
+from customers.api import (
+    CustomerDetailView,
+    CustomerListView,
+    PointsAddView,
+    PointsBalanceView,
+    PointsHistoryView,
+    ZBalanceView,
+)
 from rewards.api import RedeemView, RewardDetailView, RewardListView
 from zupy import health
 from zupy.api import handlers
@@ -24,6 +32,16 @@ api_v2 = [
         ValidateView.as_view(),
         name="coupon-validate",
     ),
+    path("customers/", CustomerListView.as_view(), name="customer-list"),
+    path("customers/<str:customer_id>/", CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/<str:customer_id>/points/", PointsBalanceView.as_view(), name="customer-points"),
+    path("customers/<str:customer_id>/points/add/", PointsAddView.as_view(), name="customer-points-add"),
+    path(
+        "customers/<str:customer_id>/points/history/",
+        PointsHistoryView.as_view(),
+        name="customer-points-history",
+    ),
+    path("customers/<str:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

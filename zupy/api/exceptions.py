@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
@@ -55,6 +56,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
         return problem_response(exc.status, body)
 
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(413, problem(413, instance=instance))
+    if isinstance(exc, SuspiciousOperation):
+        return problem_response(400, problem(400, instance=instance))
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -1,0 +1,286 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
+from customers.models import Customer, EntryKind, LedgerEntry
+from customers.selectors import customer_get, customer_list, points_history
+from customers.services import customer_enrol, points_add
+from zupy.api.fields import z_amount
+from zupy.api.pagination import paginate
+from zupy.api.parsing import json_object
+from zupy.api.views import WriteView
+
+MAX_POINTS_PER_ADD = 1_000_000
+
+
+class PhoneField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return normalise_phone(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class EmailField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return normalise_email(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class CpfField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return normalise_cpf(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class CustomerOut(serializers.Serializer):
+    id = serializers.CharField()
+    full_name = serializers.CharField()
+    avatar_url = serializers.SerializerMethodField()
+    email = serializers.CharField(allow_null=True)
+    is_email_verified = serializers.SerializerMethodField()
+    phone = serializers.CharField(allow_null=True)
+    is_phone_verified = serializers.SerializerMethodField()
+    cpf = serializers.CharField(allow_null=True)
+    birth_date = serializers.SerializerMethodField()
+    points_balance = serializers.IntegerField()
+    points_earned = serializers.IntegerField()
+    points_spent = serializers.IntegerField()
+    tier = serializers.CharField()
+    card_number = serializers.SerializerMethodField()
+    join_date = serializers.DateTimeField(source="created_at")
+    last_activity_date = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
+    zupy_balance = serializers.SerializerMethodField()
+    program_id = serializers.CharField(source="company_id")
+    program_name = serializers.CharField(source="company.name")
+    rfm_segment = serializers.SerializerMethodField()
+    company_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_avatar_url(self, customer: Customer) -> str | None:
+        return None
+
+    def get_is_email_verified(self, customer: Customer) -> bool:
+        return False
+
+    def get_is_phone_verified(self, customer: Customer) -> bool:
+        return False
+
+    def get_birth_date(self, customer: Customer) -> str | None:
+        return None
+
+    def get_card_number(self, customer: Customer) -> str:
+        return f"ZP-{customer.pk}"
+
+    def get_zupy_balance(self, customer: Customer) -> str | None:
+        return z_amount(customer.z_balance)
+
+    def get_rfm_segment(self, customer: Customer) -> str | None:
+        return None
+
+
+class CustomerQuery(serializers.Serializer):
+    phone = PhoneField(required=False)
+    email = EmailField(required=False)
+    name = serializers.CharField(required=False, max_length=200)
+    search = serializers.CharField(required=False, max_length=200)
+
+
+class EnrolIn(serializers.Serializer):
+    phone = PhoneField(required=False, allow_null=True)
+    email = EmailField(required=False, allow_null=True)
+    cpf = CpfField(required=False, allow_null=True)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    full_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class EnrolOut(CustomerOut):
+    created = serializers.BooleanField()
+    matched_on = serializers.CharField(allow_null=True)
+
+    def to_representation(self, enrolment: Any) -> dict[str, Any]:
+        data = CustomerOut(enrolment.customer).data
+        return {**data, "created": enrolment.created, "matched_on": enrolment.matched_on}
+
+
+class CustomerListView(WriteView):
+    """GET /api/v2/customers/ (filters) and POST /api/v2/customers/ (enrol, or find the match)."""
+
+    @extend_schema(
+        operation_id="customers_list", parameters=[CustomerQuery], responses=CustomerOut(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        query = CustomerQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        customers = customer_list(company=request.user.company, **query.validated_data)
+        return paginate(
+            request, customers, descending=True, serialize=lambda rows: CustomerOut(rows, many=True).data
+        )
+
+    @extend_schema(operation_id="customers_enrol", request=EnrolIn, responses={200: EnrolOut, 201: EnrolOut})
+    def post(self, request: Request) -> Response:
+        body = EnrolIn(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        enrolment = customer_enrol(
+            company=request.user.company,
+            full_name=data.get("name") or data.get("full_name") or "",
+            phone=data.get("phone"),
+            email=data.get("email"),
+            cpf=data.get("cpf"),
+        )
+        return Response(
+            EnrolOut(enrolment).data,
+            status=status.HTTP_201_CREATED if enrolment.created else status.HTTP_200_OK,
+        )
+
+
+class CustomerDetailView(APIView):
+    @extend_schema(operation_id="customers_retrieve", responses=CustomerOut)
+    def get(self, request: Request, customer_id: str) -> Response:
+        return Response(CustomerOut(customer_get(company=request.user.company, customer_id=customer_id)).data)
+
+
+class PointsBalanceOut(serializers.Serializer):
+    customer_id = serializers.CharField(source="id")
+    points_balance = serializers.IntegerField()
+    points_earned = serializers.IntegerField()
+    points_spent = serializers.IntegerField()
+    points_name = serializers.SerializerMethodField()
+    last_activity_date = serializers.DateTimeField(allow_null=True)
+    tier = serializers.CharField()
+
+    def get_points_name(self, customer: Customer) -> str:
+        return "points"
+
+
+class PointsBalanceView(APIView):
+    @extend_schema(operation_id="customers_points_retrieve", responses=PointsBalanceOut)
+    def get(self, request: Request, customer_id: str) -> Response:
+        customer = customer_get(company=request.user.company, customer_id=customer_id)
+        return Response(PointsBalanceOut(customer).data)
+
+
+class PointsAddIn(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_POINTS_PER_ADD)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+
+
+class PointsOperationOut(serializers.Serializer):
+    customer_id = serializers.CharField()
+    operation = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField()
+    balance_before = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+    activity_id = serializers.CharField(source="id")
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_operation(self, entry: LedgerEntry) -> str:
+        return "add"
+
+    def get_amount(self, entry: LedgerEntry) -> int:
+        return int(entry.amount)
+
+    def get_balance_before(self, entry: LedgerEntry) -> int:
+        return int(entry.balance_before)
+
+    def get_balance_after(self, entry: LedgerEntry) -> int:
+        return int(entry.balance_after)
+
+
+class PointsAddView(WriteView):
+    @extend_schema(operation_id="customers_points_add", request=PointsAddIn, responses=PointsOperationOut)
+    def post(self, request: Request, customer_id: str) -> Response:
+        body = PointsAddIn(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        entry = points_add(
+            company=request.user.company,
+            customer_id=customer_id,
+            amount=body.validated_data["amount"],
+            reason=body.validated_data["reason"],
+            api_key=request.auth,
+        )
+        return Response(PointsOperationOut(entry).data)
+
+
+ACTIVITY_TYPES = {
+    EntryKind.EARN: ("change_points", "Points earned"),
+    EntryKind.REDEEM: ("redeem_reward_code", "Reward redeemed"),
+    EntryKind.REFUND: ("rollback", "Coupon cancelled: points returned"),
+    EntryKind.ADJUST: ("change_points", "Manual adjustment"),
+}
+
+
+class PointsHistoryOut(serializers.Serializer):
+    id = serializers.CharField()
+    activity_type = serializers.SerializerMethodField()
+    activity_type_display = serializers.SerializerMethodField()
+    points_amount = serializers.SerializerMethodField()
+    description = serializers.CharField(source="reason")
+    balance_before = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+    coupon_id = serializers.CharField(allow_null=True)
+    activity_date = serializers.DateTimeField(source="created_at")
+    created_at = serializers.DateTimeField()
+
+    def get_activity_type(self, entry: LedgerEntry) -> str:
+        return ACTIVITY_TYPES[EntryKind(entry.kind)][0]
+
+    def get_activity_type_display(self, entry: LedgerEntry) -> str:
+        return ACTIVITY_TYPES[EntryKind(entry.kind)][1]
+
+    def get_points_amount(self, entry: LedgerEntry) -> int:
+        return int(entry.amount)
+
+    def get_balance_before(self, entry: LedgerEntry) -> int:
+        return int(entry.balance_before)
+
+    def get_balance_after(self, entry: LedgerEntry) -> int:
+        return int(entry.balance_after)
+
+
+class PointsHistoryView(APIView):
+    """GET /api/v2/customers/{id}/points/history/ — newest first, one row per change of points."""
+
+    @extend_schema(operation_id="customers_points_history", responses=PointsHistoryOut(many=True))
+    def get(self, request: Request, customer_id: str) -> Response:
+        customer = customer_get(company=request.user.company, customer_id=customer_id)
+        return paginate(
+            request,
+            points_history(customer=customer),
+            descending=True,
+            serialize=lambda rows: PointsHistoryOut(rows, many=True).data,
+        )
+
+
+class ZBalanceOut(serializers.Serializer):
+    z_balance = serializers.SerializerMethodField()
+    wallet_address = serializers.SerializerMethodField()
+    has_wallet = serializers.SerializerMethodField()
+
+    def get_z_balance(self, customer: Customer) -> str | None:
+        return z_amount(customer.z_balance)
+
+    def get_wallet_address(self, customer: Customer) -> str | None:
+        return None
+
+    def get_has_wallet(self, customer: Customer) -> bool:
+        return False
+
+
+class ZBalanceView(APIView):
+    @extend_schema(operation_id="customers_z_balance", responses=ZBalanceOut)
+    def get(self, request: Request, customer_id: str) -> Response:
+        return Response(ZBalanceOut(customer_get(company=request.user.company, customer_id=customer_id)).data)

@@ -1,0 +1,39 @@
+"""How customers are identified: phone in E.164, e-mail in lower case, CPF as 11 checked digits.
+
+Stored and matched only in these normal forms, so "(11) 98765-4321" and "+55 11 98765 4321" are the
+same customer. Numbers without a country code are read as Brazilian (the upstream's market).
+"""
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from stdnum.br import cpf as br_cpf
+
+DEFAULT_REGION = "BR"
+
+
+def normalise_phone(raw: str) -> str:
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("Not a phone number.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("Not a valid phone number (use E.164, e.g. +5511987654321).")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValueError("Not a valid e-mail address.") from exc
+    return email
+
+
+def normalise_cpf(raw: str) -> str:
+    digits = br_cpf.compact(raw)
+    # All-equal digits pass the check-digit arithmetic but are never issued.
+    if not br_cpf.is_valid(digits) or len(set(digits)) == 1:
+        raise ValueError("Not a valid CPF (its check digits do not match).")
+    return digits

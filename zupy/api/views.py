@@ -1,0 +1,46 @@
+from typing import Any
+
+from django.http import HttpResponseBase
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from zupy.idempotency import HEADER, check_key, idempotent, request_fingerprint
+
+
+class WriteView(APIView):
+    """Base for every state-changing POST: honours ``Idempotency-Key`` (see ``zupy.idempotency``).
+
+    DRF's dispatch, with the handler call wrapped once authentication and permissions have passed
+    (a refused key or permission is never stored)."""
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            key = request.headers.get(HEADER)
+            if key is None or request.method != "POST":
+                response = handler(request, *args, **kwargs)
+            else:
+                # Read the raw bytes before DRF's parser does; DRF then parses a copy of them.
+                raw_body = request._request.body
+                response = idempotent(
+                    company=request.user.company,
+                    key=check_key(key),
+                    fingerprint=request_fingerprint(request.method, request.get_full_path(), raw_body),
+                    call=lambda: handler(request, *args, **kwargs),
+                    on_refusal=self.handle_exception,
+                    render=lambda response: self._render(request, response, *args, **kwargs),
+                )
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def _render(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> bytes:
+        response = self.finalize_response(request, response, *args, **kwargs)
+        response.render()
+        return bytes(response.content)
