@@ -136,6 +136,10 @@ class ValidateView(WriteView):
     @extend_schema(operation_id="coupons_validate", request=None, responses=ValidateOut)
     def post(self, request: Request, customer_id: str, coupon_ref: str) -> Response:
         validation = coupon_validate(
-            company=request.user.company, customer_id=customer_id, coupon_ref=coupon_ref, api_key=request.auth
+            company=request.user.company,
+            customer_id=customer_id,
+            coupon_ref=coupon_ref,
+            api_key=request.auth,
+            otp_session=request.headers.get("X-OTP-Session"),
         )
         return Response(ValidateOut(validation).data)

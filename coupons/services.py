@@ -13,6 +13,7 @@ from coupons.models import CODE_ALPHABET, Coupon, CouponStatus, CouponUse
 from coupons.selectors import coupon_by_ref
 from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
+from otp.services import otp_session_check
 from rewards.models import Reward
 from zupy.errors import (
     CouponCancelled,
@@ -79,7 +80,12 @@ class Validation:
 
 
 def coupon_validate(
-    *, company: Company, customer_id: str, coupon_ref: str, api_key: ApiKey | None
+    *,
+    company: Company,
+    customer_id: str,
+    coupon_ref: str,
+    api_key: ApiKey | None,
+    otp_session: str | None = None,
 ) -> Validation:
     """Use one usage of a coupon, found by KSUID or code (any case).
 
@@ -89,6 +95,7 @@ def coupon_validate(
     An expired coupon is stored as expired even though the call is refused: the mark is committed
     by this block, and the refusal is raised only after it.
     """
+    otp_session_check(company=company, customer_id=customer_id, action="coupon_usage", token=otp_session)
     now = timezone.now()
     with transaction.atomic():
         coupon = (

@@ -149,5 +149,6 @@ class RedeemView(WriteView):
             reward_id=reward_id,
             use_z_tokens=body.validated_data["use_z_tokens"],
             api_key=request.auth,
+            otp_session=request.headers.get("X-OTP-Session"),
         )
         return Response(RedeemOut(redemption).data)

@@ -12,6 +12,7 @@ from coupons.models import Coupon, CouponStatus
 from coupons.services import coupon_issue
 from customers.models import Z_PLACES, Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
+from otp.services import otp_session_check
 from rewards.models import Reward
 from zupy.errors import (
     AlreadyRedeemed,
@@ -60,7 +61,13 @@ class Redemption:
 
 
 def reward_redeem(
-    *, company: Company, customer_id: str, reward_id: str, use_z_tokens: bool, api_key: ApiKey | None
+    *,
+    company: Company,
+    customer_id: str,
+    reward_id: str,
+    use_z_tokens: bool,
+    api_key: ApiKey | None,
+    otp_session: str | None = None,
 ) -> Redemption:
     """Redeem a reward for a customer: check, take stock, debit, write the ledger, issue the coupon.
 
@@ -68,6 +75,7 @@ def reward_redeem(
     sees the first's debit and coupon), then the Reward row (so that stock is taken exactly once).
     Every writer that takes both locks takes them in this order.
     """
+    otp_session_check(company=company, customer_id=customer_id, action="redemption", token=otp_session)
     now = timezone.now()
     if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
         raise NotFound("Customer or reward not found.")

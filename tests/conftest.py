@@ -72,6 +72,16 @@ def run_together(count: int, action: Callable[[], Any]) -> list[Any]:
     return results
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def company():
     return CompanyFactory()

@@ -16,9 +16,16 @@ class DomainError(Exception):
     code: str | None = None
     default_detail: str = "The request could not be processed."
 
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         self.detail = detail or self.default_detail
         self.errors = errors
+        self.retry_after = retry_after
         super().__init__(self.detail)
 
 
@@ -30,6 +37,19 @@ class AuthenticationRequired(DomainError):
 class PermissionDenied(DomainError):
     status, slug, title = 403, "permission-denied", "Permission Denied"
     default_detail = "This API key may not perform this action."
+
+
+class OtpRequired(DomainError):
+    status, slug, title, code = 403, "otp-required", "OTP Required", "otp_required"
+    default_detail = (
+        "This action needs the customer's OTP verification: send X-OTP-Session from /auth/verify-otp/ "
+        "for this customer."
+    )
+
+
+class OtpInvalid(AuthenticationRequired):
+    code = "otp_invalid"
+    default_detail = "The code is wrong."
 
 
 class NotFound(DomainError):
@@ -50,6 +70,11 @@ class ValidationFailed(DomainError):
 class RateLimited(DomainError):
     status, slug, title = 429, "rate-limit-exceeded", "Rate Limit Exceeded"
     default_detail = "Too many requests."
+
+
+class OtpAttemptsExceeded(RateLimited):
+    code = "otp_attempts_exceeded"
+    default_detail = "Too many wrong codes: this code is dead. Request a new one."
 
 
 class ServiceUnavailable(DomainError):

@@ -60,7 +60,11 @@ def _lock_or_refuse(company: Company, key: str) -> None:
 
 def _storable(exc: Exception) -> bool:
     """Domain refusals are answers of the operation; body-shape errors (no code) come before it."""
-    return isinstance(exc, DomainError) and exc.status in (404, 409, 422) and (exc.code or exc.status == 404)
+    return (
+        isinstance(exc, DomainError)
+        and exc.status in (404, 409, 422)
+        and (exc.code is not None or exc.status == 404)
+    )
 
 
 def replay(record: IdempotencyRecord) -> HttpResponse:

@@ -183,6 +183,24 @@ ZUPY_Z_MARKUP = Decimal(env.str("ZUPY_Z_MARKUP", default="0.20"))
 # ...and Z$ may cover at most this share of the reward's cost.
 ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
 
+# --- OTP ------------------------------------------------------------------------------------
+# Which sender delivers each channel: ConsoleSender (logs "OTP for <masked>: <code>"), EmailSender
+# (Django's e-mail), HttpGatewaySender (WhatsApp/SMS gateway at OTP_GATEWAY_URL).
+OTP_SENDERS = {
+    "whatsapp": env.str("OTP_PHONE_SENDER", default="otp.senders.ConsoleSender"),
+    "email": env.str("OTP_EMAIL_SENDER", default="otp.senders.EmailSender"),
+}
+OTP_GATEWAY_URL = env.str("OTP_GATEWAY_URL", default="")
+OTP_GATEWAY_TOKEN = env.str("OTP_GATEWAY_TOKEN", default="")
+OTP_GATEWAY_TIMEOUT = env.float("OTP_GATEWAY_TIMEOUT", default=5.0)
+OTP_RATE_WINDOW = env.int("OTP_RATE_WINDOW", default=600)
+OTP_REQUESTS_PER_IDENTIFIER = env.int("OTP_REQUESTS_PER_IDENTIFIER", default=5)
+OTP_REQUESTS_PER_COMPANY = env.int("OTP_REQUESTS_PER_COMPANY", default=300)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@zupy.local")
+if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
+    globals().update(env.email_url("EMAIL_URL"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

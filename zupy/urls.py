@@ -11,6 +11,7 @@ from customers.api import (
     PointsHistoryView,
     ZBalanceView,
 )
+from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RedeemView, RewardDetailView, RewardListView
 from zupy import health
 from zupy.api import handlers
@@ -32,6 +33,8 @@ api_v2 = [
         ValidateView.as_view(),
         name="coupon-validate",
     ),
+    path("auth/request-otp/", RequestOtpView.as_view(), name="auth-request-otp"),
+    path("auth/verify-otp/", VerifyOtpView.as_view(), name="auth-verify-otp"),
     path("customers/", CustomerListView.as_view(), name="customer-list"),
     path("customers/<str:customer_id>/", CustomerDetailView.as_view(), name="customer-detail"),
     path("customers/<str:customer_id>/points/", PointsBalanceView.as_view(), name="customer-points"),

@@ -54,7 +54,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             code=exc.code,
             errors=exc.errors,
         )
-        return problem_response(exc.status, body)
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+        return problem_response(exc.status, body, headers)
 
     if isinstance(exc, RequestDataTooBig):
         return problem_response(413, problem(413, instance=instance))

@@ -1,0 +1,70 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from otp.services import otp_request, otp_verify
+from zupy.api.parsing import json_object
+
+
+class RequestOtpIn(serializers.Serializer):
+    identifier = serializers.CharField(max_length=254, help_text="Phone (+55…), e-mail or CPF.")
+
+
+class RequestOtpOut(serializers.Serializer):
+    status = serializers.CharField(default="sent")
+    channel = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class RequestOtpView(APIView):
+    """POST /api/v2/auth/request-otp/ — send a 6-digit code to the customer."""
+
+    @extend_schema(operation_id="auth_request_otp", request=RequestOtpIn, responses=RequestOtpOut)
+    def post(self, request: Request) -> Response:
+        body = RequestOtpIn(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        sent = otp_request(company=request.user.company, identifier=body.validated_data["identifier"])
+        return Response({"status": "sent", "channel": sent.channel, "expires_in": sent.expires_in})
+
+
+class VerifyOtpIn(serializers.Serializer):
+    identifier = serializers.CharField(max_length=254)
+    otp_code = serializers.RegexField(r"^\d{6}$", error_messages={"invalid": "Six digits."})
+
+
+class VerifyOtpOut(serializers.Serializer):
+    customer_id = serializers.CharField()
+    is_new = serializers.BooleanField()
+    otp_session = serializers.CharField(
+        help_text="Send as X-OTP-Session; valid 30 minutes for this customer."
+    )
+    full_name = serializers.CharField()
+    points_balance = serializers.IntegerField()
+    tier = serializers.CharField()
+
+
+class VerifyOtpView(APIView):
+    """POST /api/v2/auth/verify-otp/ — check the code; enrols a new customer; opens an OTP session."""
+
+    @extend_schema(operation_id="auth_verify_otp", request=VerifyOtpIn, responses=VerifyOtpOut)
+    def post(self, request: Request) -> Response:
+        body = VerifyOtpIn(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        verified = otp_verify(
+            company=request.user.company,
+            identifier=body.validated_data["identifier"],
+            code=body.validated_data["otp_code"],
+        )
+        customer = verified.customer
+        return Response(
+            {
+                "customer_id": customer.pk,
+                "is_new": verified.is_new,
+                "otp_session": verified.session_token,
+                "full_name": customer.full_name,
+                "points_balance": customer.points_balance,
+                "tier": customer.tier,
+            }
+        )

@@ -1,0 +1,255 @@
+"""Customer OTP: request a code, verify it (enrolling a new customer), and check OTP sessions."""
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
+from customers.models import Customer
+from customers.services import Enrolment, customer_enrol
+from otp.models import Channel, OtpChallenge, OtpSession
+from otp.senders import DeliveryFailed, sender_for
+from zupy.errors import (
+    DomainError,
+    NotFound,
+    OtpAttemptsExceeded,
+    OtpInvalid,
+    OtpRequired,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from zupy.models import Company
+
+CODE_TTL = timedelta(minutes=5)
+SESSION_TTL = timedelta(minutes=30)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Identifier:
+    kind: str  # phone | email | cpf
+    value: str
+
+
+def identifier_parse(raw: str) -> Identifier:
+    """Phone (``+55…``), e-mail or CPF. A bare 11-digit number that is a valid CPF is a CPF: send
+    phones with their country code."""
+    text = raw.strip()
+    try:
+        if "@" in text:
+            return Identifier("email", normalise_email(text))
+        if not text.startswith("+"):
+            try:
+                return Identifier("cpf", normalise_cpf(text))
+            except ValueError:
+                pass
+        return Identifier("phone", normalise_phone(text))
+    except ValueError as exc:
+        raise ValidationFailed(
+            "The identifier is not a phone number, e-mail or CPF.",
+            errors=[{"field": "identifier", "detail": str(exc)}],
+        ) from exc
+
+
+def _code_digest(challenge_id: str, code: str) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _count_request(scope: str, limit: int) -> None:
+    """Fixed-window counter in the cache (shared by every API process when the cache is Redis)."""
+    window = settings.OTP_RATE_WINDOW
+    now = int(time.time())
+    key = f"otp-rate:{scope}:{now // window}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    if count > limit:
+        raise RateLimited(
+            "Too many OTP requests; wait before asking for another code.", retry_after=window - now % window
+        )
+
+
+@dataclass(frozen=True)
+class OtpSent:
+    channel: str
+    expires_in: int
+
+
+def otp_request(*, company: Company, identifier: str) -> OtpSent:
+    """Issue a 6-digit code for ``identifier`` and send it after the transaction commits.
+
+    A new request replaces the pending code. If delivery fails, the pending code is removed and the
+    caller gets 503: no code is left behind that the customer never received.
+    """
+    ident = identifier_parse(identifier)
+    _count_request(f"{company.pk}:id:{ident.value}", settings.OTP_REQUESTS_PER_IDENTIFIER)
+    _count_request(f"{company.pk}:company", settings.OTP_REQUESTS_PER_COMPANY)
+    destination, channel = ident.value, Channel.EMAIL if ident.kind == "email" else Channel.WHATSAPP
+    if ident.kind == "cpf":
+        # A CPF cannot receive a message: send to the phone (or e-mail) of the customer who has it.
+        customer = Customer.objects.filter(company=company, cpf=ident.value).only("phone", "email").first()
+        if customer is None or not (customer.phone or customer.email):
+            raise NotFound("No customer with this CPF to send a code to.")
+        destination = customer.phone or customer.email or ""
+        channel = Channel.WHATSAPP if customer.phone else Channel.EMAIL
+    code = f"{secrets.randbelow(10**6):06d}"
+    failure: list[DeliveryFailed] = []
+
+    def deliver() -> None:
+        try:
+            sender_for(channel).send(
+                channel=channel, destination=destination, code=code, company_name=company.name
+            )
+        except DeliveryFailed as exc:
+            failure.append(exc)
+
+    with transaction.atomic():
+        OtpChallenge.objects.filter(company=company, identifier=ident.value).delete()
+        challenge = OtpChallenge(
+            company=company, identifier=ident.value, channel=channel, expires_at=timezone.now() + CODE_TTL
+        )
+        challenge.code_digest = _code_digest(challenge.id, code)
+        challenge.save(force_insert=True)
+        transaction.on_commit(deliver)
+    if failure:
+        OtpChallenge.objects.filter(pk=challenge.pk).delete()
+        raise ServiceUnavailable("The code could not be delivered. Try again shortly.")
+    return OtpSent(channel=channel, expires_in=int(CODE_TTL.total_seconds()))
+
+
+@dataclass(frozen=True)
+class OtpVerified:
+    customer: Customer
+    is_new: bool
+    session_token: str
+
+
+def otp_verify(*, company: Company, identifier: str, code: str) -> OtpVerified:
+    """Check a code; on success consume it, enrol the customer if new, and open a 30-minute session.
+
+    Locks the challenge row so that concurrent guesses are counted one by one. A wrong guess is
+    committed (its attempt counts) before the 401 is raised; after MAX_ATTEMPTS wrong guesses the
+    code is dead and even the right one answers 429.
+    """
+    ident = identifier_parse(identifier)
+    now = timezone.now()
+    refusal: DomainError | None = None
+    with transaction.atomic():
+        challenge = (
+            OtpChallenge.objects.select_for_update().filter(company=company, identifier=ident.value).first()
+        )
+        if challenge is None or challenge.expires_at <= now:
+            refusal = NotFound("No code is pending for this identifier; request a new one.")
+        elif challenge.attempts >= MAX_ATTEMPTS:
+            refusal = OtpAttemptsExceeded()
+        elif not hmac.compare_digest(challenge.code_digest, _code_digest(challenge.id, code)):
+            challenge.attempts += 1
+            challenge.save(update_fields=["attempts"])
+            refusal = OtpInvalid()
+        else:
+            challenge.delete()
+            if ident.kind == "cpf":
+                customer = Customer.objects.get(company=company, cpf=ident.value)
+                is_new = False
+            else:
+                enrolment = customer_enrol(company=company, **{ident.kind: ident.value})
+                customer, is_new = enrolment.customer, enrolment.created
+            token = secrets.token_urlsafe(32)
+            OtpSession.objects.create(
+                company=company,
+                customer=customer,
+                token_digest=_token_digest(token),
+                expires_at=now + SESSION_TTL,
+            )
+    if refusal is not None:
+        raise refusal
+    return OtpVerified(customer=customer, is_new=is_new, session_token=token)
+
+
+ACTIONS = {
+    "enrollment": "require_otp_for_enrollment",
+    "redemption": "require_otp_for_redemption",
+    "coupon_usage": "require_otp_for_coupon_usage",
+}
+
+
+def otp_required(*, company: Company, action: str) -> bool:
+    """Whether the company's policy asks for OTP on this action. ``trust_partner_validation`` waives
+    every requirement: the partner vouches that it verified the customer itself."""
+    return getattr(company, ACTIONS[action]) and not company.trust_partner_validation
+
+
+def otp_session_check(*, company: Company, customer_id: str | None, action: str, token: str | None) -> None:
+    """403 ``otp-required`` unless the policy waives OTP for ``action`` or ``token`` is a live session
+    of this company for this customer. Missing, expired and another customer's sessions look alike."""
+    if not otp_required(company=company, action=action):
+        return
+    if token:
+        session = (
+            OtpSession.objects.filter(
+                company=company, token_digest=_token_digest(token.strip()), expires_at__gt=timezone.now()
+            )
+            .only("customer_id")
+            .first()
+        )
+        if session is not None and (customer_id is None or session.customer_id == customer_id):
+            return
+    raise OtpRequired()
+
+
+def otp_session_customer(*, company: Company, token: str | None) -> str | None:
+    """The customer id of a live session token, or None."""
+    if not token:
+        return None
+    return (
+        OtpSession.objects.filter(
+            company=company, token_digest=_token_digest(token.strip()), expires_at__gt=timezone.now()
+        )
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+
+
+def customer_enrol_guarded(
+    *,
+    company: Company,
+    otp_session: str | None,
+    full_name: str = "",
+    phone: str | None = None,
+    email: str | None = None,
+    cpf: str | None = None,
+) -> Enrolment:
+    """A partner's enrolment (POST /customers/) under the company's OTP policy.
+
+    When the policy asks for OTP on enrolment, the request must carry a live session, and the
+    customer the identifiers lead to must be the session's; a customer created for anyone else is
+    rolled back with the 403. (With such a policy, new customers are enrolled by verify-otp.)
+    """
+    if not otp_required(company=company, action="enrollment"):
+        return customer_enrol(company=company, full_name=full_name, phone=phone, email=email, cpf=cpf)
+    session_customer = otp_session_customer(company=company, token=otp_session)
+    if session_customer is None:
+        raise OtpRequired()
+    with transaction.atomic():
+        enrolment = customer_enrol(company=company, full_name=full_name, phone=phone, email=email, cpf=cpf)
+        if enrolment.customer.pk != session_customer:
+            raise OtpRequired("The X-OTP-Session belongs to another customer.")
+    return enrolment
