@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app zupy
 
-COPY pyproject.toml README.md manage.py ./
+COPY pyproject.toml README.md manage.py gunicorn.conf.py ./
 COPY zupy zupy
 COPY customers customers
 COPY rewards rewards
@@ -23,4 +23,5 @@ USER zupy
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
-CMD ["sh", "-c", "exec gunicorn zupy.wsgi:application --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --threads ${GUNICORN_THREADS:-4} --access-logfile - --forwarded-allow-ips='*'"]
+# Workers, threads and the rest: gunicorn.conf.py, from WEB_CONCURRENCY and GUNICORN_THREADS.
+CMD ["gunicorn", "zupy.wsgi:application"]

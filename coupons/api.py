@@ -12,8 +12,8 @@ from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_validate
 from customers.selectors import customer_get
 from zupy.api.fields import KsuidField, z_amount
-from zupy.api.pagination import paginate
-from zupy.api.views import WriteView
+from zupy.api.pagination import PageQuery, paginate
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
 
 
 class CouponQuery(serializers.Serializer):
@@ -67,7 +67,9 @@ def _filtered(request: Request, query_class: type[CouponQuery]) -> tuple[Any, An
 
 @extend_schema_view(
     get=extend_schema(
-        operation_id="coupons_issued_list", parameters=[CouponQuery], responses=CouponOut(many=True)
+        operation_id="coupons_issued_list",
+        parameters=[CouponQuery, PageQuery],
+        responses=CouponOut(many=True),
     )
 )
 class CouponListView(APIView):
@@ -89,7 +91,9 @@ class CouponListView(APIView):
 
 @extend_schema_view(
     get=extend_schema(
-        operation_id="rewards_coupons_list", parameters=[CustomerCouponQuery], responses=CouponOut(many=True)
+        operation_id="rewards_coupons_list",
+        parameters=[CustomerCouponQuery, PageQuery],
+        responses=CouponOut(many=True),
     )
 )
 class CustomerCouponListView(CouponListView):
@@ -101,6 +105,7 @@ class CouponStatsOut(serializers.Serializer):
     used = serializers.IntegerField()
     usage_rate = serializers.FloatField(help_text="used / total_issued * 100")
     by_status = serializers.DictField(child=serializers.IntegerField())
+    by_origin = serializers.DictField(child=serializers.IntegerField())
 
 
 class CouponStatsView(APIView):
@@ -133,7 +138,12 @@ class ValidateOut(serializers.Serializer):
 class ValidateView(WriteView):
     """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
 
-    @extend_schema(operation_id="coupons_validate", request=None, responses=ValidateOut)
+    @extend_schema(
+        operation_id="coupons_validate",
+        request=None,
+        responses=ValidateOut,
+        parameters=[IDEMPOTENCY_KEY, OTP_SESSION],
+    )
     def post(self, request: Request, customer_id: str, coupon_ref: str) -> Response:
         validation = coupon_validate(
             company=request.user.company,

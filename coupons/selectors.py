@@ -75,4 +75,6 @@ def coupon_stats(*, queryset: QuerySet[Coupon], now: datetime) -> dict[str, Any]
         "used": used,
         "usage_rate": round(used / total * 100, 2) if total else 0.0,
         "by_status": counts,
+        # Every coupon here comes from a points redemption; marketing claims are not in scope.
+        "by_origin": {"loyalty_reward": total, "marketing": 0},
     }

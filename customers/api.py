@@ -12,9 +12,9 @@ from customers.selectors import customer_get, customer_list, points_history
 from customers.services import points_add
 from otp.services import customer_enrol_guarded
 from zupy.api.fields import z_amount
-from zupy.api.pagination import paginate
+from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
-from zupy.api.views import WriteView
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
 
 MAX_POINTS_PER_ADD = 1_000_000
 
@@ -119,7 +119,7 @@ class CustomerListView(WriteView):
     """GET /api/v2/customers/ (filters) and POST /api/v2/customers/ (enrol, or find the match)."""
 
     @extend_schema(
-        operation_id="customers_list", parameters=[CustomerQuery], responses=CustomerOut(many=True)
+        operation_id="customers_list", parameters=[CustomerQuery, PageQuery], responses=CustomerOut(many=True)
     )
     def get(self, request: Request) -> Response:
         query = CustomerQuery(data=request.query_params)
@@ -129,7 +129,12 @@ class CustomerListView(WriteView):
             request, customers, descending=True, serialize=lambda rows: CustomerOut(rows, many=True).data
         )
 
-    @extend_schema(operation_id="customers_enrol", request=EnrolIn, responses={200: EnrolOut, 201: EnrolOut})
+    @extend_schema(
+        operation_id="customers_enrol",
+        request=EnrolIn,
+        responses={200: EnrolOut, 201: EnrolOut},
+        parameters=[IDEMPOTENCY_KEY, OTP_SESSION],
+    )
     def post(self, request: Request) -> Response:
         body = EnrolIn(data=json_object(request))
         body.is_valid(raise_exception=True)
@@ -203,7 +208,12 @@ class PointsOperationOut(serializers.Serializer):
 
 
 class PointsAddView(WriteView):
-    @extend_schema(operation_id="customers_points_add", request=PointsAddIn, responses=PointsOperationOut)
+    @extend_schema(
+        operation_id="customers_points_add",
+        request=PointsAddIn,
+        responses=PointsOperationOut,
+        parameters=[IDEMPOTENCY_KEY],
+    )
     def post(self, request: Request, customer_id: str) -> Response:
         body = PointsAddIn(data=json_object(request))
         body.is_valid(raise_exception=True)
@@ -256,7 +266,9 @@ class PointsHistoryOut(serializers.Serializer):
 class PointsHistoryView(APIView):
     """GET /api/v2/customers/{id}/points/history/ — newest first, one row per change of points."""
 
-    @extend_schema(operation_id="customers_points_history", responses=PointsHistoryOut(many=True))
+    @extend_schema(
+        operation_id="customers_points_history", parameters=[PageQuery], responses=PointsHistoryOut(many=True)
+    )
     def get(self, request: Request, customer_id: str) -> Response:
         customer = customer_get(company=request.user.company, customer_id=customer_id)
         return paginate(

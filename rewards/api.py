@@ -12,9 +12,9 @@ from rewards.models import Reward
 from rewards.selectors import reward_catalog
 from rewards.services import reward_redeem
 from zupy.api.fields import KsuidField, StrictBooleanField, z_amount
-from zupy.api.pagination import paginate
+from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
-from zupy.api.views import WriteView
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
 
@@ -75,7 +75,9 @@ class RewardOut(serializers.Serializer):
 class RewardListView(APIView):
     """GET /api/v2/rewards/ — the catalog, enriched for ``customer_id``; ``redeemable=true`` filters."""
 
-    @extend_schema(operation_id="rewards_list", parameters=[CatalogQuery], responses=RewardOut(many=True))
+    @extend_schema(
+        operation_id="rewards_list", parameters=[CatalogQuery, PageQuery], responses=RewardOut(many=True)
+    )
     def get(self, request: Request) -> Response:
         query = CatalogQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -139,7 +141,12 @@ class RedeemOut(serializers.Serializer):
 class RedeemView(WriteView):
     """POST /api/v2/customers/{id}/rewards/{reward_id}/redeem/"""
 
-    @extend_schema(operation_id="rewards_redeem", request=RedeemIn, responses=RedeemOut)
+    @extend_schema(
+        operation_id="rewards_redeem",
+        request=RedeemIn,
+        responses=RedeemOut,
+        parameters=[IDEMPOTENCY_KEY, OTP_SESSION],
+    )
     def post(self, request: Request, customer_id: str, reward_id: str) -> Response:
         body = RedeemIn(data=json_object(request))
         body.is_valid(raise_exception=True)

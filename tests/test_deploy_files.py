@@ -9,11 +9,13 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SETTINGS = (ROOT / "zupy" / "settings.py").read_text()
+GUNICORN = (ROOT / "gunicorn.conf.py").read_text()
+NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
 
 
 def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
     services = COMPOSE["services"]
-    assert set(services) == {"db", "redis", "migrate", "api"}
+    assert set(services) == {"db", "redis", "migrate", "api", "lb"}
     assert services["db"]["image"].startswith("postgres:")
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
@@ -23,7 +25,7 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
 
 
 def test_every_long_running_service_has_a_health_check_and_data_is_on_a_named_volume():
-    for name in ("db", "redis", "api"):
+    for name in ("db", "redis", "api", "lb"):
         assert COMPOSE["services"][name]["healthcheck"]["test"], name
     assert "/readyz" in " ".join(COMPOSE["services"]["api"]["healthcheck"]["test"])
     assert "pgdata" in COMPOSE["volumes"]
@@ -37,8 +39,8 @@ def test_api_environment_names_settings_that_exist():
     assert env["CACHE_URL"].startswith("redis://")
     assert "?" in env["SECRET_KEY"], "compose must refuse to start without a SECRET_KEY"
     for name in env:
-        if name in {"WEB_CONCURRENCY", "GUNICORN_THREADS"}:
-            assert name in DOCKERFILE
+        if name in {"WEB_CONCURRENCY", "GUNICORN_THREADS", "FORWARDED_ALLOW_IPS"}:
+            assert f'"{name}"' in GUNICORN
         else:
             assert f'"{name}"' in SETTINGS, f"settings.py does not read {name}"
 
@@ -47,7 +49,41 @@ def test_dockerfile_serves_with_gunicorn_as_a_non_root_user_with_static_files_bu
     assert re.search(r"^FROM python:3\.1[1-9]", DOCKERFILE, re.M)
     assert "collectstatic" in DOCKERFILE
     assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.M)
-    assert "gunicorn zupy.wsgi:application" in DOCKERFILE
+    assert '"gunicorn", "zupy.wsgi:application"' in DOCKERFILE
     assert "HEALTHCHECK" in DOCKERFILE and "/healthz" in DOCKERFILE
     for copied in re.findall(r"^COPY (\S+)", DOCKERFILE, re.M):
         assert (ROOT / copied).exists(), copied
+
+
+def test_the_api_scales_behind_the_load_balancer():
+    api, lb = COMPOSE["services"]["api"], COMPOSE["services"]["lb"]
+    assert "ports" not in api, "a fixed host port would stop `--scale api=3`"
+    assert api["expose"] == ["8000"]
+    assert lb["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert lb["depends_on"]["api"]["condition"] == "service_healthy"
+    assert "server api:8000;" in NGINX and "proxy_pass http://api;" in NGINX
+    assert "location = /metrics" in NGINX
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    """``manage.py check --deploy`` with the compose file's environment and a real secret is clean."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    for name, value in COMPOSE["services"]["api"]["environment"].items():
+        env[name] = re.sub(r"\$\{(\w+):?[-?]([^}]*)\}", lambda m: m.group(2), str(value))
+    env.update(
+        SECRET_KEY="k" + "x8Qz!vR2#mP7@wL4$tN9&bJ6^cF3*hD1(gS5)yK0-aE" * 2,
+        DATABASE_URL=f"sqlite:///{tmp_path}/deploy.sqlite3",
+        CACHE_URL="locmemcache://",
+        OTP_GATEWAY_URL="https://gateway.example.com/send",
+        DJANGO_SETTINGS_MODULE="zupy.settings",
+    )
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "no issues" in run.stdout

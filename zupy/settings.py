@@ -35,6 +35,8 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Health checks and scrapes inside the container or host call 127.0.0.1 whatever the public name is.
+ALLOWED_HOSTS += [host for host in ("127.0.0.1", "localhost") if host not in ALLOWED_HOSTS]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DATA_DIR = Path(env.str("ZUPY_DATA_DIR", default=str(BASE_DIR / "var")))
@@ -56,7 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost, so that every error page Django or a middleware produces becomes problem+json.
+    # Outermost: request id, the per-request log line, rate-limit headers and metrics for every answer.
+    "zupy.observability.RequestObservabilityMiddleware",
+    # Next, so that every error page Django or a middleware produces becomes problem+json.
     "zupy.api.middleware.ProblemJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -148,6 +152,12 @@ STORAGES = {
 # --- Production hardening (TLS is terminated by the load balancer) ---------------------------
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes and scrapes come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -156,6 +166,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["zupy.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["zupy.api.permissions.HasApiKey", "zupy.api.permissions.KeyCanWrite"],
+    "DEFAULT_THROTTLE_CLASSES": ["zupy.api.throttling.TierRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["zupy.api.renderers.EnvelopeJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "zupy.api.exceptions.problem_exception_handler",
@@ -175,6 +186,11 @@ SPECTACULAR_SETTINGS = {
     # The document and the docs page are public; every API operation still needs X-API-Key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "zupy.api.schema.envelope_and_problems",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Domain settings ------------------------------------------------------------------------
@@ -182,6 +198,17 @@ SPECTACULAR_SETTINGS = {
 ZUPY_Z_MARKUP = Decimal(env.str("ZUPY_Z_MARKUP", default="0.20"))
 # ...and Z$ may cover at most this share of the reward's cost.
 ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
+
+# Requests per minute per API key, by the company's tier.
+ZUPY_RATE_LIMITS = {
+    "free": env.int("RATE_LIMIT_FREE", default=60),
+    "standard": env.int("RATE_LIMIT_STANDARD", default=300),
+    "enterprise": env.int("RATE_LIMIT_ENTERPRISE", default=3000),
+}
+
+# --- Metrics ---------------------------------------------------------------------------------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 # --- OTP ------------------------------------------------------------------------------------
 # Which sender delivers each channel: ConsoleSender (logs "OTP for <masked>: <code>"), EmailSender
@@ -201,11 +228,20 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@zupy.local"
 if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
     globals().update(env.email_url("EMAIL_URL"))
 
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Our request log replaces Django's per-error lines; 5xx are still logged with their traceback.
     "loggers": {"django.request": {"level": "ERROR"}},
 }

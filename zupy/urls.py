@@ -13,7 +13,7 @@ from customers.api import (
 )
 from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RedeemView, RewardDetailView, RewardListView
-from zupy import health
+from zupy import health, observability
 from zupy.api import handlers
 
 api_v2 = [
@@ -53,6 +53,7 @@ urlpatterns = [
     path("api/v2/", include(api_v2)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

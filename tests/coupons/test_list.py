@@ -149,6 +149,7 @@ def test_stats_count_by_effective_status(api, customer, wallet):
         "used": 1,
         "usage_rate": 20.0,
         "by_status": {"active": 1, "used": 1, "expired": 2, "cancelled": 1},
+        "by_origin": {"loyalty_reward": 5, "marketing": 0},
     }
     filtered = api.get("/api/v2/coupons/issued/stats/", code=wallet["used"].code).json()["data"]
     assert (filtered["total_issued"], filtered["usage_rate"]) == (1, 100.0)
@@ -157,4 +158,5 @@ def test_stats_count_by_effective_status(api, customer, wallet):
 def test_stats_with_no_coupons(api):
     data = api.get("/api/v2/coupons/issued/stats/").json()["data"]
     assert data == {"total_issued": 0, "used": 0, "usage_rate": 0.0,
-                    "by_status": {"active": 0, "used": 0, "expired": 0, "cancelled": 0}}  # fmt: skip
+                    "by_status": {"active": 0, "used": 0, "expired": 0, "cancelled": 0},
+                    "by_origin": {"loyalty_reward": 0, "marketing": 0}}  # fmt: skip

@@ -25,6 +25,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = api_key_authenticate(raw.strip())
         if api_key is None:
             raise AuthenticationRequired("The API key is unknown or revoked.")
+        request._request.zupy_company_id = api_key.company_id  # for the request log line
         return Partner(company=api_key.company, api_key=api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,6 +1,7 @@
 """The one exception handler: every error raised under DRF becomes problem+json."""
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -83,8 +84,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return problem_response(401, body, {"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
     if isinstance(exc, drf.Throttled):
         if exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
-        return problem_response(429, problem(429, instance=instance, detail=str(exc.detail)), headers)
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+        detail = "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
+        return problem_response(429, problem(429, instance=instance, detail=detail), headers)
     if isinstance(exc, drf.APIException):
         status = exc.status_code
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None

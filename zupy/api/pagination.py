@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,6 +16,13 @@ from zupy.ids import is_ksuid
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+
+
+class PageQuery(serializers.Serializer):
+    """The paging parameters every list takes (documentation; ``paginate`` parses them)."""
+
+    cursor = serializers.CharField(required=False, help_text="meta.cursor of the previous page.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=20)
 
 
 def _invalid(field: str, detail: str) -> ValidationFailed:

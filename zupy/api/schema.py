@@ -9,3 +9,102 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
         return {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 7807 problem document (application/problem+json).",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "example": "https://api.zupy.com/errors/not-found"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string", "description": "Machine-readable reason of a domain refusal."},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "detail"],
+                "properties": {"field": {"type": "string"}, "detail": {"type": "string"}},
+            },
+        },
+    },
+}
+LIST_META = {
+    "type": "object",
+    "required": ["cursor", "has_next", "count"],
+    "properties": {
+        "cursor": {"type": "string", "nullable": True, "description": "Pass as ?cursor= for the next page."},
+        "has_next": {"type": "boolean"},
+        "count": {"type": "integer", "nullable": True, "description": "Always null (no COUNT over a table)."},
+    },
+}
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests allowed per minute."},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Requests left this minute."},
+    "X-RateLimit-Reset": {"schema": {"type": "integer"}, "description": "Seconds until the window resets."},
+    "X-Request-ID": {"schema": {"type": "string"}, "description": "Echoed, or generated."},
+}
+ERRORS = {
+    "400": "Malformed JSON body.",
+    "401": "Missing, unknown or revoked X-API-Key.",
+    "403": "Read-only key on a write, or OTP required by the company's policy.",
+    "404": "Not found, or not this company's.",
+    "405": "Method not allowed.",
+    "409": "Conflict (coupon used, expired or cancelled; Idempotency-Key in flight).",
+    "413": "Body too large.",
+    "415": "Body is not application/json.",
+    "422": "Invalid input or a domain refusal (see code).",
+    "429": "Rate limit exceeded (see Retry-After).",
+    "500": "Unexpected error.",
+    "503": "Database or a dependency unavailable; retry.",
+}
+WRITE_ONLY = {"400", "409", "413", "415"}
+
+
+def envelope_and_problems(result, generator, request, public):  # type: ignore[no-untyped-def]
+    """Post-process the document so it says what the API does: every success is {data, meta}, lists
+    carry the cursor meta, every operation lists its problem+json answers and rate-limit headers."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM
+    schemas["ListMeta"] = LIST_META
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if not status.startswith("2"):
+                    continue
+                content = response.get("content", {}).get("application/json")
+                if content is not None:
+                    inner = content["schema"]
+                    is_list = inner.get("type") == "array"
+                    meta = {"$ref": "#/components/schemas/ListMeta"} if is_list else {"type": "object"}
+                    content["schema"] = {
+                        "type": "object",
+                        "required": ["data", "meta"],
+                        "properties": {"data": inner, "meta": meta},
+                    }
+                response["headers"] = dict(RATE_HEADERS)
+            for status, description in ERRORS.items():
+                if status in WRITE_ONLY and method == "get":
+                    continue
+                headers = dict(RATE_HEADERS)
+                if status in {"429", "503"}:
+                    headers["Retry-After"] = {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait.",
+                    }
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/problem+json": {"schema": problem_ref}},
+                        "headers": headers,
+                    },
+                )
+    return result

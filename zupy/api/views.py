@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.http import HttpResponseBase
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -44,3 +45,17 @@ class WriteView(APIView):
         response = self.finalize_response(request, response, *args, **kwargs)
         response.render()
         return bytes(response.content)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Retry-safe writes: the same key and request within 24 h replays the first answer.",
+)
+OTP_SESSION = OpenApiParameter(
+    "X-OTP-Session",
+    str,
+    OpenApiParameter.HEADER,
+    description="From /auth/verify-otp/; required when the company's OTP policy asks for this action.",
+)

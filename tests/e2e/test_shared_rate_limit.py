@@ -1,0 +1,103 @@
+"""Two separate API server processes and one real Redis: they share one rate-limit budget."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory):
+    data = tmp_path_factory.mktemp("ratelimit")
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="zupy.settings",
+        DEBUG="false",
+        SECRET_KEY="rate-limit-test-" + uuid.uuid4().hex,
+        DATABASE_URL=f"sqlite:///{data}/db.sqlite3",
+        CACHE_URL=f"redis://127.0.0.1:6379/0?key_prefix=zupy-test-{uuid.uuid4().hex}",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="4",
+        PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
+    )
+    _manage(env, "migrate", "--no-input", "-v", "0")
+    company_id = json.loads(_manage(env, "create_company", "Limited", "--tier", "free"))["company_id"]
+    key = json.loads(_manage(env, "create_api_key", company_id))["api_key"]
+    ports = [_free_port(), _free_port()]
+    procs = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "zupy.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "a server did not come up"
+                time.sleep(0.2)
+        yield [f"http://127.0.0.1:{port}/api/v2" for port in ports], key
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+def test_two_server_processes_share_one_budget_through_redis(two_servers):
+    (first, second), key = two_servers
+    if time.time() % 60 > 45:  # stay inside one one-minute window
+        time.sleep(61 - time.time() % 60)
+    headers = {"X-API-Key": key}
+    statuses, remaining = [], []
+    for index in range(80):
+        base = first if index % 2 == 0 else second
+        response = requests.get(f"{base}/rewards/", headers=headers, timeout=10)
+        statuses.append(response.status_code)
+        remaining.append(int(response.headers["X-RateLimit-Remaining"]))
+    assert statuses.count(200) == 60 and statuses.count(429) == 20
+    assert statuses[:60] == [200] * 60
+    assert remaining[:60] == list(range(59, -1, -1)), "each server sees the other's requests"
+    refused = requests.get(f"{second}/rewards/", headers=headers, timeout=10)
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) >= 1

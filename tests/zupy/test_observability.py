@@ -1,0 +1,120 @@
+import json
+import logging
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from tests.conftest import Api
+from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
+
+pytestmark = pytest.mark.django_db
+
+
+def request_lines(caplog):
+    return [r for r in caplog.records if r.name == "zupy.request"]
+
+
+def test_one_log_line_per_request_with_its_fields(api, company, caplog):
+    caplog.set_level(logging.INFO, logger="zupy.request")
+    response = api.client.get("/api/v2/rewards/", HTTP_X_REQUEST_ID="till-3.req-42")
+    assert response["X-Request-ID"] == "till-3.req-42"
+    (line,) = request_lines(caplog)
+    assert (line.method, line.path, line.route, line.status) == (
+        "GET",
+        "/api/v2/rewards/",
+        "/api/v2/rewards/",
+        200,
+    )
+    assert line.company_id == company.pk and line.request_id == "till-3.req-42"
+    assert isinstance(line.duration_ms, float)
+
+
+def test_a_request_id_is_generated_when_missing_or_unsafe(caplog):
+    caplog.set_level(logging.INFO, logger="zupy.request")
+    generated = Client().get("/healthz")["X-Request-ID"]
+    assert len(generated) == 32
+    replaced = Client().get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")["X-Request-ID"]
+    assert replaced != "bad id\nwith newline" and len(replaced) == 32
+    lines = request_lines(caplog)
+    assert [line.route for line in lines] == ["/healthz", "/healthz"]
+
+
+def test_the_json_formatter_writes_one_object_per_line(settings):
+    from pythonjsonlogger.json import JsonFormatter
+
+    formatter = JsonFormatter(
+        **{k: v for k, v in settings.LOGGING["formatters"]["json"].items() if k != "()"}
+    )
+    record = logging.LogRecord("zupy.request", logging.INFO, __file__, 1, "request", None, None)
+    record.status = 200
+    data = json.loads(formatter.format(record))
+    assert (data["logger"], data["level"], data["message"], data["status"]) == (
+        "zupy.request",
+        "INFO",
+        "request",
+        200,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_secrets_never_reach_the_logs(caplog, settings):
+    """API keys, OTP codes and OTP session tokens: in no log line of a whole flow, at DEBUG level."""
+    settings.OTP_SENDERS = {"whatsapp": "otp.senders.EmailSender", "email": "otp.senders.EmailSender"}
+    caplog.set_level(logging.DEBUG)
+    company = CompanyFactory(otp_preset="strict")
+    raw_key = make_key(company)
+    api = Api(raw_key)
+    customer = CustomerFactory(company=company, email="m@example.com", points=500)
+    reward = RewardFactory(company=company, points_required=100)
+    api.post("/api/v2/auth/request-otp/", {"identifier": "m@example.com"})
+    code = next(w for w in mail.outbox[-1].body.split() if w.isdigit() and len(w) == 6)
+    wrong = "000000" if code != "000000" else "111111"
+    api.post("/api/v2/auth/verify-otp/", {"identifier": "m@example.com", "otp_code": wrong})
+    api.post("/api/v2/auth/request-otp/", {"identifier": "m@example.com"})
+    code = next(w for w in mail.outbox[-1].body.split() if w.isdigit() and len(w) == 6)
+    session = api.post("/api/v2/auth/verify-otp/", {"identifier": "m@example.com", "otp_code": code}).json()[
+        "data"
+    ]["otp_session"]
+    api.post(f"/api/v2/customers/{customer.pk}/rewards/{reward.pk}/redeem/", {}, HTTP_X_OTP_SESSION=session)
+    Api("zupy_pk_" + "Z" * 32).get("/api/v2/rewards/")  # a refused key is not logged either
+
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records, "nothing was logged"
+    for secret in (raw_key, code, session, "zupy_pk_" + "Z" * 32):
+        assert secret not in text
+
+
+def test_metrics_are_served_to_loopback_only_without_a_token(api, settings):
+    api.get("/api/v2/rewards/")
+    local = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
+    assert local.status_code == 200
+    body = local.content.decode()
+    assert 'zupy_http_requests_total{method="GET",route="/api/v2/rewards/",status="200"}' in body
+    assert "zupy_http_request_duration_seconds_bucket" in body
+    outside = Client(REMOTE_ADDR="203.0.113.9").get("/metrics", HTTP_X_API_KEY="anything")
+    assert outside.status_code == 404 and outside["Content-Type"] == "application/problem+json"
+
+
+def test_metrics_with_a_token(settings):
+    settings.METRICS_TOKEN = "scrape-me"
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 404
+    ok = Client(REMOTE_ADDR="10.1.2.3").get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me")
+    assert ok.status_code == 200
+
+
+def test_domain_metrics_count_redemptions_validations_and_conflicts(api, customer):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    reward = RewardFactory(company=customer.company, points_required=10)
+    before = value("zupy_redemptions_total", status="200"), value("zupy_validations_total", status="409")
+    coupon_id = api.redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
+    api.validate(customer.pk, coupon_id)
+    api.validate(customer.pk, coupon_id)
+    assert value("zupy_redemptions_total", status="200") == before[0] + 1
+    assert value("zupy_validations_total", status="409") == before[1] + 1
+    route = "/api/v2/customers/<str:customer_id>/coupons/<str:coupon_ref>/validate/"
+    assert value("zupy_conflicts_total", route=route) >= 1

@@ -1,0 +1,101 @@
+"""One JSON log line per request, X-Request-ID, rate-limit headers, and Prometheus metrics."""
+
+import logging
+import os
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from zupy.api.handlers import not_found
+
+log = logging.getLogger("zupy.request")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+REQUESTS = Counter("zupy_http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram(
+    "zupy_http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+REDEMPTIONS = Counter("zupy_redemptions_total", "Redeem calls by outcome", ["status"])
+VALIDATIONS = Counter("zupy_validations_total", "Validate calls by outcome", ["status"])
+CONFLICTS = Counter("zupy_conflicts_total", "409 answers by route", ["route"])
+
+
+class RequestObservabilityMiddleware:
+    """Outermost: sees every answer, Django's own errors included."""
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration = time.perf_counter() - started
+        response["X-Request-ID"] = request_id
+        limits = getattr(request, "zupy_ratelimit", None)
+        if limits is not None:
+            (
+                response["X-RateLimit-Limit"],
+                response["X-RateLimit-Remaining"],
+                response["X-RateLimit-Reset"],
+            ) = (str(value) for value in limits)
+        match = getattr(request, "resolver_match", None)
+        route = "/" + match.route if match is not None else "unmatched"
+        status = response.status_code
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(duration * 1000, 2),
+                "company_id": getattr(request, "zupy_company_id", None),
+                "request_id": request_id,
+            },
+        )
+        REQUESTS.labels(route, request.method, str(status)).inc()
+        LATENCY.labels(route, request.method).observe(duration)
+        name = match.url_name if match is not None else None
+        if name == "reward-redeem":
+            REDEMPTIONS.labels(str(status)).inc()
+        elif name == "coupon-validate":
+            VALIDATIONS.labels(str(status)).inc()
+        if status == 409:
+            CONFLICTS.labels(route).inc()
+        return response
+
+
+def _metrics_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        return request.headers.get("Authorization", "") == f"Bearer {token}"
+    return request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. Only for METRICS_TOKEN holders, or from METRICS_ALLOWED_IPS when no
+    token is set (loopback by default); anyone else, partners included, gets a plain 404."""
+    if not _metrics_allowed(request):
+        return not_found(request)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
