@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from zupy.models import ApiKey, Company, OtpPreset
-from zupy.services import api_key_issue, api_key_revoke
+from zupy.services import api_key_issue, api_key_revoke, company_save
 
 
 class CompanyForm(forms.ModelForm):
@@ -59,7 +59,7 @@ class CompanyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Company, form: Any, change: bool) -> None:
         if form.cleaned_data.get("otp_preset"):
             obj.apply_otp_preset(form.cleaned_data["otp_preset"])
-        super().save_model(request, obj, form, change)
+        company_save(company=obj)
 
 
 @admin.register(ApiKey)

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from zupy.models import API_KEY_PREFIX, ApiKey, Company, OtpPreset, RateTier, api_key_digest
+from zupy.selectors import api_key_cache_forget
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
 
@@ -42,3 +43,11 @@ def api_key_issue(key: ApiKey) -> str:
 def api_key_revoke(*, api_key: ApiKey) -> None:
     with transaction.atomic():
         ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key_cache_forget(api_key=api_key)
+
+
+def company_save(*, company: Company) -> Company:
+    """Save a company edited in admin; its keys' cached lookups carry the old tier and OTP policy."""
+    company.save()
+    api_key_cache_forget(company=company)
+    return company

@@ -199,6 +199,9 @@ ZUPY_Z_MARKUP = Decimal(env.str("ZUPY_Z_MARKUP", default="0.20"))
 # ...and Z$ may cover at most this share of the reward's cost.
 ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
 
+# Seconds an API-key lookup stays cached (no query for authentication within it).
+API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)
+
 # Requests per minute per API key, by the company's tier.
 ZUPY_RATE_LIMITS = {
     "free": env.int("RATE_LIMIT_FREE", default=60),

@@ -60,3 +60,26 @@ def test_every_object_of_another_company_is_404(api):
     assert_problem(api.redeem(stranger.pk, coupon.reward_id), 404, "not-found")
     assert_problem(api.validate(stranger.pk, coupon.pk), 404, "not-found")
     assert api.get("/api/v2/coupons/issued/", code=coupon.code).json()["data"] == []
+
+
+def test_authentication_costs_no_query_once_the_key_is_cached(api, django_assert_num_queries):
+    api.get("/api/v2/coupons/issued/stats/")
+    with django_assert_num_queries(1):  # the stats aggregate only
+        assert api.get("/api/v2/coupons/issued/stats/").status_code == 200
+
+
+def test_unknown_keys_are_cached_too(django_assert_num_queries):
+    stranger = Api("zupy_pk_" + "q" * 32)
+    stranger.get("/api/v2/rewards/")
+    with django_assert_num_queries(0):
+        assert_problem(stranger.get("/api/v2/rewards/"), 401, "authentication-required")
+
+
+def test_a_tier_change_in_admin_reaches_cached_keys(company, client):
+    from django.contrib.auth.models import User
+
+    api = Api(make_key(company))
+    assert api.get("/api/v2/rewards/")["X-RateLimit-Limit"] == "60"
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
+    client.post(f"/admin/zupy/company/{company.pk}/change/", {"name": company.name, "rate_tier": "standard"})
+    assert api.get("/api/v2/rewards/")["X-RateLimit-Limit"] == "300"

@@ -1,0 +1,65 @@
+"""SQL statements per request at their floor (the benchmark's targets, counted, not timed)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import Api
+from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
+
+# transaction=True: the services' own transactions are real BEGIN/COMMIT, not test savepoints.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def warm():
+    customer = CustomerFactory(points=10_000)
+    api = Api(make_key(customer.company))
+    api.get("/api/v2/rewards/")  # caches the key
+    return api, customer
+
+
+def statements(call) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    assert response.status_code == 200, response.content
+    # BEGIN and COMMIT travel with the first and last statements' round trips in spirit; count the work.
+    return [q["sql"] for q in captured.captured_queries if q["sql"] not in {"BEGIN", "COMMIT"}]
+
+
+def test_validate_is_one_locking_select_one_update_one_insert(warm):
+    api, customer = warm
+    coupon = CouponFactory(customer=customer, reward__total_usages_allowed=5)
+    sql = statements(lambda: api.validate(customer.pk, coupon.code))
+    assert len(sql) == 3, sql
+    assert sql[0].startswith("SELECT") and sql[0].endswith('FOR UPDATE OF "coupons_coupon"')
+    assert sql[1].startswith('UPDATE "coupons_coupon"') and sql[2].startswith(
+        'INSERT INTO "coupons_couponuse"'
+    )
+
+
+def test_redeem_statement_count(warm):
+    api, customer = warm
+    reward = RewardFactory(company=customer.company, points_required=10)
+    sql = statements(lambda: api.redeem(customer.pk, reward.pk))
+    # lock customer, lock reward, stock update, savepoint + coupon insert + release (a code collision is
+    # retried), customer update, ledger insert; the per-customer count only when the reward has a limit
+    assert len(sql) == 8, sql
+
+
+def test_points_add_statement_count(warm):
+    api, customer = warm
+    sql = statements(lambda: api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5}))
+    assert len(sql) == 3, sql  # lock, update, ledger insert
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_lists_cost_two_queries_whatever_the_page_holds(warm, rows):
+    api, customer = warm
+    for _ in range(rows):
+        CouponFactory(customer=customer)
+    assert (
+        len(statements(lambda: api.get("/api/v2/rewards/coupons/", customer_id=customer.pk, page_size=50)))
+        == 2
+    )
+    assert len(statements(lambda: api.get("/api/v2/rewards/", customer_id=customer.pk, page_size=50))) == 2
