@@ -10,3 +10,11 @@ from zupy.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs collectstatic (the Docker image runs it); tests render admin without it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+# One test database name per checkout, so two clones (a developer's and CI's) can run side by side.
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
+    import hashlib
+    from pathlib import Path
+
+    _checkout = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_zupy_{_checkout}"}  # noqa: F405
