@@ -13,6 +13,7 @@ from coupons.services import coupon_validate
 from customers.selectors import customer_get
 from zupy.api.fields import KsuidField, z_amount
 from zupy.api.pagination import PageQuery, paginate
+from zupy.api.serializers import FastOutput
 from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
 
 
@@ -27,7 +28,7 @@ class CustomerCouponQuery(CouponQuery):
     customer_id = KsuidField(required=True)
 
 
-class CouponOut(serializers.Serializer):
+class CouponOut(FastOutput):
     id = serializers.CharField()
     coupon_code = serializers.CharField(source="code")
     status = serializers.SerializerMethodField()
@@ -117,7 +118,7 @@ class CouponStatsView(APIView):
         return Response(coupon_stats(queryset=coupons.order_by(), now=now))
 
 
-class ValidateOut(serializers.Serializer):
+class ValidateOut(FastOutput):
     customer_id = serializers.CharField(source="customer.id")
     coupon_id = serializers.CharField(source="coupon.id")
     coupon_code = serializers.CharField(source="coupon.code")

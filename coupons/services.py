@@ -15,6 +15,7 @@ from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.services import otp_session_check
 from rewards.models import Reward
+from zupy.db import one_or_none
 from zupy.errors import (
     CouponCancelled,
     CouponExpired,
@@ -98,11 +99,10 @@ def coupon_validate(
     otp_session_check(company=company, customer_id=customer_id, action="coupon_usage", token=otp_session)
     now = timezone.now()
     with transaction.atomic():
-        coupon = (
+        coupon = one_or_none(
             coupon_by_ref(company=company, customer_id=customer_id, ref=coupon_ref)
             .select_related("customer")
             .select_for_update(of=("self",))
-            .first()
         )
         if coupon is None:
             raise NotFound("Coupon not found for this customer.")

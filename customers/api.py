@@ -14,6 +14,7 @@ from otp.services import customer_enrol_guarded
 from zupy.api.fields import z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
+from zupy.api.serializers import FastOutput
 from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
 
 MAX_POINTS_PER_ADD = 1_000_000
@@ -43,7 +44,7 @@ class CpfField(serializers.CharField):
             raise serializers.ValidationError(str(exc)) from exc
 
 
-class CustomerOut(serializers.Serializer):
+class CustomerOut(FastOutput):
     id = serializers.CharField()
     full_name = serializers.CharField()
     avatar_url = serializers.SerializerMethodField()
@@ -159,7 +160,7 @@ class CustomerDetailView(APIView):
         return Response(CustomerOut(customer_get(company=request.user.company, customer_id=customer_id)).data)
 
 
-class PointsBalanceOut(serializers.Serializer):
+class PointsBalanceOut(FastOutput):
     customer_id = serializers.CharField(source="id")
     points_balance = serializers.IntegerField()
     points_earned = serializers.IntegerField()
@@ -184,7 +185,7 @@ class PointsAddIn(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
 
-class PointsOperationOut(serializers.Serializer):
+class PointsOperationOut(FastOutput):
     customer_id = serializers.CharField()
     operation = serializers.SerializerMethodField()
     amount = serializers.SerializerMethodField()
@@ -235,7 +236,7 @@ ACTIVITY_TYPES = {
 }
 
 
-class PointsHistoryOut(serializers.Serializer):
+class PointsHistoryOut(FastOutput):
     id = serializers.CharField()
     activity_type = serializers.SerializerMethodField()
     activity_type_display = serializers.SerializerMethodField()
@@ -279,7 +280,7 @@ class PointsHistoryView(APIView):
         )
 
 
-class ZBalanceOut(serializers.Serializer):
+class ZBalanceOut(FastOutput):
     z_balance = serializers.SerializerMethodField()
     wallet_address = serializers.SerializerMethodField()
     has_wallet = serializers.SerializerMethodField()

@@ -1,6 +1,7 @@
 from django.db.models import Q, QuerySet, Sum
 
 from customers.models import Currency, Customer, LedgerEntry
+from zupy.db import one_or_none
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
 from zupy.models import Company
@@ -9,10 +10,13 @@ from zupy.models import Company
 def customer_get(*, company: Company, customer_id: str) -> Customer:
     """This company's customer, or 404: another company's customer does not exist for this key."""
     customer = (
-        Customer.objects.filter(company=company, pk=customer_id).first() if is_ksuid(customer_id) else None
+        one_or_none(Customer.objects.filter(company=company, pk=customer_id))
+        if is_ksuid(customer_id)
+        else None
     )
     if customer is None:
         raise NotFound("Customer not found.")
+    customer.company = company  # already loaded with the key: no query for customer.company
     return customer
 
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
+from zupy.db import one_or_none
 from zupy.errors import BalanceLimit, NotFound, ValidationFailed
 from zupy.models import ApiKey, Company
 
@@ -95,7 +96,7 @@ def customer_adjust_balance(
     if not reason.strip():
         raise ValidationFailed("A reason is required for a manual adjustment.")
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+        customer = one_or_none(Customer.objects.select_for_update().filter(pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
         if customer.points_balance + points < 0:
@@ -203,7 +204,7 @@ def points_add(
 ) -> LedgerEntry:
     """Award points (a purchase, a promotion). Locks the Customer row, like every balance change."""
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().filter(company=company, pk=customer_id).first()
+        customer = one_or_none(Customer.objects.select_for_update().filter(company=company, pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
         if customer.points_balance + amount > MAX_POINTS_BALANCE:

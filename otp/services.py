@@ -17,6 +17,7 @@ from customers.models import Customer
 from customers.services import Enrolment, customer_enrol
 from otp.models import Channel, OtpChallenge, OtpSession
 from otp.senders import DeliveryFailed, sender_for
+from zupy.db import one_or_none
 from zupy.errors import (
     DomainError,
     NotFound,
@@ -202,16 +203,9 @@ def otp_session_check(*, company: Company, customer_id: str | None, action: str,
     of this company for this customer. Missing, expired and another customer's sessions look alike."""
     if not otp_required(company=company, action=action):
         return
-    if token:
-        session = (
-            OtpSession.objects.filter(
-                company=company, token_digest=_token_digest(token.strip()), expires_at__gt=timezone.now()
-            )
-            .only("customer_id")
-            .first()
-        )
-        if session is not None and (customer_id is None or session.customer_id == customer_id):
-            return
+    session_customer = otp_session_customer(company=company, token=token)
+    if session_customer is not None and (customer_id is None or session_customer == customer_id):
+        return
     raise OtpRequired()
 
 
@@ -219,12 +213,10 @@ def otp_session_customer(*, company: Company, token: str | None) -> str | None:
     """The customer id of a live session token, or None."""
     if not token:
         return None
-    return (
+    return one_or_none(
         OtpSession.objects.filter(
             company=company, token_digest=_token_digest(token.strip()), expires_at__gt=timezone.now()
-        )
-        .values_list("customer_id", flat=True)
-        .first()
+        ).values_list("customer_id", flat=True)
     )
 
 

@@ -14,6 +14,7 @@ from rewards.services import reward_redeem
 from zupy.api.fields import KsuidField, StrictBooleanField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
+from zupy.api.serializers import FastOutput
 from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
@@ -32,7 +33,7 @@ class CatalogQuery(CustomerQuery):
         return attrs
 
 
-class RewardOut(serializers.Serializer):
+class RewardOut(FastOutput):
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -117,7 +118,7 @@ class RedeemIn(serializers.Serializer):
     use_z_tokens = StrictBooleanField(required=False, default=False)
 
 
-class RedeemOut(serializers.Serializer):
+class RedeemOut(FastOutput):
     customer_id = serializers.CharField(source="customer.id")
     coupon_id = serializers.CharField(source="coupon.id")
     coupon_code = serializers.CharField(source="coupon.code")

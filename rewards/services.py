@@ -14,6 +14,7 @@ from customers.models import Z_PLACES, Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.services import otp_session_check
 from rewards.models import Reward
+from zupy.db import one_or_none
 from zupy.errors import (
     AlreadyRedeemed,
     InsufficientPoints,
@@ -80,10 +81,10 @@ def reward_redeem(
     if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
         raise NotFound("Customer or reward not found.")
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().filter(company=company, pk=customer_id).first()
+        customer = one_or_none(Customer.objects.select_for_update().filter(company=company, pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
-        reward = Reward.objects.select_for_update().filter(company=company, pk=reward_id).first()
+        reward = one_or_none(Reward.objects.select_for_update().filter(company=company, pk=reward_id))
         if reward is None:
             raise NotFound("Reward not found.")
         if not reward.is_available(now):

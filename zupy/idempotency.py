@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 
+from zupy.db import one_or_none
 from zupy.errors import DomainError, IdempotencyKeyInFlight, IdempotencyKeyReused, ValidationFailed
 from zupy.models import Company, IdempotencyRecord
 
@@ -86,7 +87,7 @@ def idempotent(
     now = timezone.now()
     with transaction.atomic():
         _lock_or_refuse(company, key)
-        record = IdempotencyRecord.objects.filter(company=company, key=key).first()
+        record = one_or_none(IdempotencyRecord.objects.filter(company=company, key=key))
         if record is not None and record.expires_at <= now:
             record.delete()
             record = None

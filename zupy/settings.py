@@ -201,6 +201,7 @@ ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
 
 # Seconds an API-key lookup stays cached (no query for authentication within it).
 API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)
+API_KEY_LOCAL_TTL = env.float("API_KEY_LOCAL_TTL", default=5.0)
 
 # Requests per minute per API key, by the company's tier.
 ZUPY_RATE_LIMITS = {

@@ -4,13 +4,42 @@ every API process shares one budget). Fixed one-minute windows."""
 import logging
 import math
 import time
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 log = logging.getLogger("zupy.ratelimit")
 WINDOW = 60
+
+
+_clients: dict[int, Any] = {}
+
+
+def _redis_client(backend: RedisCache) -> Any:
+    """Django builds a new client object per cache call; one per process is enough (the connection
+    pool underneath is shared anyway)."""
+    client = _clients.get(id(backend._cache))
+    if client is None:
+        client = _clients[id(backend._cache)] = backend._cache.get_client(write=True)
+    return client
+
+
+def _count(key: str) -> int:
+    """Add one to the window's counter and return it: one round trip on Redis (INCR and EXPIRE
+    pipelined), the portable add-then-incr elsewhere."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        redis_key = backend.make_and_validate_key(key)
+        pipe = _redis_client(backend).pipeline(transaction=False)
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, WINDOW + 5)
+        count, _ = pipe.execute()
+        return int(count)
+    cache.add(key, 0, timeout=WINDOW + 5)
+    return cache.incr(key)
 
 
 class TierRateThrottle(BaseThrottle):
@@ -23,8 +52,7 @@ class TierRateThrottle(BaseThrottle):
         reset = max(1, math.ceil(WINDOW - now % WINDOW))
         key = f"zupy:rl:{api_key.pk}:{int(now // WINDOW)}"
         try:
-            cache.add(key, 0, timeout=WINDOW + 5)
-            count = cache.incr(key)
+            count = _count(key)
         except Exception:
             # Fail open: a cache outage must not stop tills; the limit protects capacity, not money.
             log.warning("rate-limit cache unavailable; request allowed", exc_info=True)

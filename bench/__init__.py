@@ -1,0 +1,1 @@
+"""The benchmark: the API under gunicorn against PostgreSQL's own ceiling (pgbench). See README."""

@@ -1,0 +1,38 @@
+"""FastOutput must render exactly what DRF's generic Serializer would."""
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework import serializers
+
+from coupons.api import CouponOut
+from customers.api import CustomerOut, PointsHistoryOut
+from customers.models import LedgerEntry
+from rewards.api import RewardOut
+from rewards.selectors import reward_catalog
+from tests.factories import CouponFactory, CustomerFactory, RewardFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def generic(serializer):
+    return serializers.Serializer.to_representation(serializer, serializer.instance)
+
+
+def test_fast_output_matches_drf_for_every_field_type(company):
+    customer = CustomerFactory(company=company, points=120, z=Decimal("3.5"), cpf="52998224725")
+    RewardFactory(company=company, monetary_value=Decimal("12.5"), discount_percentage=Decimal("10"),
+                  start_date=timezone.now(), quantity_available=4)  # fmt: skip
+    coupon = CouponFactory(customer=customer, usage_date=timezone.now())
+    context = {"now": timezone.now(), "company": company}
+    cases = [
+        RewardOut(
+            reward_catalog(company=company, now=context["now"], customer=customer).first(), context=context
+        ),
+        CouponOut(coupon, context=context),
+        CustomerOut(customer),
+        PointsHistoryOut(LedgerEntry.objects.filter(customer=customer).first()),
+    ]
+    for serializer in cases:
+        assert serializer.data == generic(serializer), type(serializer).__name__
