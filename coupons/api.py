@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
@@ -14,7 +13,7 @@ from customers.selectors import customer_get
 from zupy.api.fields import KsuidField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.serializers import FastOutput
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
 
 
 class CouponQuery(serializers.Serializer):
@@ -73,12 +72,13 @@ def _filtered(request: Request, query_class: type[CouponQuery]) -> tuple[Any, An
         responses=CouponOut(many=True),
     )
 )
-class CouponListView(APIView):
+class CouponListView(ApiView):
     """GET /api/v2/coupons/issued/ (and the guide's /api/v2/rewards/coupons/, customer_id required).
 
     ``status`` filters by what the partner sees: a coupon past valid_until is expired."""
 
     query_class: type[CouponQuery] = CouponQuery
+    query_params = params_of(CouponQuery) | PAGE_PARAMS
 
     def get(self, request: Request) -> Response:
         coupons, now = _filtered(request, self.query_class)
@@ -99,6 +99,7 @@ class CouponListView(APIView):
 )
 class CustomerCouponListView(CouponListView):
     query_class = CustomerCouponQuery
+    query_params = params_of(CustomerCouponQuery) | PAGE_PARAMS
 
 
 class CouponStatsOut(serializers.Serializer):
@@ -109,8 +110,10 @@ class CouponStatsOut(serializers.Serializer):
     by_origin = serializers.DictField(child=serializers.IntegerField())
 
 
-class CouponStatsView(APIView):
+class CouponStatsView(ApiView):
     """GET /api/v2/coupons/issued/stats/ — counts over the same filters as the listing."""
+
+    query_params = params_of(CouponQuery)
 
     @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:

@@ -4,7 +4,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer, EntryKind, LedgerEntry
@@ -15,7 +14,7 @@ from zupy.api.fields import z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
 from zupy.api.serializers import FastOutput
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
 
 MAX_POINTS_PER_ADD = 1_000_000
 
@@ -119,6 +118,8 @@ class EnrolOut(CustomerOut):
 class CustomerListView(WriteView):
     """GET /api/v2/customers/ (filters) and POST /api/v2/customers/ (enrol, or find the match)."""
 
+    query_params = params_of(CustomerQuery) | PAGE_PARAMS
+
     @extend_schema(
         operation_id="customers_list", parameters=[CustomerQuery, PageQuery], responses=CustomerOut(many=True)
     )
@@ -154,7 +155,7 @@ class CustomerListView(WriteView):
         )
 
 
-class CustomerDetailView(APIView):
+class CustomerDetailView(ApiView):
     @extend_schema(operation_id="customers_retrieve", responses=CustomerOut)
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(CustomerOut(customer_get(company=request.user.company, customer_id=customer_id)).data)
@@ -173,7 +174,7 @@ class PointsBalanceOut(FastOutput):
         return "points"
 
 
-class PointsBalanceView(APIView):
+class PointsBalanceView(ApiView):
     @extend_schema(operation_id="customers_points_retrieve", responses=PointsBalanceOut)
     def get(self, request: Request, customer_id: str) -> Response:
         customer = customer_get(company=request.user.company, customer_id=customer_id)
@@ -264,8 +265,10 @@ class PointsHistoryOut(FastOutput):
         return int(entry.balance_after)
 
 
-class PointsHistoryView(APIView):
+class PointsHistoryView(ApiView):
     """GET /api/v2/customers/{id}/points/history/ — newest first, one row per change of points."""
+
+    query_params = PAGE_PARAMS
 
     @extend_schema(
         operation_id="customers_points_history", parameters=[PageQuery], responses=PointsHistoryOut(many=True)
@@ -295,7 +298,7 @@ class ZBalanceOut(FastOutput):
         return False
 
 
-class ZBalanceView(APIView):
+class ZBalanceView(ApiView):
     @extend_schema(operation_id="customers_z_balance", responses=ZBalanceOut)
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(ZBalanceOut(customer_get(company=request.user.company, customer_id=customer_id)).data)

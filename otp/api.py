@@ -2,10 +2,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from otp.services import otp_request, otp_verify
 from zupy.api.parsing import json_object
+from zupy.api.views import ApiView
 
 
 class RequestOtpIn(serializers.Serializer):
@@ -18,7 +18,7 @@ class RequestOtpOut(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
-class RequestOtpView(APIView):
+class RequestOtpView(ApiView):
     """POST /api/v2/auth/request-otp/ — send a 6-digit code to the customer."""
 
     @extend_schema(operation_id="auth_request_otp", request=RequestOtpIn, responses=RequestOtpOut)
@@ -45,7 +45,7 @@ class VerifyOtpOut(serializers.Serializer):
     tier = serializers.CharField()
 
 
-class VerifyOtpView(APIView):
+class VerifyOtpView(ApiView):
     """POST /api/v2/auth/verify-otp/ — check the code; enrols a new customer; opens an OTP session."""
 
     @extend_schema(operation_id="auth_verify_otp", request=VerifyOtpIn, responses=VerifyOtpOut)

@@ -5,17 +5,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from customers.selectors import customer_get
 from rewards.models import Reward
 from rewards.selectors import reward_catalog
 from rewards.services import reward_redeem
-from zupy.api.fields import KsuidField, StrictBooleanField, z_amount
+from zupy.api.fields import JsonBooleanField, KsuidField, StrictBooleanField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
 from zupy.api.serializers import FastOutput
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, WriteView
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
 
@@ -73,8 +72,10 @@ class RewardOut(FastOutput):
         return self.context["company"].name
 
 
-class RewardListView(APIView):
+class RewardListView(ApiView):
     """GET /api/v2/rewards/ — the catalog, enriched for ``customer_id``; ``redeemable=true`` filters."""
+
+    query_params = params_of(CatalogQuery) | PAGE_PARAMS
 
     @extend_schema(
         operation_id="rewards_list", parameters=[CatalogQuery, PageQuery], responses=RewardOut(many=True)
@@ -97,8 +98,10 @@ class RewardListView(APIView):
         )
 
 
-class RewardDetailView(APIView):
+class RewardDetailView(ApiView):
     """GET /api/v2/rewards/{id}/ — one reward (``customer_id`` enriches it as in the list)."""
+
+    query_params = params_of(CustomerQuery)
 
     @extend_schema(operation_id="rewards_retrieve", parameters=[CustomerQuery], responses=RewardOut)
     def get(self, request: Request, reward_id: str) -> Response:
@@ -115,7 +118,7 @@ class RewardDetailView(APIView):
 
 
 class RedeemIn(serializers.Serializer):
-    use_z_tokens = StrictBooleanField(required=False, default=False)
+    use_z_tokens = JsonBooleanField(required=False, default=False)
 
 
 class RedeemOut(FastOutput):

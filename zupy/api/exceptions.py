@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -94,7 +95,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             detail = None
         return problem_response(status, problem(status, instance=instance, detail=detail))
 
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
         log.warning("database unavailable: %s", exc)
         return problem_response(503, problem(503, instance=instance), {"Retry-After": "1"})
     if isinstance(exc, DatabaseError):

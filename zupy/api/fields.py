@@ -26,3 +26,13 @@ class StrictBooleanField(serializers.BooleanField):
 
     TRUE_VALUES = {True, "true", "True", "TRUE", "1"}
     FALSE_VALUES = {False, "false", "False", "FALSE", "0"}
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A body field: JSON true or false, nothing else (not "true", not 1)."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError("unreachable")

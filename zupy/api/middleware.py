@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
@@ -34,3 +35,25 @@ class ProblemJsonMiddleware:
             if header in response:
                 replacement[header] = response[header]
         return replacement
+
+
+class BodySizeLimitMiddleware:
+    """413 before anything reads a body larger than ZUPY_MAX_BODY_BYTES (DRF's JSON parser reads the
+    stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop it)."""
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.ZUPY_MAX_BODY_BYTES:
+            body = problem(
+                413,
+                instance=request.path,
+                detail=f"The body may be at most {settings.ZUPY_MAX_BODY_BYTES} bytes.",
+            )
+            return HttpResponse(json.dumps(body), status=413, content_type=PROBLEM_CONTENT_TYPE)
+        return self.get_response(request)

@@ -5,10 +5,43 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from zupy.errors import ValidationFailed
 from zupy.idempotency import HEADER, check_key, idempotent, request_fingerprint
 
+PAGE_PARAMS = frozenset({"cursor", "page_size"})
 
-class WriteView(APIView):
+
+def params_of(*serializers: type) -> frozenset[str]:
+    """The query parameter names that the given query serializers declare."""
+    return frozenset(name for serializer in serializers for name in serializer._declared_fields)
+
+
+class ApiView(APIView):
+    """Base of every API view. ``query_params`` names what a view accepts: anything else is a 422,
+    so a misspelt filter (``?staus=used``) is an error, not a silently unfiltered answer."""
+
+    query_params: frozenset[str] = frozenset()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.query_params)
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown query parameter(s): {', '.join(unknown)}.",
+                errors=[{"field": name, "detail": "Unknown query parameter."} for name in unknown],
+            )
+        # "?status=" is a mistake, not "no filter": say so rather than answer unfiltered.
+        empty = sorted(name for name, value in request.query_params.items() if value == "")
+        if empty:
+            raise ValidationFailed(
+                f"Empty query parameter(s): {', '.join(empty)}.",
+                errors=[
+                    {"field": name, "detail": "May not be empty; leave it out instead."} for name in empty
+                ],
+            )
+
+
+class WriteView(ApiView):
     """Base for every state-changing POST: honours ``Idempotency-Key`` (see ``zupy.idempotency``).
 
     DRF's dispatch, with the handler call wrapped once authentication and permissions have passed

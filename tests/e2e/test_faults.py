@@ -1,0 +1,195 @@
+"""Faults with real processes: a PostgreSQL of this test's own, stopped under load and started
+again; a gunicorn worker killed with SIGKILL in the middle of redemptions."""
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnPostgres:
+    def __init__(self) -> None:
+        bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bindirs:
+            pytest.fail("no PostgreSQL server binaries")
+        self.bin = bindirs[-1]
+        self.dir = tempfile.mkdtemp(prefix="zupy-faults-", dir="/tmp")
+        self.port = _free_port()
+        self.as_pg = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            self.as_pg = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", f"{self.dir}/db", "-U", "postgres", "--auth=trust")
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self.as_pg, f"{self.bin}/{tool}", *args], check=True, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", f"{self.dir}/db", "-l", f"{self.dir}/log", "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", f"{self.dir}/db", "-m", "immediate", "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    pg = OwnPostgres()
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="zupy.settings",
+        DEBUG="false",
+        SECRET_KEY="faults-" + uuid.uuid4().hex,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{pg.port}/postgres",
+        CACHE_URL="locmemcache://faults",
+        DB_POOL_TIMEOUT="2",
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="2",
+        GUNICORN_TIMEOUT="20",
+        PROMETHEUS_MULTIPROC_DIR=f"{pg.dir}/metrics",
+        LOG_LEVEL="WARNING",
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    seeded = json.loads(
+        subprocess.run(
+            [*manage, "seed_demo", "--json"], cwd=ROOT, env=env, check=True, capture_output=True
+        ).stdout
+    )
+    port = _free_port()
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    server = subprocess.Popen(
+        [gunicorn, "zupy.wsgi:application", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.2)
+    try:
+        yield {"pg": pg, "env": env, "base": base, "seeded": seeded, "server": server, "manage": manage}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        pg.destroy()
+
+
+def _get(stack, path):
+    return requests.get(
+        f"{stack['base']}/api/v2{path}", headers={"X-API-Key": stack["seeded"]["api_key"]}, timeout=15
+    )
+
+
+def test_a_database_outage_answers_503_problems_and_recovers_by_itself(stack):
+    customer = stack["seeded"]["customer_id"]
+    assert _get(stack, f"/rewards/?customer_id={customer}").status_code == 200
+    stack["pg"].stop()
+    try:
+        for _ in range(6):
+            response = _get(stack, f"/rewards/?customer_id={customer}")
+            assert response.status_code == 503, response.text
+            assert response.headers["Content-Type"] == "application/problem+json"
+            assert response.json()["type"].endswith("/service-unavailable")
+        ready = requests.get(f"{stack['base']}/readyz", timeout=15)
+        assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("error")
+    finally:
+        stack["pg"].start()
+    deadline = time.monotonic() + 30
+    while _get(stack, f"/rewards/?customer_id={customer}").status_code != 200:
+        assert time.monotonic() < deadline, "the service did not recover when the database came back"
+        time.sleep(0.2)
+
+
+def test_a_worker_killed_mid_redemption_leaves_no_half_done_redemption(stack):
+    seeded, headers = stack["seeded"], {"X-API-Key": stack["seeded"]["api_key"]}
+    customer, reward = seeded["customer_id"], seeded["rewards"]["Free Dessert"]
+    api = f"{stack['base']}/api/v2/customers/{customer}"
+    stop = time.monotonic() + 4
+    statuses: list[int] = []
+
+    def till():
+        session = requests.Session()
+        while time.monotonic() < stop:
+            for path, body in (
+                (f"{api}/points/add/", {"amount": 200}),
+                (f"{api}/rewards/{reward}/redeem/", {}),
+            ):
+                try:
+                    statuses.append(session.post(path, json=body, headers=headers, timeout=15).status_code)
+                except requests.ConnectionError:
+                    statuses.append(0)  # the killed worker's connection
+
+    threads = [threading.Thread(target=till) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    workers = subprocess.run(["pgrep", "-P", str(stack["server"].pid)], capture_output=True, text=True).stdout
+    for pid in workers.split()[:2]:
+        os.kill(int(pid), signal.SIGKILL)
+    for thread in threads:
+        thread.join()
+    assert statuses.count(200) > 10 and set(statuses) <= {0, 200, 422, 503}
+    check = subprocess.run(
+        [*stack["manage"], "ledger_check"], cwd=ROOT, env=stack["env"], capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
+    count_them = (
+        "from coupons.models import Coupon; from customers.models import LedgerEntry as L;"
+        "paid = Coupon.objects.filter(points_spent__gt=0);"
+        "print(paid.exclude(ledger_entries__kind='redeem').count(),"
+        " L.objects.filter(kind='redeem', coupon__isnull=True).count(),"
+        " paid.count(), L.objects.filter(kind='redeem').count())"
+    )
+    orphans = (
+        subprocess.run(
+            [*stack["manage"], "shell", "-v", "0", "-c", count_them],
+            cwd=ROOT,
+            env=stack["env"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
+    coupons_without_debit, debits_without_coupon, coupons, debits = map(int, orphans)
+    assert (coupons_without_debit, debits_without_coupon) == (0, 0)
+    assert coupons == debits
