@@ -39,6 +39,9 @@ class Coupon(models.Model):
     valid_until = models.DateTimeField()
     usage_date = models.DateTimeField(null=True, blank=True, help_text="Last use.")
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    expiring_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="coupon.expiring was emitted."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

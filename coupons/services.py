@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -15,6 +16,7 @@ from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.services import otp_session_check
 from rewards.models import Reward
+from webhooks.services import webhook_emit
 from zupy.db import one_or_none
 from zupy.errors import (
     CouponCancelled,
@@ -120,6 +122,9 @@ def coupon_validate(
                 used_at=now,
                 remaining_after=coupon.remaining_usages,
             )
+            webhook_emit(
+                company_id=company.pk, event="coupon.used", data=_coupon_data(coupon, validated_at=now)
+            )
         elif refusal is CouponExpired and coupon.status == CouponStatus.ACTIVE:
             coupon.status = CouponStatus.EXPIRED
             coupon.save(update_fields=["status", "updated_at"])
@@ -163,4 +168,76 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
             reason=f"{reason}: {coupon.code}",
             coupon_id=coupon.pk,
         )
+        webhook_emit(
+            company_id=coupon.company_id,
+            event="coupon.cancelled",
+            data=_coupon_data(
+                coupon, points_refunded=coupon.points_spent, z_refunded=f"{coupon.z_tokens_spent:.6f}"
+            ),
+        )
     return coupon
+
+
+def _coupon_data(coupon: Coupon, **extra: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "customer_id": coupon.customer_id,
+        "coupon_id": coupon.pk,
+        "coupon_code": coupon.code,
+        "reward_id": coupon.reward_id,
+        "remaining_usages": coupon.remaining_usages,
+        "total_usages_allowed": coupon.total_usages_allowed,
+        "valid_until": coupon.valid_until.isoformat().replace("+00:00", "Z"),
+    }
+    for key, value in extra.items():
+        data[key] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+    return data
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    expired: int
+    expiring: int
+
+
+def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> ExpiryRun:
+    """Store ``expired`` for active coupons past valid_until (emitting ``coupon.expired``), and emit
+    ``coupon.expiring`` once per coupon COUPON_EXPIRING_DAYS before. Idempotent: each coupon is
+    taken under its row lock (SKIP LOCKED, so a validate in progress is left alone for the next
+    run) and changes state in the same transaction as its event."""
+    now = now or timezone.now()
+    expired = expiring = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Coupon.objects.select_for_update(skip_locked=True)
+                .filter(status=CouponStatus.ACTIVE, valid_until__lte=now)
+                .order_by("valid_until")[:batch]
+            )
+            for coupon in due:
+                coupon.status = CouponStatus.EXPIRED
+                coupon.save(update_fields=["status", "updated_at"])
+                webhook_emit(company_id=coupon.company_id, event="coupon.expired", data=_coupon_data(coupon))
+        expired += len(due)
+        if len(due) < batch:
+            break
+    horizon = now + timedelta(days=settings.COUPON_EXPIRING_DAYS)
+    while True:
+        with transaction.atomic():
+            soon = list(
+                Coupon.objects.select_for_update(skip_locked=True)
+                .filter(
+                    status=CouponStatus.ACTIVE,
+                    valid_until__gt=now,
+                    valid_until__lte=horizon,
+                    expiring_notified_at__isnull=True,
+                )
+                .order_by("valid_until")[:batch]
+            )
+            for coupon in soon:
+                coupon.expiring_notified_at = now
+                coupon.save(update_fields=["expiring_notified_at", "updated_at"])
+                webhook_emit(company_id=coupon.company_id, event="coupon.expiring", data=_coupon_data(coupon))
+        expiring += len(soon)
+        if len(soon) < batch:
+            break
+    return ExpiryRun(expired=expired, expiring=expiring)

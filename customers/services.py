@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
+from webhooks.services import webhook_emit
 from zupy.db import one_or_none
 from zupy.errors import BalanceLimit, NotFound, ValidationFailed
 from zupy.models import ApiKey, Company
@@ -191,6 +192,11 @@ def customer_enrol(
         try:
             with transaction.atomic():
                 customer = customer_create(company=company, full_name=full_name, **identifiers)
+            webhook_emit(
+                company_id=company.pk,
+                event="customer.enrolled",
+                data={"customer_id": customer.pk, "full_name": customer.full_name, **identifiers},
+            )
             return Enrolment(customer=customer, created=True, matched_on=None)
         except IntegrityError:
             match = _match(company, identifiers)
@@ -214,5 +220,16 @@ def points_add(
             movements=[Movement(Currency.POINTS, Decimal(amount), EntryKind.EARN)],
             reason=reason,
             api_key=api_key,
+        )
+        webhook_emit(
+            company_id=company.pk,
+            event="points.earned",
+            data={
+                "customer_id": customer.pk,
+                "amount": amount,
+                "balance_after": customer.points_balance,
+                "reason": reason,
+                "activity_id": entry.pk,
+            },
         )
     return entry

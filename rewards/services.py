@@ -14,6 +14,7 @@ from customers.models import Z_PLACES, Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.services import otp_session_check
 from rewards.models import Reward
+from webhooks.services import webhook_emit
 from zupy.db import one_or_none
 from zupy.errors import (
     AlreadyRedeemed,
@@ -121,6 +122,30 @@ def reward_redeem(
             coupon_id=coupon.pk,
             api_key=api_key,
         )
+        webhook_emit(
+            company_id=company.pk,
+            event="reward.redeemed",
+            data={
+                "customer_id": customer.pk,
+                "reward_id": reward.pk,
+                "coupon_id": coupon.pk,
+                "coupon_code": coupon.code,
+                "points_used": points_used,
+                "z_tokens_used": f"{z_used:.6f}",
+                "valid_until": coupon.valid_until.isoformat().replace("+00:00", "Z"),
+            },
+        )
+        if points_used:
+            webhook_emit(
+                company_id=company.pk,
+                event="points.spent",
+                data={
+                    "customer_id": customer.pk,
+                    "amount": points_used,
+                    "balance_after": customer.points_balance,
+                    "coupon_id": coupon.pk,
+                },
+            )
     return Redemption(
         coupon=coupon,
         customer=customer,

@@ -16,6 +16,7 @@ def warm():
     customer = CustomerFactory(points=10_000)
     api = Api(make_key(customer.company))
     api.get("/api/v2/rewards/")  # caches the key
+    api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 1})  # and the webhook subscription
     return api, customer
 
 

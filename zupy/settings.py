@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rewards",
     "coupons",
     "otp",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +63,7 @@ MIDDLEWARE = [
     "zupy.observability.RequestObservabilityMiddleware",
     # Next, so that every error page Django or a middleware produces becomes problem+json.
     "zupy.api.middleware.ProblemJsonMiddleware",
+    "zupy.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,6 +201,9 @@ ZUPY_Z_MARKUP = Decimal(env.str("ZUPY_Z_MARKUP", default="0.20"))
 # ...and Z$ may cover at most this share of the reward's cost.
 ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
 
+# Request bodies: the API's are a few hundred bytes; anything over this is refused with 413.
+ZUPY_MAX_BODY_BYTES = env.int("ZUPY_MAX_BODY_BYTES", default=64 * 1024)
+
 # Seconds an API-key lookup stays cached (no query for authentication within it).
 API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)
 API_KEY_LOCAL_TTL = env.float("API_KEY_LOCAL_TTL", default=5.0)
@@ -231,6 +236,16 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@zupy.local")
 if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
     globals().update(env.email_url("EMAIL_URL"))
+
+# --- Webhooks -------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Seconds before the 2nd, 3rd and 4th attempt; after the last, the delivery is marked failed.
+WEBHOOK_RETRY_DELAYS = [float(d) for d in env.list("WEBHOOK_RETRY_DELAYS", default=["1", "4", "16"])]
+# http:// URLs (development) and URLs that resolve to private or loopback addresses (SSRF guard).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# coupon.expiring goes out this many days before valid_until.
+COUPON_EXPIRING_DAYS = env.int("COUPON_EXPIRING_DAYS", default=3)
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {

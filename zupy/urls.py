@@ -13,6 +13,7 @@ from customers.api import (
 )
 from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RedeemView, RewardDetailView, RewardListView
+from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
 from zupy.api import handlers
 
@@ -45,6 +46,8 @@ api_v2 = [
         name="customer-points-history",
     ),
     path("customers/<str:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
+    path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
+    path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,0 +1,76 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from webhooks.models import EVENTS, WebhookEndpoint
+from webhooks.services import webhook_configure, webhook_test
+from zupy.api.fields import JsonBooleanField
+from zupy.api.parsing import json_object
+from zupy.api.views import ApiView
+from zupy.db import one_or_none
+
+
+class WebhookConfigIn(serializers.Serializer):
+    webhook_url = serializers.CharField(allow_blank=True, allow_null=True, max_length=500, required=False)
+    webhook_events = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, allow_empty=True, max_length=len(EVENTS)
+    )
+    rotate_secret = JsonBooleanField(required=False, default=False)
+
+
+class WebhookConfigOut(serializers.Serializer):
+    webhook_url = serializers.CharField(allow_null=True)
+    webhook_events = serializers.ListField(child=serializers.CharField())
+    webhook_secret = serializers.CharField(
+        allow_null=True, help_text="Masked (last 4 characters), except in the answer that generated it."
+    )
+    available_events = serializers.ListField(child=serializers.CharField())
+
+
+class WebhookTestOut(serializers.Serializer):
+    success = serializers.BooleanField()
+    status_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+def _config(endpoint: WebhookEndpoint | None, secret: str | None = None) -> dict[str, Any]:
+    return {
+        "webhook_url": (endpoint.url or None) if endpoint else None,
+        "webhook_events": list(endpoint.events) if endpoint else [],
+        "webhook_secret": secret or (endpoint.masked_secret if endpoint else None),
+        "available_events": list(EVENTS),
+    }
+
+
+class WebhookConfigView(ApiView):
+    """GET/PUT /api/v2/integrations/webhooks/ — the company's webhook URL, events and secret."""
+
+    @extend_schema(operation_id="webhooks_config_retrieve", responses=WebhookConfigOut)
+    def get(self, request: Request) -> Response:
+        return Response(_config(one_or_none(WebhookEndpoint.objects.filter(company=request.user.company))))
+
+    @extend_schema(operation_id="webhooks_config_update", request=WebhookConfigIn, responses=WebhookConfigOut)
+    def put(self, request: Request) -> Response:
+        body = WebhookConfigIn(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        configured = webhook_configure(
+            company=request.user.company,
+            url=body.validated_data.get("webhook_url"),
+            events=body.validated_data.get("webhook_events"),
+            rotate_secret=body.validated_data["rotate_secret"],
+        )
+        return Response(_config(configured.endpoint, configured.new_secret))
+
+
+class WebhookTestView(ApiView):
+    """POST /api/v2/integrations/webhooks/test/ — a signed ``ping`` to the configured URL, now."""
+
+    @extend_schema(operation_id="webhooks_test", request=None, responses=WebhookTestOut)
+    def post(self, request: Request) -> Response:
+        result = webhook_test(company=request.user.company)
+        return Response(
+            {"success": result.ok, "status_code": result.status_code, "error": result.error or None}
+        )

@@ -1,0 +1,39 @@
+import signal
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from webhooks.services import webhook_deliver_next
+
+
+class Command(BaseCommand):
+    help = "Deliver webhooks from the outbox (run one or several; they never send an attempt twice)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
+        parser.add_argument(
+            "--idle-sleep", type=float, default=0.5, help="Seconds to wait when nothing is due."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        delivered = 0
+        while not stopping:
+            close_old_connections()
+            delivery = webhook_deliver_next()
+            if delivery is not None:
+                delivered += 1
+                continue
+            if options["once"]:
+                break
+            time.sleep(options["idle_sleep"])
+        self.stdout.write(f"webhook_worker: {delivered} attempt(s) made")

@@ -1,0 +1,79 @@
+from django.db import models
+
+from zupy.ids import new_id
+
+EVENTS = (
+    "customer.enrolled",
+    "points.earned",
+    "points.spent",
+    "reward.redeemed",
+    "coupon.used",
+    "coupon.cancelled",
+    "coupon.expiring",
+    "coupon.expired",
+)
+
+
+class WebhookEndpoint(models.Model):
+    """A company's webhook configuration. The secret signs every delivery, so it is kept (not only a
+    digest); the API shows it once, when it is generated, and masked afterwards."""
+
+    company = models.OneToOneField("zupy.Company", on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=500, blank=True)
+    secret = models.CharField(max_length=64)
+    events = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.company_id} -> {self.url or '(disabled)'}"
+
+    @property
+    def masked_secret(self) -> str:
+        return "*" * (len(self.secret) - 4) + self.secret[-4:] if self.secret else ""
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """The transactional outbox: one row per event for one endpoint, written in the same transaction
+    as the change it reports. ``id`` is the webhook_id receivers see (stable across retries)."""
+
+    id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
+    company = models.ForeignKey("zupy.Company", on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    url = models.URLField(max_length=500)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} @ {self.attempted_at:%H:%M:%S} -> {self.status_code or self.error}"
