@@ -67,9 +67,11 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--reseed", action="store_true", help="drop and seed the bench database again")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "1")))
+    # gunicorn.conf.py's production defaults: 2 workers x 4 threads.
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "4")))
     parser.add_argument("--scenarios", default="", help="comma-separated subset")
+    parser.add_argument("--tag", default="", help="added to the result file names")
     args = parser.parse_args()
     ensure_tools()
     clients = [int(c) for c in args.clients.split(",")]
@@ -101,8 +103,8 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "zupy_bench_{scale}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "zupy_bench_{scale}"')
             exists = None
+    call_command("migrate", "--no-input", verbosity=0)  # an existing bench database follows new migrations
     if not exists:
-        call_command("migrate", "--no-input", verbosity=0)
         seeded = seed(scale)
         seeded.save(state)
     else:
@@ -174,7 +176,7 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> None:
         "sql": sql,
         "checks": checks,
     }
-    stem = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{scale}"
+    stem = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{scale}{'-' + args.tag if args.tag else ''}"
     report.write(stem, meta, results)
     print(f"results: {stem}.json, {stem}.md, {stem}.png; checks: {checks}")
 

@@ -25,6 +25,13 @@ MULTI_USES = 1_000_000  # validate coupons: many uses each, so a run never exhau
 HOT_USES = 1_000_000_000
 
 
+COUPON_COLUMNS = [
+    "id", "company_id", "customer_id", "reward_id", "code", "status", "total_usages_allowed",
+    "remaining_usages", "points_spent", "z_tokens_spent", "valid_until", "usage_date", "cancelled_at",
+    "created_at", "updated_at",
+]  # fmt: skip
+
+
 @dataclass
 class Seeded:
     scale: str
@@ -250,46 +257,12 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                     now,
                 )
 
-    _copy(
-        "coupons_coupon",
-        [
-            "id",
-            "company_id",
-            "customer_id",
-            "reward_id",
-            "code",
-            "status",
-            "total_usages_allowed",
-            "remaining_usages",
-            "points_spent",
-            "z_tokens_spent",
-            "valid_until",
-            "usage_date",
-            "cancelled_at",
-            "created_at",
-            "updated_at",
-        ],
-        coupon_rows(),
-    )
+    _copy("coupons_coupon", COUPON_COLUMNS, coupon_rows())
     hot_company, hot_customer = customers[0]
     hot_id = new_id()
     _copy(
         "coupons_coupon",
-        [
-            "id",
-            "company_id",
-            "customer_id",
-            "reward_id",
-            "code",
-            "status",
-            "total_usages_allowed",
-            "remaining_usages",
-            "points_spent",
-            "z_tokens_spent",
-            "valid_until",
-            "created_at",
-            "updated_at",
-        ],
+        [c for c in COUPON_COLUMNS if c not in ("usage_date", "cancelled_at")],
         [
             (
                 hot_id,

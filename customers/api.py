@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -19,26 +20,16 @@ from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, W
 MAX_POINTS_PER_ADD = 1_000_000
 
 
-class PhoneField(serializers.CharField):
+class NormalisedField(serializers.CharField):
+    """A string kept in its normal form (``customers.identifiers``); a ValueError there is a 422."""
+
+    def __init__(self, normalise: Callable[[str], str], **kwargs: Any) -> None:
+        self.normalise = normalise
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> str:
         try:
-            return normalise_phone(super().to_internal_value(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
-
-class EmailField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        try:
-            return normalise_email(super().to_internal_value(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
-
-class CpfField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        try:
-            return normalise_cpf(super().to_internal_value(data))
+            return self.normalise(super().to_internal_value(data))
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
@@ -92,16 +83,16 @@ class CustomerOut(FastOutput):
 
 
 class CustomerQuery(serializers.Serializer):
-    phone = PhoneField(required=False)
-    email = EmailField(required=False)
+    phone = NormalisedField(normalise_phone, required=False)
+    email = NormalisedField(normalise_email, required=False)
     name = serializers.CharField(required=False, max_length=200)
     search = serializers.CharField(required=False, max_length=200)
 
 
 class EnrolIn(serializers.Serializer):
-    phone = PhoneField(required=False, allow_null=True)
-    email = EmailField(required=False, allow_null=True)
-    cpf = CpfField(required=False, allow_null=True)
+    phone = NormalisedField(normalise_phone, required=False, allow_null=True)
+    email = NormalisedField(normalise_email, required=False, allow_null=True)
+    cpf = NormalisedField(normalise_cpf, required=False, allow_null=True)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     full_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
 

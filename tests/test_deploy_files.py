@@ -15,7 +15,12 @@ NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
 
 def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
     services = COMPOSE["services"]
-    assert set(services) == {"db", "redis", "migrate", "api", "lb"}
+    assert set(services) == {"db", "redis", "migrate", "api", "lb", "webhooks", "expire"}
+    for job in ("webhooks", "expire"):
+        assert services[job]["image"] == services["api"]["image"]
+        assert services[job]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["webhooks"]["command"] == ["python", "manage.py", "webhook_worker"]
+    assert services["expire"]["command"][:3] == ["python", "manage.py", "expire_coupons"]
     assert services["db"]["image"].startswith("postgres:")
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"

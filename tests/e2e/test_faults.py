@@ -7,26 +7,19 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.servers import ROOT, free_port, start_gunicorn, stop, wait_ready
+
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class OwnPostgres:
@@ -36,7 +29,7 @@ class OwnPostgres:
             pytest.fail("no PostgreSQL server binaries")
         self.bin = bindirs[-1]
         self.dir = tempfile.mkdtemp(prefix="zupy-faults-", dir="/tmp")
-        self.port = _free_port()
+        self.port = free_port()
         self.as_pg = []
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
@@ -84,31 +77,14 @@ def stack():
             [*manage, "seed_demo", "--json"], cwd=ROOT, env=env, check=True, capture_output=True
         ).stdout
     )
-    port = _free_port()
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    server = subprocess.Popen(
-        [gunicorn, "zupy.wsgi:application", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    port = free_port()
+    server = start_gunicorn(env, port)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.2)
+    wait_ready(f"{base}/readyz", process=server)
     try:
         yield {"pg": pg, "env": env, "base": base, "seeded": seeded, "server": server, "manage": manage}
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
         pg.destroy()
 
 

@@ -5,8 +5,6 @@ race guarantees hold on SQLite too (IMMEDIATE transactions serialise writers acr
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +17,8 @@ from threading import Barrier
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.servers import ROOT, free_port, stop
+
 GUIDE = ROOT.parent / "shared" / "seed" / "coupons-guide.txt"
 EXAMPLE = Path(__file__).with_name("guide_full_example.py")
 
@@ -45,16 +44,10 @@ class Server:
         return json.loads(out.stdout)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("quickstart")
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -85,11 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server_env = {**env, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "zupy.settings"}
         yield Server(base_url, key.group(1), customer.group(1), server_env)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
 
 
 def test_committed_example_is_the_guides_full_example():

@@ -2,25 +2,17 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.servers import ROOT, free_port, start_gunicorn, stop, wait_ready
+
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
@@ -48,40 +40,15 @@ def two_servers(tmp_path_factory):
     _manage(env, "migrate", "--no-input", "-v", "0")
     company_id = json.loads(_manage(env, "create_company", "Limited", "--tier", "free"))["company_id"]
     key = json.loads(_manage(env, "create_api_key", company_id))["api_key"]
-    ports = [_free_port(), _free_port()]
-    procs = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "zupy.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for port in ports
-    ]
+    ports = [free_port(), free_port()]
+    procs = [start_gunicorn(env, port) for port in ports]
     try:
-        for port in ports:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "a server did not come up"
-                time.sleep(0.2)
+        for port, proc in zip(ports, procs, strict=True):
+            wait_ready(f"http://127.0.0.1:{port}/readyz", process=proc)
         yield [f"http://127.0.0.1:{port}/api/v2" for port in ports], key
     finally:
         for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=20)
+            stop(proc)
 
 
 def test_two_server_processes_share_one_budget_through_redis(two_servers):
