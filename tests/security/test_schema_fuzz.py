@@ -1,7 +1,8 @@
 """Schema fuzzing with schemathesis against the served /api/v2/schema/, in process (WSGI), with a
 valid key on a seeded database: no 5xx, every answer conforms to the document, every error is
-problem+json. Bounded for CI by SCHEMATHESIS_MAX_EXAMPLES (default 15 per operation); a longer
-run: ``SCHEMATHESIS_MAX_EXAMPLES=500 scripts/test tests/security/test_schema_fuzz.py``."""
+problem+json. Bounded for CI by SCHEMATHESIS_MAX_EXAMPLES (default 15 per operation) and
+derandomised; a longer exploratory run:
+``SCHEMATHESIS_RANDOM=1 SCHEMATHESIS_MAX_EXAMPLES=500 scripts/test tests/security/test_schema_fuzz.py``."""
 
 import os
 import random
@@ -22,6 +23,10 @@ from schemathesis.checks import (
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
+# CI replays the same examples every run (main stays green for reproducible reasons); an exploratory
+# run draws new ones: SCHEMATHESIS_RANDOM=1.
+DERANDOMIZE = os.environ.get("SCHEMATHESIS_RANDOM") != "1"
+_aim = random.Random(20261125)
 
 schema = schemathesis.openapi.from_wsgi("/api/v2/schema/?format=openapi-json", get_wsgi_application())
 CHECKS = [
@@ -53,6 +58,7 @@ def seeded(transactional_db):
 @settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
+    derandomize=DERANDOMIZE,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
@@ -61,7 +67,7 @@ def seeded(transactional_db):
 )
 def test_the_api_honours_its_schema(case, seeded):
     # Half the cases aim at real objects, so success paths are exercised as well as refusals.
-    if case.path_parameters and random.random() < 0.5:
+    if case.path_parameters and _aim.random() < 0.5:
         case.path_parameters = {k: seeded["ids"].get(k, v) for k, v in case.path_parameters.items()}
     response = case.call_and_validate(headers={"X-API-Key": seeded["key"]}, checks=CHECKS)
     if response.status_code >= 400:
