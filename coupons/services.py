@@ -27,6 +27,7 @@ from zupy.errors import (
     NotFound,
 )
 from zupy.models import ApiKey, Company
+from zupy.timefmt import iso_utc
 
 CODE_ATTEMPTS = 8
 
@@ -123,7 +124,7 @@ def coupon_validate(
                 remaining_after=coupon.remaining_usages,
             )
             webhook_emit(
-                company_id=company.pk, event="coupon.used", data=_coupon_data(coupon, validated_at=now)
+                company_id=company.pk, event="coupon.used", data=coupon_event_data(coupon, validated_at=now)
             )
         elif refusal is CouponExpired and coupon.status == CouponStatus.ACTIVE:
             coupon.status = CouponStatus.EXPIRED
@@ -171,14 +172,15 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
         webhook_emit(
             company_id=coupon.company_id,
             event="coupon.cancelled",
-            data=_coupon_data(
+            data=coupon_event_data(
                 coupon, points_refunded=coupon.points_spent, z_refunded=f"{coupon.z_tokens_spent:.6f}"
             ),
         )
     return coupon
 
 
-def _coupon_data(coupon: Coupon, **extra: object) -> dict[str, object]:
+def coupon_event_data(coupon: Coupon, **extra: object) -> dict[str, object]:
+    """The ``data`` of a coupon's webhook events; datetimes in ``extra`` are written like the API's."""
     data: dict[str, object] = {
         "customer_id": coupon.customer_id,
         "coupon_id": coupon.pk,
@@ -186,10 +188,10 @@ def _coupon_data(coupon: Coupon, **extra: object) -> dict[str, object]:
         "reward_id": coupon.reward_id,
         "remaining_usages": coupon.remaining_usages,
         "total_usages_allowed": coupon.total_usages_allowed,
-        "valid_until": coupon.valid_until.isoformat().replace("+00:00", "Z"),
+        "valid_until": iso_utc(coupon.valid_until),
     }
     for key, value in extra.items():
-        data[key] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+        data[key] = iso_utc(value) if isinstance(value, datetime) else value
     return data
 
 
@@ -216,7 +218,9 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
             for coupon in due:
                 coupon.status = CouponStatus.EXPIRED
                 coupon.save(update_fields=["status", "updated_at"])
-                webhook_emit(company_id=coupon.company_id, event="coupon.expired", data=_coupon_data(coupon))
+                webhook_emit(
+                    company_id=coupon.company_id, event="coupon.expired", data=coupon_event_data(coupon)
+                )
         expired += len(due)
         if len(due) < batch:
             break
@@ -236,7 +240,9 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
             for coupon in soon:
                 coupon.expiring_notified_at = now
                 coupon.save(update_fields=["expiring_notified_at", "updated_at"])
-                webhook_emit(company_id=coupon.company_id, event="coupon.expiring", data=_coupon_data(coupon))
+                webhook_emit(
+                    company_id=coupon.company_id, event="coupon.expiring", data=coupon_event_data(coupon)
+                )
         expiring += len(soon)
         if len(soon) < batch:
             break

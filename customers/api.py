@@ -180,24 +180,16 @@ class PointsAddIn(serializers.Serializer):
 class PointsOperationOut(FastOutput):
     customer_id = serializers.CharField()
     operation = serializers.SerializerMethodField()
-    amount = serializers.SerializerMethodField()
-    balance_before = serializers.SerializerMethodField()
-    balance_after = serializers.SerializerMethodField()
+    # The ledger keeps points as decimals (one column for points and Z$); points are whole numbers.
+    amount = serializers.IntegerField()
+    balance_before = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
     activity_id = serializers.CharField(source="id")
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
 
     def get_operation(self, entry: LedgerEntry) -> str:
         return "add"
-
-    def get_amount(self, entry: LedgerEntry) -> int:
-        return int(entry.amount)
-
-    def get_balance_before(self, entry: LedgerEntry) -> int:
-        return int(entry.balance_before)
-
-    def get_balance_after(self, entry: LedgerEntry) -> int:
-        return int(entry.balance_after)
 
 
 class PointsAddView(WriteView):
@@ -232,10 +224,10 @@ class PointsHistoryOut(FastOutput):
     id = serializers.CharField()
     activity_type = serializers.SerializerMethodField()
     activity_type_display = serializers.SerializerMethodField()
-    points_amount = serializers.SerializerMethodField()
+    points_amount = serializers.IntegerField(source="amount")
     description = serializers.CharField(source="reason")
-    balance_before = serializers.SerializerMethodField()
-    balance_after = serializers.SerializerMethodField()
+    balance_before = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
     coupon_id = serializers.CharField(allow_null=True)
     activity_date = serializers.DateTimeField(source="created_at")
     created_at = serializers.DateTimeField()
@@ -245,15 +237,6 @@ class PointsHistoryOut(FastOutput):
 
     def get_activity_type_display(self, entry: LedgerEntry) -> str:
         return ACTIVITY_TYPES[EntryKind(entry.kind)][1]
-
-    def get_points_amount(self, entry: LedgerEntry) -> int:
-        return int(entry.amount)
-
-    def get_balance_before(self, entry: LedgerEntry) -> int:
-        return int(entry.balance_before)
-
-    def get_balance_after(self, entry: LedgerEntry) -> int:
-        return int(entry.balance_after)
 
 
 class PointsHistoryView(ApiView):

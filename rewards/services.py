@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from coupons.models import Coupon, CouponStatus
-from coupons.services import coupon_issue
+from coupons.services import coupon_event_data, coupon_issue
 from customers.models import Z_PLACES, Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.services import otp_session_check
@@ -125,15 +125,7 @@ def reward_redeem(
         webhook_emit(
             company_id=company.pk,
             event="reward.redeemed",
-            data={
-                "customer_id": customer.pk,
-                "reward_id": reward.pk,
-                "coupon_id": coupon.pk,
-                "coupon_code": coupon.code,
-                "points_used": points_used,
-                "z_tokens_used": f"{z_used:.6f}",
-                "valid_until": coupon.valid_until.isoformat().replace("+00:00", "Z"),
-            },
+            data=coupon_event_data(coupon, points_used=points_used, z_tokens_used=f"{z_used:.6f}"),
         )
         if points_used:
             webhook_emit(

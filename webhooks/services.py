@@ -24,6 +24,7 @@ from zupy.db import one_or_none
 from zupy.errors import ValidationFailed
 from zupy.ids import new_id
 from zupy.models import Company
+from zupy.timefmt import iso_utc
 
 USER_AGENT = "Zupy-Webhook/1.0"
 
@@ -65,7 +66,7 @@ def webhook_emit(*, company_id: str, event: str, data: dict[str, Any]) -> Webhoo
     delivery.payload = {
         "event": event,
         "webhook_id": delivery.id,
-        "timestamp": now.isoformat().replace("+00:00", "Z"),
+        "timestamp": iso_utc(now),
         "data": data,
     }
     delivery.save(force_insert=True)
@@ -237,7 +238,7 @@ def webhook_test(*, company: Company) -> SendResult:
     payload = {
         "event": "ping",
         "webhook_id": new_id(),
-        "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+        "timestamp": iso_utc(timezone.now()),
         "data": {"company_id": company.pk},
     }
     return webhook_send(url=endpoint.url, secret=endpoint.secret, payload=payload)

@@ -7,26 +7,20 @@ converter per field, producing exactly what DRF would for the field types used h
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+from zupy.timefmt import iso_utc
+
 Plan = list[tuple[str, Callable[[Any, Any], Any]]]
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _converter(field: serializers.Field) -> Callable[[Any], Any]:
     if isinstance(field, serializers.DateTimeField):
-        return _iso
+        return iso_utc
     if isinstance(field, serializers.DecimalField):
         places = field.decimal_places
         return lambda v: None if v is None else f"{Decimal(v):.{places}f}"
