@@ -137,3 +137,10 @@ def test_hostile_query_parameters_are_422(api, world, params):
 def test_unknown_query_parameters_are_named(api):
     body = assert_problem(api.get("/api/v2/rewards/", staus="used", limit="5"), 422, "validation-error")
     assert [e["field"] for e in body["errors"]] == ["limit", "staus"]
+
+
+@pytest.mark.parametrize("params", [{"status": ""}, {"customer_id": ""}, {"cursor": ""}])
+def test_empty_query_parameters_are_422_not_ignored(api, params):
+    body = assert_problem(api.get("/api/v2/coupons/issued/", **params), 422, "validation-error")
+    (field,) = params
+    assert body["errors"] == [{"field": field, "detail": "May not be empty; leave it out instead."}]

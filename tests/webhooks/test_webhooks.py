@@ -234,3 +234,9 @@ def test_webhook_worker_command_runs_once(shop, receiver):
     call_command("webhook_worker", "--once", stdout=out)
     assert "1 attempt" in out.getvalue() and receiver.events() == ["points.earned"]
     assert json.loads(receiver.received[0]["body"])["data"]["amount"] == 1
+
+
+def test_the_test_endpoint_needs_a_configured_url():
+    api = Api(make_key(CompanyFactory()))
+    body = assert_problem(api.post("/api/v2/integrations/webhooks/test/"), 422, "validation-error")
+    assert body["errors"][0]["field"] == "webhook_url"
