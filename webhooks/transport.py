@@ -92,7 +92,10 @@ def target_of(url: str) -> Target:
         raise Refused(
             "Must contain only URL characters (RFC 3986): no spaces, control characters or line breaks."
         )
-    parts: SplitResult = urlsplit(url)
+    try:
+        parts: SplitResult = urlsplit(url)
+    except ValueError:  # e.g. a bracketed host that is not an IPv6 address
+        raise Refused("Must be an absolute http(s) URL.") from None
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise Refused("Must be an absolute http(s) URL.")
     if parts.scheme != "https" and not settings.WEBHOOK_ALLOW_HTTP:
