@@ -8,7 +8,7 @@ from pytest_socket import SocketConnectBlockedError
 
 
 def test_a_connection_beyond_loopback_is_refused():
-    with pytest.raises(SocketConnectBlockedError, match="93.184.216.34"):
+    with pytest.raises(SocketConnectBlockedError, match=r"93\.184\.216\.34"):
         socket.create_connection(("93.184.216.34", 443), timeout=1)
 
 

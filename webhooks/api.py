@@ -14,8 +14,7 @@ from zupy.api.views import ApiView
 
 
 class WebhookConfigIn(serializers.Serializer):
-    """A field left out keeps its value; ``"webhook_url": null`` (or ``""``) turns webhooks off."""
-
+    # A field left out keeps its value; "webhook_url": null (or "") turns webhooks off.
     webhook_url = serializers.CharField(
         allow_blank=True, allow_null=True, max_length=URL_MAX_LENGTH, required=False
     )
