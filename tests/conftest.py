@@ -1,3 +1,5 @@
+import ipaddress
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +72,30 @@ def run_together(count: int, action: Callable[[], Any]) -> list[Any]:
     for thread in threads:
         thread.join(timeout=120)
     return results
+
+
+_real_getaddrinfo = socket.getaddrinfo
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def _loopback_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """``socket.getaddrinfo`` for IP literals and localhost only: a lookup of any other name would
+    itself be traffic (to the DNS server), and could lead a test to a generated address."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is None or name.lower().rstrip(".") in LOOPBACK_NAMES:
+        return _real_getaddrinfo(host, *args, **kwargs)
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        raise socket.gaierror(socket.EAI_NONAME, f"tests resolve only localhost, not {name!r}") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch):
+    """Connections beyond loopback are refused by pytest-socket (``--allow-hosts`` in pyproject);
+    this refuses the name lookups it does not cover."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
 
 
 @pytest.fixture(autouse=True)

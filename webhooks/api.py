@@ -5,16 +5,19 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from webhooks.models import EVENTS, WebhookEndpoint
-from webhooks.services import webhook_configure, webhook_test
+from webhooks.models import EVENTS, URL_MAX_LENGTH, WebhookEndpoint
+from webhooks.selectors import webhook_endpoint_of
+from webhooks.services import KEEP, webhook_configure, webhook_test
 from zupy.api.fields import JsonBooleanField
 from zupy.api.parsing import json_object
 from zupy.api.views import ApiView
-from zupy.db import one_or_none
 
 
 class WebhookConfigIn(serializers.Serializer):
-    webhook_url = serializers.CharField(allow_blank=True, allow_null=True, max_length=500, required=False)
+    # A field left out keeps its value; "webhook_url": null (or "") turns webhooks off.
+    webhook_url = serializers.CharField(
+        allow_blank=True, allow_null=True, max_length=URL_MAX_LENGTH, required=False
+    )
     webhook_events = serializers.ListField(
         child=serializers.CharField(max_length=40), required=False, allow_empty=True, max_length=len(EVENTS)
     )
@@ -50,17 +53,18 @@ class WebhookConfigView(ApiView):
 
     @extend_schema(operation_id="webhooks_config_retrieve", responses=WebhookConfigOut)
     def get(self, request: Request) -> Response:
-        return Response(_config(one_or_none(WebhookEndpoint.objects.filter(company=request.user.company))))
+        return Response(_config(webhook_endpoint_of(company=request.user.company)))
 
     @extend_schema(operation_id="webhooks_config_update", request=WebhookConfigIn, responses=WebhookConfigOut)
     def put(self, request: Request) -> Response:
         body = WebhookConfigIn(data=json_object(request))
         body.is_valid(raise_exception=True)
+        given = body.validated_data
         configured = webhook_configure(
             company=request.user.company,
-            url=body.validated_data.get("webhook_url"),
-            events=body.validated_data.get("webhook_events"),
-            rotate_secret=body.validated_data["rotate_secret"],
+            url=given.get("webhook_url", KEEP),
+            events=given.get("webhook_events", KEEP),
+            rotate_secret=given["rotate_secret"],
         )
         return Response(_config(configured.endpoint, configured.new_secret))
 

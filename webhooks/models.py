@@ -2,6 +2,9 @@ from django.db import models
 
 from zupy.ids import new_id
 
+# The longest webhook URL we keep (configuration and outbox columns, and the API's input limit).
+URL_MAX_LENGTH = 500
+
 EVENTS = (
     "customer.enrolled",
     "points.earned",
@@ -19,7 +22,7 @@ class WebhookEndpoint(models.Model):
     digest); the API shows it once, when it is generated, and masked afterwards."""
 
     company = models.OneToOneField("zupy.Company", on_delete=models.CASCADE, related_name="webhook")
-    url = models.URLField(max_length=500, blank=True)
+    url = models.URLField(max_length=URL_MAX_LENGTH, blank=True)
     secret = models.CharField(max_length=64)
     events = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,13 +50,18 @@ class WebhookDelivery(models.Model):
     company = models.ForeignKey("zupy.Company", on_delete=models.CASCADE, related_name="+")
     event = models.CharField(max_length=40)
     payload = models.JSONField()
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=URL_MAX_LENGTH)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The lease: a worker that claims the row sets both and commits before it sends, so no lock or
+    # transaction is open during the HTTP call. Another worker skips the row until ``locked_until``;
+    # the token lets the claiming worker record its attempt only if the lease is still its own.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lease = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

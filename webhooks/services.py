@@ -1,30 +1,32 @@
 """Outbound webhooks: configuration, the transactional outbox, delivery with retries, signatures."""
 
+import enum
 import hashlib
 import hmac
-import ipaddress
 import json
+import logging
 import secrets
-import socket
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from webhooks.models import EVENTS, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.transport import Refused, post, url_refusal
 from zupy.cache import memo_forget, memo_get
 from zupy.db import one_or_none
 from zupy.errors import ValidationFailed
 from zupy.ids import new_id
 from zupy.models import Company
 from zupy.timefmt import iso_utc
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "Zupy-Webhook/1.0"
 
@@ -74,25 +76,13 @@ def webhook_emit(*, company_id: str, event: str, data: dict[str, Any]) -> Webhoo
 
 
 # --- Configuration ---------------------------------------------------------------------------
-def url_refusal(url: str) -> str | None:
-    """Why ``url`` may not receive webhooks (no SSRF into the private network), or None."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "Must be an absolute http(s) URL."
-    if parts.scheme != "https" and not settings.WEBHOOK_ALLOW_HTTP:
-        return "Must use https."
-    if parts.username or parts.password:
-        return "Credentials in the URL are not allowed; use the signature to authenticate."
-    if settings.WEBHOOK_ALLOW_PRIVATE:
-        return None
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (socket.gaierror, UnicodeError):
-        return "The host name does not resolve."
-    for address in addresses:
-        if not ipaddress.ip_address(str(address).split("%")[0]).is_global:
-            return "The host resolves to a private, loopback or reserved address."
-    return None
+class Keep(enum.Enum):
+    """A field the request did not mention: it keeps its value."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 @dataclass(frozen=True)
@@ -102,15 +92,21 @@ class Configured:
 
 
 def webhook_configure(
-    *, company: Company, url: str | None, events: list[str] | None, rotate_secret: bool = False
+    *,
+    company: Company,
+    url: str | Keep | None = KEEP,
+    events: list[str] | Keep = KEEP,
+    rotate_secret: bool = False,
 ) -> Configured:
-    """Set the company's endpoint. An empty URL disables webhooks. A secret is generated the first
-    time (and on ``rotate_secret``) and returned once."""
-    url = (url or "").strip()
+    """Set the company's endpoint. What is not given (``KEEP``) keeps its value; ``None`` or an empty
+    URL disables webhooks. A secret is generated the first time (and on ``rotate_secret``) and
+    returned once. Locks the company's endpoint row so two PUTs at once apply one after the other."""
     errors = []
-    if url and (reason := url_refusal(url)):
-        errors.append({"field": "webhook_url", "detail": reason})
-    unknown = sorted(set(events or []) - set(EVENTS))
+    if isinstance(url, str):
+        url = url.strip()
+        if url and (reason := url_refusal(url)):
+            errors.append({"field": "webhook_url", "detail": reason})
+    unknown = sorted(set(events) - set(EVENTS)) if isinstance(events, list) else []
     if unknown:
         errors.append({"field": "webhook_events", "detail": f"Unknown events: {', '.join(unknown)}."})
     if errors:
@@ -119,14 +115,13 @@ def webhook_configure(
     with transaction.atomic():
         endpoint = one_or_none(WebhookEndpoint.objects.select_for_update().filter(company=company))
         if endpoint is None:
-            endpoint = WebhookEndpoint(company=company)
+            endpoint = WebhookEndpoint(company=company, events=list(EVENTS))
         if not endpoint.secret or rotate_secret:
             endpoint.secret = new_secret = "whsec_" + secrets.token_urlsafe(32)
-        endpoint.url = url
-        if events is not None:
+        if url is not KEEP:
+            endpoint.url = url or ""
+        if isinstance(events, list):
             endpoint.events = sorted(set(events))
-        elif endpoint.pk is None:
-            endpoint.events = list(EVENTS)
         endpoint.save()
     memo_forget(_config_key(company.pk))
     return Configured(endpoint=endpoint, new_secret=new_secret)
@@ -149,75 +144,151 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _error_text(exc: BaseException) -> str:
+    """What went wrong, fit for a CharField: printable (PostgreSQL refuses NUL) and bounded."""
+    text = f"{type(exc).__name__}: {exc}"
+    return "".join(c if c.isprintable() else "?" for c in text)[:500]
+
+
 def webhook_send(*, url: str, secret: str, payload: dict[str, Any]) -> SendResult:
-    """POST one signed payload. The URL is checked again here: DNS may have changed since it was
-    configured."""
-    if reason := url_refusal(url):
-        return SendResult(None, f"refused: {reason}", 0)
+    """POST one signed payload (see ``webhooks.transport.post``: the URL and its addresses are
+    checked again here, redirects are not followed). Never raises: any failure is the result."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 (checked by url_refusal above)
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Webhook-Id": payload["webhook_id"],
-            "X-Webhook-Event": payload["event"],
-            "X-Webhook-Signature": signature(secret, body),
-            "X-Webhook-Timestamp": timestamp,
-            "X-Webhook-Timestamp-Signature": signature(secret, body, timestamp),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Webhook-Id": payload["webhook_id"],
+        "X-Webhook-Event": payload["event"],
+        "X-Webhook-Signature": signature(secret, body),
+        "X-Webhook-Timestamp": timestamp,
+        "X-Webhook-Timestamp-Signature": signature(secret, body, timestamp),
+    }
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            status, error = response.status, ""
-    except urllib.error.HTTPError as exc:
-        status, error = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        status, error = None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]
-    return SendResult(status, error, int((time.monotonic() - started) * 1000))
+        status, _ = post(url=url, body=body, headers=headers)
+    except Refused as exc:
+        return SendResult(None, f"refused: {exc}"[:500], 0)
+    except Exception as exc:
+        # Whatever the receiver or the network did (a malformed status line, a reset, a timeout, a
+        # TLS failure) is this attempt's result, never the worker's end.
+        return SendResult(None, _error_text(exc), int((time.monotonic() - started) * 1000))
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if 300 <= status < 400:
+        return SendResult(status, f"HTTP {status}: redirects are not followed", duration_ms)
+    return SendResult(status, "" if 200 <= status < 300 else f"HTTP {status}", duration_ms)
 
 
-def webhook_deliver_next() -> WebhookDelivery | None:
-    """Deliver the oldest due delivery, if any. Several workers may run this at once: the row is
-    taken with SELECT ... FOR UPDATE SKIP LOCKED and held until its attempt is recorded, so each
-    attempt is made by exactly one worker."""
+# How many deliveries one claim leases. Each takes at most about two timeouts (connect, then read),
+# one after another, so the lease covers the whole batch; a worker that dies loses its lease then.
+BATCH_SIZE = 10
+
+
+def _lease_seconds() -> float:
+    return BATCH_SIZE * (2 * settings.WEBHOOK_TIMEOUT + 5)
+
+
+def webhook_claim(*, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:
+    """Lease up to ``limit`` due deliveries: the oldest due row of each company, oldest first, so
+    one company's backlog or dead receiver costs another company at most one attempt per batch.
+
+    Locks the candidate rows (SELECT ... FOR UPDATE SKIP LOCKED) only for this short transaction,
+    sets their lease and commits: no lock is held while sending. The UPDATE repeats the "due and not
+    leased" condition, so the claim is exclusive on SQLite too (no row locks there).
+    """
     now = timezone.now()
-    with transaction.atomic():
-        delivery = one_or_none(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at")
+    token = secrets.token_hex(16)
+    due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    )
+    oldest_of_each_company = (
+        due.annotate(
+            rank=Window(RowNumber(), partition_by=[F("company_id")], order_by=[F("next_attempt_at"), F("id")])
         )
-        if delivery is None:
-            return None
+        .filter(rank=1)
+        .values("pk")
+    )
+    with transaction.atomic():
+        ids = list(
+            due.select_for_update(skip_locked=True)
+            .filter(pk__in=oldest_of_each_company)
+            .order_by("next_attempt_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        due.filter(pk__in=ids).update(lease=token, locked_until=now + timedelta(seconds=_lease_seconds()))
+    return list(WebhookDelivery.objects.filter(pk__in=ids, lease=token).order_by("next_attempt_at", "id"))
+
+
+def webhook_attempt(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Make one attempt of a leased delivery and record it. Any exception on the way (a URL that was
+    valid once, a receiver that breaks HTTP) is recorded as a failed attempt with its text, and the
+    delivery is retried on its schedule; it never escapes to stop the worker."""
+    started = time.monotonic()
+    try:
         endpoint = one_or_none(WebhookEndpoint.objects.filter(company_id=delivery.company_id))
         result = (
             webhook_send(url=delivery.url, secret=endpoint.secret, payload=delivery.payload)
             if endpoint is not None
             else SendResult(None, "the company has no webhook endpoint any more", 0)
         )
+    except Exception as exc:
+        logger.exception("webhook %s: attempt failed unexpectedly", delivery.pk)
+        result = SendResult(None, _error_text(exc), int((time.monotonic() - started) * 1000))
+    return _record(delivery=delivery, result=result)
+
+
+def _record(*, delivery: WebhookDelivery, result: SendResult) -> WebhookDelivery:
+    """Record an attempt in its own transaction. Locks the delivery row, and updates it only if the
+    lease is still this worker's: if it ran out (a send slower than the lease), another worker owns
+    the row now and its attempt is the one that counts; ours is still logged."""
+    with transaction.atomic():
+        row = one_or_none(
+            WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk, lease=delivery.lease)
+        )
         WebhookAttempt.objects.create(
-            delivery=delivery,
+            delivery_id=delivery.pk,
             status_code=result.status_code,
             error=result.error,
             duration_ms=result.duration_ms,
         )
-        delivery.attempts += 1
-        delivery.last_status_code = result.status_code
-        delivery.last_error = result.error
+        if row is None:
+            logger.warning("webhook %s: lease lost during the attempt; not updating the row", delivery.pk)
+            return delivery
+        row.attempts += 1
+        row.last_status_code = result.status_code
+        row.last_error = result.error
+        row.lease, row.locked_until = "", None
         delays = settings.WEBHOOK_RETRY_DELAYS
         if result.ok:
-            delivery.status, delivery.delivered_at = DeliveryStatus.SUCCEEDED, timezone.now()
-        elif delivery.attempts > len(delays):
-            delivery.status = DeliveryStatus.FAILED
+            row.status, row.delivered_at = DeliveryStatus.SUCCEEDED, timezone.now()
+        elif row.attempts > len(delays):
+            row.status = DeliveryStatus.FAILED
         else:
-            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delays[delivery.attempts - 1])
-        delivery.save()
-    return delivery
+            row.next_attempt_at = timezone.now() + timedelta(seconds=delays[row.attempts - 1])
+        row.save()
+    return row
+
+
+def webhook_deliver_batch(*, limit: int = BATCH_SIZE) -> int:
+    """Claim a batch and attempt each delivery in it; return how many attempts were made."""
+    made = 0
+    for delivery in webhook_claim(limit=limit):
+        try:
+            webhook_attempt(delivery=delivery)
+        except Exception:
+            # Recording failed (the database went away?): the lease runs out and the row is tried
+            # again; the rest of the batch still gets its turn.
+            logger.exception("webhook %s: could not record the attempt", delivery.pk)
+        made += 1
+    return made
+
+
+def webhook_deliver_next() -> WebhookDelivery | None:
+    """Deliver one due delivery, if any (a batch of one). Several workers may run at once."""
+    claimed = webhook_claim(limit=1)
+    return webhook_attempt(delivery=claimed[0]) if claimed else None
 
 
 def webhook_resend(*, delivery_id: str) -> None:

@@ -25,10 +25,10 @@ def wait_ready(url: str, *, timeout: float = 60, process: subprocess.Popen | Non
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a loaded machine answering its first request slowly
         if process is not None and process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}")
         if time.monotonic() > deadline:

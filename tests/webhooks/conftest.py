@@ -1,6 +1,7 @@
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -11,7 +12,10 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[dict] = []
-        self.script: list[object] = []  # per request: a status code, or ("sleep", seconds)
+        # per request: a status code, ("sleep", seconds) or ("redirect", location)
+        self.script: list[object] = []
+        self.during: Callable[[], object] | None = None  # called while a request is being answered
+        self.during_results: list[object] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -20,11 +24,18 @@ class Receiver:
                 receiver.received.append(
                     {"headers": dict(self.headers), "body": body, "json": json.loads(body)}
                 )
+                if receiver.during is not None:
+                    receiver.during_results.append(receiver.during())
                 action = receiver.script.pop(0) if receiver.script else 200
-                if isinstance(action, tuple):
+                location = None
+                if isinstance(action, tuple) and action[0] == "redirect":
+                    action, location = 302, action[1]
+                elif isinstance(action, tuple):
                     time.sleep(action[1])
                     action = 200
                 self.send_response(action)
+                if location:
+                    self.send_header("Location", location)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -33,6 +44,10 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
     def events(self) -> list[str]:
         return [item["json"]["event"] for item in self.received]
@@ -46,4 +61,11 @@ def receiver(settings):
     settings.WEBHOOK_TIMEOUT = 1.0
     server = Receiver()
     yield server
-    server.server.shutdown()
+    server.shutdown()
+
+
+@pytest.fixture
+def second_receiver(receiver):
+    server = Receiver()
+    yield server
+    server.shutdown()

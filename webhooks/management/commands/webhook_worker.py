@@ -1,3 +1,4 @@
+import logging
 import signal
 import time
 from typing import Any
@@ -5,7 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from webhooks.services import webhook_deliver_next
+from webhooks.services import webhook_deliver_batch
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -29,9 +32,15 @@ class Command(BaseCommand):
         delivered = 0
         while not stopping:
             close_old_connections()
-            delivery = webhook_deliver_next()
-            if delivery is not None:
-                delivered += 1
+            try:
+                made = webhook_deliver_batch()
+            except Exception:
+                # The claim itself failed (the database is restarting?). Each row's own failures are
+                # recorded on the row and never reach here; wait and claim again.
+                logger.exception("webhook_worker: could not claim deliveries")
+                made = 0
+            if made:
+                delivered += made
                 continue
             if options["once"]:
                 break
