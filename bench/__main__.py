@@ -295,7 +295,10 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
         "best_sql": best_sql,
         "checks": checks,
     }
-    stem = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{scale}{'-' + args.tag if args.tag else ''}"
+    now = datetime.now(UTC)
+    stem = RESULTS / f"{now:%Y-%m-%d}-{scale}{'-' + args.tag if args.tag else ''}"
+    if stem.with_suffix(".json").exists():  # never overwrite a run the docs may quote
+        stem = stem.with_name(f"{stem.name}-{now:%H%M%S}")
     report.write(stem, meta, results)
     failed = report.failures(results)
     print(f"results: {stem}.json, {stem}.md, {stem}.png; checks: {checks}; failed runs: {failed}")
