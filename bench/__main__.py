@@ -1,12 +1,21 @@
-"""python -m bench — the API under gunicorn against PostgreSQL's own ceiling.
+"""python -m bench — the API under gunicorn against PostgreSQL's own ceilings.
 
-    python -m bench                       # small scale, 1/8/32 clients, 10 s a run
-    python -m bench --scale large         # 100k customers, 1M coupons (seeding takes a few minutes)
-    python -m bench --scale both --duration 20
+    python -m bench                        # small scale, 1/8/32 clients, 10 s a run
+    python -m bench --scale large          # 100k customers, 1M coupons (the committed runs)
+    python -m bench --duration 3 --clients 1,8 --scenarios validate,redeem   # a quick look
+
+For each scenario and client count: wrk drives the API (throughput, p50/p95/p99, errors); then
+pgbench -M prepared runs two ceilings on copies of the same data: "same" replays the statements the
+endpoint sent (captured from Django), "best" runs the hand-written fewest-round-trip SQL of
+bench/best.py. Each ceiling's tps comes from an unlogged run; its latency percentiles from a
+separate logged run (--latency-duration). The ratio API req/s / ceiling tps is reported against
+both. A failing run is reported as failed, with pgbench's or wrk's error, and the others go on;
+the command then exits 1.
 
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (scripts/ensure-postgres,
 scripts/ensure-redis), wrk (installed from Debian's packages when missing and root) and pgbench.
-Writes bench/results/<date>-<scale>.json, .md and .png.
+Writes bench/results/<date>-<scale>[-<tag>].json, .md and .png; `python -m bench.report FILE.json
+--docs docs/benchmark.md` puts that run's table into the docs.
 """
 
 import argparse
@@ -25,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PG = "postgres://postgres@127.0.0.1:5432"
+SCENARIO_NAMES = ["catalog", "coupon_list", "redeem", "validate", "validate_hot", "points_add"]
 
 
 def django_env(scale: str) -> dict[str, str]:
@@ -62,26 +72,76 @@ def free_port() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", choices=["small", "large", "both"], default="small")
-    parser.add_argument("--clients", default="1,8,32")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per run")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Develop with e.g. --duration 3 --clients 1,8; the committed runs use --scale large.",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=["small", "large", "both"],
+        default="small",
+        help="small: 1k customers, 10k coupons; large: 100k customers, 1M coupons (default: small)",
+    )
+    parser.add_argument(
+        "--clients", default="1,8,32", help="concurrent clients, comma-separated (default: 1,8,32)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=10,
+        help="seconds of each throughput run, API and ceilings (default: 10)",
+    )
+    parser.add_argument(
+        "--latency-duration",
+        type=int,
+        default=None,
+        help="seconds of each ceiling's separate logged run for p50/p95/p99 (default: half of --duration, "
+        "at least 2; 0 skips it)",
+    )
     parser.add_argument("--reseed", action="store_true", help="drop and seed the bench database again")
     # gunicorn.conf.py's production defaults: 2 workers x 4 threads.
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "4")))
-    parser.add_argument("--scenarios", default="", help="comma-separated subset")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "2")),
+        help="gunicorn workers (default: $WEB_CONCURRENCY or 2)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("GUNICORN_THREADS", "4")),
+        help="threads per gunicorn worker (default: $GUNICORN_THREADS or 4)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="",
+        help="comma-separated subset of: " + ", ".join(SCENARIO_NAMES) + " (default: all)",
+    )
     parser.add_argument("--tag", default="", help="added to the result file names")
     args = parser.parse_args()
+    if args.latency_duration is None:
+        args.latency_duration = max(2, args.duration // 2)
+    unknown = set(filter(None, args.scenarios.split(","))) - set(SCENARIO_NAMES)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     ensure_tools()
     clients = [int(c) for c in args.clients.split(",")]
     scales = ["small", "large"] if args.scale == "both" else [args.scale]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for scale in scales:
-        run_scale(scale, clients, args)
+    failed = sum(run_scale(scale, clients, args) for scale in scales)
+    if failed:
+        sys.exit(f"bench: {failed} run(s) failed; see the report")
 
 
-def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> None:
+def clone(admin, source: str, target: str) -> None:  # type: ignore[no-untyped-def]
+    admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
+def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
+    """Seed (or reuse) the scale's data, run every chosen scenario, write the report; count failures."""
     os.environ.update(django_env(scale))
     import django
 
@@ -89,19 +149,22 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    from bench import ceiling, report, scenarios
+    from bench import best, ceiling, report, scenarios
     from bench.seed import Seeded, seed
 
     state = RESULTS / f".state-{scale}.json"
     import psycopg
 
+    main_db = f"zupy_bench_{scale}"
+    # pgbench replays the API's statements, literal values included (balances too), so it writes rows
+    # that would confuse the checks on the API's own writes: each ceiling gets a copy of the same data.
+    # The best-SQL copy is checked afterwards like the API's database: its SQL must keep the invariants.
+    pg_db = {"same": f"{main_db}_pg", "best": f"{main_db}_best"}
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [f"zupy_bench_{scale}"]
-        ).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [main_db]).fetchone()
         if args.reseed or not exists or not state.exists():
-            admin.execute(f'DROP DATABASE IF EXISTS "zupy_bench_{scale}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "zupy_bench_{scale}"')
+            admin.execute(f'DROP DATABASE IF EXISTS "{main_db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{main_db}"')
             exists = None
     call_command("migrate", "--no-input", verbosity=0)  # an existing bench database follows new migrations
     if not exists:
@@ -109,16 +172,39 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> None:
         seeded.save(state)
     else:
         seeded = Seeded.load(state)
+    assert [s.name for s in scenarios.SCENARIOS] == SCENARIO_NAMES, "keep SCENARIO_NAMES in step"
     chosen = [s for s in scenarios.SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")]
     work = Path(tempfile.mkdtemp(prefix=f"zupy-bench-{scale}-"))
     ceiling.prepare_pick_table(seeded)
     connections.close_all()
-    # pgbench replays the API's statements, literal values included, so it writes rows that would
-    # confuse the checks on the API's own writes: it gets a copy of the same data.
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "zupy_bench_{scale}_pg" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "zupy_bench_{scale}_pg" TEMPLATE "zupy_bench_{scale}"')
-    sql = {s.name: scenarios.capture_sql(s, seeded) for s in chosen}
+        for database in pg_db.values():
+            clone(admin, main_db, database)
+    for database in pg_db.values():
+        ceiling.prepare_database(f"{PG}/{database}")
+
+    # Scripts for both ceilings; a scenario that cannot be captured or scripted is reported as failed.
+    sql: dict[str, list[str]] = {}
+    best_sql: dict[str, list[str]] = {}
+    scripts: dict[tuple[str, str], Path] = {}
+    broken: dict[str, str] = {}
+    pick_count = len(scenarios.rows(seeded))
+    for scenario in chosen:
+        try:
+            sql[scenario.name] = scenarios.capture_sql(scenario, seeded)
+            path = work / f"{scenario.name}.same.pgbench"
+            path.write_text(ceiling.pgbench_script(scenario, sql[scenario.name], seeded))
+            scripts[scenario.name, "same"] = path
+            row = scenario.row_for(seeded, scenarios.rows(seeded)[0])
+            key_id = ceiling.api_key_id(row.company)
+            hand = best.statements(scenario, seeded, key_id)
+            if hand is not None:
+                best_sql[scenario.name] = hand
+                path = work / f"{scenario.name}.best.pgbench"
+                path.write_text(best.pgbench_script(scenario, seeded, key_id, pick_count))
+                scripts[scenario.name, "best"] = path
+        except Exception as error:  # report it, run the others
+            broken[scenario.name] = f"{type(error).__name__}: {error}"
     connections.close_all()
 
     port = free_port()
@@ -148,37 +234,82 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> None:
         for scenario in chosen:
             requests_file = work / f"{scenario.name}.tsv"
             scenario.write_requests(seeded, requests_file)
-            script = ceiling.pgbench_script(scenario, sql[scenario.name], seeded, work)
             for count in clients:
-                run_wrk(port, requests_file, count, 1, work)  # warm up: workers, pools, caches
-                api = run_wrk(port, requests_file, count, args.duration, work)
-                db = ceiling.run_pgbench(script, count, args.duration, work, scale)
-                row = {
-                    "scenario": scenario.name,
-                    "clients": count,
-                    "api": api,
-                    "ceiling": db,
-                    "statements": scenarios.statement_count(sql[scenario.name]),
-                    "ratio": round(api["rps"] / db["tps"], 3) if db["tps"] else None,
+                row: dict = {"scenario": scenario.name, "clients": count}
+                if scenario.name in broken:
+                    row["error"] = broken[scenario.name]
+                    print(report.line(row), flush=True)
+                    results.append(row)
+                    continue
+                try:
+                    run_wrk(port, requests_file, count, 1, work)  # warm up: workers, pools, caches
+                    row["api"] = run_wrk(port, requests_file, count, args.duration, work)
+                except Exception as error:
+                    row["api"] = {"error": f"wrk: {error}"}
+                row["statements"] = scenarios.statement_count(sql[scenario.name])
+                row["ceilings"] = {}
+                for kind in ("same", "best"):
+                    if (scenario.name, kind) not in scripts:
+                        continue
+                    written = best.WRITES.get(scenario.name) if kind == "best" else None
+                    try:
+                        before = count_rows(pg_db[kind], written) if written else 0
+                        result = ceiling.run_pgbench(
+                            scripts[scenario.name, kind], pg_db[kind], count, args.duration,
+                            args.latency_duration, work,
+                        )  # fmt: skip
+                        if written:
+                            done = count_rows(pg_db[kind], written) - before
+                            expected = result["transactions"] + result.get("latency_run_transactions", 0)
+                            if done != expected:
+                                raise RuntimeError(
+                                    f"{expected} transactions but {done} new rows in {written}: "
+                                    "some did no work (a refusal path), so the tps is not the work's"
+                                )
+                        row["ceilings"][kind] = result
+                    except RuntimeError as error:
+                        row["ceilings"][kind] = {"error": str(error)}
+                if scenario.name in best_sql:
+                    row["best_round_trips"] = best.round_trips(best_sql[scenario.name])
+                row["ratio"] = {
+                    kind: round(row["api"]["rps"] / db["tps"], 3)
+                    for kind, db in row["ceilings"].items()
+                    if "rps" in row["api"] and db.get("tps")
                 }
                 print(report.line(row), flush=True)
                 results.append(row)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    checks = report.post_checks()
+    checks = {"api": report.post_checks(), "best_sql": report.sql_checks(f"{PG}/{pg_db['best']}")}
     meta = {
         "scale": scale,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
+        "versions": report.versions(f"{PG}/{main_db}"),
         "server": {"workers": args.workers, "threads": args.threads},
+        "clients": clients,
         "duration_s": args.duration,
+        "latency_duration_s": args.latency_duration,
         "sql": sql,
+        "best_sql": best_sql,
         "checks": checks,
     }
-    stem = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{scale}{'-' + args.tag if args.tag else ''}"
+    now = datetime.now(UTC)
+    stem = RESULTS / f"{now:%Y-%m-%d}-{scale}{'-' + args.tag if args.tag else ''}"
+    if stem.with_suffix(".json").exists():  # never overwrite a run the docs may quote
+        stem = stem.with_name(f"{stem.name}-{now:%H%M%S}")
     report.write(stem, meta, results)
-    print(f"results: {stem}.json, {stem}.md, {stem}.png; checks: {checks}")
+    failed = report.failures(results)
+    print(f"results: {stem}.json, {stem}.md, {stem}.png; checks: {checks}; failed runs: {failed}")
+    return failed
+
+
+def count_rows(database: str, table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/{database}") as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
 
 
 def wait_ready(port: int) -> None:

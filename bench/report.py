@@ -7,15 +7,66 @@ import platform
 import subprocess
 from pathlib import Path
 
+METHOD = (
+    "API/same = API req/s ÷ same-statements tps; API/best = API req/s ÷ best-SQL tps. Both ceilings are "
+    "`pgbench -M prepared` at the same client count, run right after the API in this run, each on its own "
+    "copy of the same data; tps from an unlogged run, pgbench p99 from a separate logged run. Same "
+    "statements: what the endpoint sent (captured from Django), plus one pick query per transaction. "
+    "Best SQL: bench/best.py, the same work and guarantees in the fewest round trips."
+)
+COUPON_CHECK = """SELECT count(*) FROM coupons_coupon c
+               JOIN (SELECT coupon_id, count(*) AS uses FROM coupons_couponuse GROUP BY coupon_id) u
+                 ON u.coupon_id = c.id
+               WHERE u.uses > c.total_usages_allowed
+                  OR c.remaining_usages <> c.total_usages_allowed - u.uses"""
+# customers.selectors.ledger_mismatches in one query, for a database Django is not connected to.
+LEDGER_CHECK = """SELECT count(*) FROM customers_customer c
+               LEFT JOIN (SELECT customer_id,
+                                 sum(amount) FILTER (WHERE currency = 'points') AS points,
+                                 sum(amount) FILTER (WHERE currency = 'z') AS z
+                            FROM customers_ledgerentry GROUP BY customer_id) l ON l.customer_id = c.id
+               WHERE COALESCE(l.points, 0) <> c.points_balance OR COALESCE(l.z, 0) <> c.z_balance"""
+
+
+def _cell(result: dict | None, key: str, fmt: str) -> str:
+    if not result:
+        return "-"
+    if "error" in result:
+        return "**failed**"
+    value = result.get(key)
+    return "-" if value is None else format(value, fmt)
+
 
 def line(row: dict) -> str:
-    api, db = row["api"], row["ceiling"]
-    return (
-        f"{row['scenario']:<13} c={row['clients']:<3} api {api['rps']:>8.1f} req/s "
-        f"p50 {api['p50_ms']:>7.2f} p99 {api['p99_ms']:>7.2f} ms err {api['errors']:<4} "
-        f"| pg {db['tps']:>8.1f} tps p99 {db['p99_ms']:>6.2f} ms "
-        f"| ratio {row['ratio']} | {row['statements']} stmts"
-    )
+    if "error" in row:
+        return f"{row['scenario']:<13} c={row['clients']:<3} FAILED: {row['error']}"
+    api = row["api"]
+    head = f"{row['scenario']:<13} c={row['clients']:<3} "
+    if "error" in api:
+        head += f"api FAILED: {api['error']} "
+    else:
+        head += (
+            f"api {api['rps']:>7.1f} req/s p50 {api['p50_ms']:>6.2f} p99 {api['p99_ms']:>7.2f} ms "
+            f"err {api['errors']:<3} "
+        )
+    for kind, db in row["ceilings"].items():
+        if "error" in db:
+            head += f"| {kind} FAILED: {db['error']} "
+        else:
+            head += f"| {kind} {db['tps']:>7.1f} tps ratio {row['ratio'].get(kind)} "
+    return head + f"| {row['statements']} stmts"
+
+
+def failures(results: list[dict]) -> int:
+    """Runs that failed: a scenario that could not be set up, the API run, or a ceiling."""
+    count = 0
+    for row in results:
+        if "error" in row:
+            count += 1
+            continue
+        count += "error" in row["api"]
+        count += sum("error" in db for db in row["ceilings"].values())
+    return count
 
 
 def post_checks() -> dict:
@@ -25,16 +76,28 @@ def post_checks() -> dict:
     from customers.selectors import ledger_mismatches
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT count(*) FROM coupons_coupon c
-               JOIN (SELECT coupon_id, count(*) AS uses FROM coupons_couponuse GROUP BY coupon_id) u
-                 ON u.coupon_id = c.id
-               WHERE u.uses > c.total_usages_allowed
-                  OR c.remaining_usages <> c.total_usages_allowed - u.uses"""
-        )
+        cursor.execute(COUPON_CHECK)
         overused = cursor.fetchone()[0]
     mismatches = ledger_mismatches()
     return {"coupons_overused_or_miscounted": overused, "ledger_mismatches": len(mismatches)}
+
+
+def sql_checks(dsn: str) -> dict:
+    """The same checks on the best-SQL copy: its hand-written writes must keep the invariants."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        overused = conn.execute(COUPON_CHECK).fetchone()[0]  # type: ignore[index]
+        mismatches = conn.execute(LEDGER_CHECK).fetchone()[0]  # type: ignore[index]
+    return {"coupons_overused_or_miscounted": overused, "ledger_mismatches": mismatches}
+
+
+def _run(*command: str) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else ""
 
 
 def machine() -> dict:
@@ -45,34 +108,87 @@ def machine() -> dict:
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    pg = subprocess.run(["pgbench", "--version"], capture_output=True, text=True).stdout.strip()
+    memory_gib = None
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        memory_gib = round(kib / 2**20, 1)
     return {
         "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu": cpu,
-        "python": platform.python_version(),
-        "pgbench": pg,
+        "memory_gib": memory_gib,
         "kernel": platform.release(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def versions(dsn: str) -> dict:
+    from importlib.metadata import version
+
+    import django
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "postgresql": server,
+        "psycopg": psycopg.__version__,
+        "gunicorn": version("gunicorn"),
+        "pgbench": _run("pgbench", "--version"),
+        "wrk": _run("wrk", "-v").split(" Copyright")[0],
     }
 
 
 def markdown(meta: dict, results: list[dict]) -> str:
+    m, v = meta["machine"], meta["versions"]
     head = [
-        f"Scale **{meta['scale']}**, {meta['date']}, "
-        f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), "
-        f"gunicorn {meta['server']['workers']} workers x {meta['server']['threads']} threads, "
-        f"{meta['duration_s']} s per run. Checks: {meta['checks']}.",
+        f"Scale **{meta['scale']}**, {meta['date']}.",
         "",
-        "| scenario | clients | API req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req "
-        "| pgbench tps | pg p99 ms | API/ceiling |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"- Machine: {m['cpu'] or 'unknown CPU'}, {m['cpus']} cores, {m['memory_gib']} GiB memory, "
+        f"kernel {m['kernel']}; load average at start {m['load_avg_at_start']}. The load generators, "
+        "PostgreSQL, Redis and gunicorn share these cores.",
+        f"- Versions: Python {v['python']}, Django {v['django']}, PostgreSQL {v['postgresql']}, "
+        f"psycopg {v['psycopg']}, gunicorn {v['gunicorn']}, {v['pgbench']}, {v['wrk']}.",
+        f"- Server: gunicorn {meta['server']['workers']} workers x {meta['server']['threads']} threads. "
+        f"Clients: {', '.join(map(str, meta['clients']))}. Durations: API {meta['duration_s']} s after a "
+        f"1 s warm-up; each ceiling {meta['duration_s']} s for tps, then {meta['latency_duration_s']} s "
+        "logged for percentiles.",
+        f"- Ratios: {METHOD}",
+        f"- Checks after the run: API database {meta['checks']['api']}; best-SQL database "
+        f"{meta['checks']['best_sql']}.",
+        "",
+        "| scenario | clients | API req/s | p50 ms | p99 ms | errors | SQL/req | same tps | same p99 ms "
+        "| best tps | best p99 ms | best round trips | API/same | API/best |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    errors = []
     for row in results:
-        api, db = row["api"], row["ceiling"]
+        if "error" in row:
+            head.append(f"| {row['scenario']} | {row['clients']} | **failed** |" + " |" * 11)
+            errors.append(f"- {row['scenario']}, {row['clients']} clients: {row['error']}")
+            continue
+        api, same, best = row["api"], row["ceilings"].get("same"), row["ceilings"].get("best")
+        ratio = row.get("ratio", {})
         head.append(
-            f"| {row['scenario']} | {row['clients']} | {api['rps']:.0f} | {api['p50_ms']:.2f} "
-            f"| {api['p95_ms']:.2f} | {api['p99_ms']:.2f} | {api['errors']} | {row['statements']} "
-            f"| {db['tps']:.0f} | {db['p99_ms']:.2f} | {row['ratio']:.2f} |"
+            f"| {row['scenario']} | {row['clients']} | {_cell(api, 'rps', '.0f')} "
+            f"| {_cell(api, 'p50_ms', '.2f')} "
+            f"| {_cell(api, 'p99_ms', '.2f')} | {_cell(api, 'errors', 'd')} | {row['statements']} "
+            f"| {_cell(same, 'tps', '.0f')} | {_cell(same, 'p99_ms', '.2f')} "
+            f"| {_cell(best, 'tps', '.0f')} | {_cell(best, 'p99_ms', '.2f')} "
+            f"| {row.get('best_round_trips', '-')} "
+            f"| {_cell(ratio, 'same', '.3f')} | {_cell(ratio, 'best', '.3f')} |"
         )
+        for name, result in (("API", api), ("same", same), ("best", best)):
+            if result and "error" in result:
+                errors.append(f"- {row['scenario']}, {row['clients']} clients, {name}: {result['error']}")
+    if errors:
+        head += ["", "Failed runs:", "", *errors]
     return "\n".join(head) + "\n"
 
 
@@ -85,21 +201,32 @@ def chart(path: Path, meta: dict, results: list[dict]) -> None:
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[bench]'): no chart")
         return
+    nan = float("nan")
+
+    def value(row: dict, *keys: str) -> float:  # a failed run is a gap in its line
+        for key in keys:
+            row = row.get(key) or {}
+        return row if isinstance(row, int | float) else nan  # type: ignore[return-value]
+
     scenarios = sorted({row["scenario"] for row in results}, key=[r["scenario"] for r in results].index)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for scenario in scenarios:
         mine = [r for r in results if r["scenario"] == scenario]
         xs = [r["clients"] for r in mine]
-        (line_,) = left.plot(xs, [r["api"]["rps"] for r in mine], marker="o", label=f"{scenario} (API)")
-        left.plot(xs, [r["ceiling"]["tps"] for r in mine], linestyle="--", color=line_.get_color(), alpha=0.6)
+        (line_,) = left.plot(
+            xs, [value(r, "api", "rps") for r in mine], marker="o", label=f"{scenario} (API)"
+        )
+        for kind, style in (("same", "--"), ("best", ":")):
+            ys = [value(r, "ceilings", kind, "tps") for r in mine]
+            left.plot(xs, ys, linestyle=style, color=line_.get_color(), alpha=0.6)
         right.plot(
-            xs, [r["api"]["p99_ms"] for r in mine], marker="o", color=line_.get_color(), label=scenario
+            xs, [value(r, "api", "p99_ms") for r in mine], marker="o", color=line_.get_color(), label=scenario
         )
     left.set(
         xscale="log",
         yscale="log",
         xlabel="concurrent clients",
-        ylabel="requests/s (dashed: pgbench)",
+        ylabel="requests/s (pgbench: dashed same, dotted best)",
         title=f"Throughput, {meta['scale']} scale",
     )
     right.set(xscale="log", xlabel="concurrent clients", ylabel="p99 latency (ms)", title="API p99 latency")
@@ -116,3 +243,39 @@ def write(stem: Path, meta: dict, results: list[dict]) -> None:
     stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     stem.with_suffix(".md").write_text(markdown(meta, results))
     chart(stem.with_suffix(".png"), meta, results)
+
+
+DOCS_START = "<!-- bench-table: generated by python -m bench.report, do not edit by hand -->"
+DOCS_END = "<!-- /bench-table -->"
+
+
+def docs_update(result: Path, docs: Path) -> None:
+    """Replace the table between the markers in ``docs`` with the report of the run in ``result``."""
+    data = json.loads(result.read_text())
+    text = docs.read_text()
+    before, start, rest = text.partition(DOCS_START)
+    _, end, after = rest.partition(DOCS_END)
+    if not (start and end):
+        raise SystemExit(f"{docs}: the markers {DOCS_START!r} … {DOCS_END!r} are missing")
+    source = result.resolve().relative_to(Path(__file__).resolve().parents[1])
+    table = f"From `{source}` (its `.md` holds the same table):\n\n" + markdown(data["meta"], data["results"])
+    docs.write_text(before + start + "\n" + table + end + after)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report", description="Rewrite a run's Markdown and chart from its JSON."
+    )
+    parser.add_argument("result", type=Path, help="bench/results/<run>.json")
+    parser.add_argument("--docs", type=Path, help="also put the table into this file, between its markers")
+    args = parser.parse_args()
+    data = json.loads(args.result.read_text())
+    write(args.result.with_suffix(""), data["meta"], data["results"])
+    if args.docs:
+        docs_update(args.result, args.docs)
+
+
+if __name__ == "__main__":
+    main()
