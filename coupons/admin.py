@@ -48,7 +48,12 @@ class CouponAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Cancel and refund (points, Z$ and stock go back)", permissions=["view"])
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        """Cancelling moves money, so it takes the model's *change* permission, although the admin's
+        own change form stays closed (``has_change_permission`` is False for everyone)."""
+        return admin.ModelAdmin.has_change_permission(self, request)  # Django's check of the model perm
+
+    @admin.action(description="Cancel and refund (points, Z$ and stock go back)", permissions=["cancel"])
     def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
         done = 0
         for coupon in queryset:

@@ -74,6 +74,13 @@ class CustomerAdmin(admin.ModelAdmin):
     )
     inlines = (LedgerInline,)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> Any:
+        # A customer's ledger, coupons and balances belong to its company: moving it would leave
+        # them behind, so the company is chosen once, at creation.
+        if obj is not None:
+            return ("company", *self.readonly_fields)
+        return self.readonly_fields
+
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         points = form.cleaned_data.get("points_adjustment") or 0

@@ -40,7 +40,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Send again", permissions=["view"])
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        """Sending again changes a delivery, so it takes the model's *change* permission, although
+        the admin's own change form stays closed (``has_change_permission`` is False for everyone)."""
+        return admin.ModelAdmin.has_change_permission(self, request)  # Django's check of the model perm
+
+    @admin.action(description="Send again", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         for delivery in queryset:
             webhook_resend(delivery_id=delivery.pk)

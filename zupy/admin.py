@@ -89,7 +89,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "and cannot be shown again.",
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             api_key_revoke(api_key=key)

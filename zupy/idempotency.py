@@ -50,7 +50,13 @@ def advisory_lock_id(company_id: str, key: str) -> int:
 
 def _lock_or_refuse(company: Company, key: str) -> None:
     """Hold a transaction-scoped advisory lock on (company, key), or refuse at once if another request
-    holds it. SQLite needs none: its IMMEDIATE transactions already run one at a time."""
+    holds it. SQLite needs none: its IMMEDIATE transactions already run one at a time.
+
+    Transaction-scoped, not a session lock with ``pg_advisory_unlock`` in a ``finally``: PostgreSQL
+    frees it at the very commit that makes the stored answer visible (the outermost one, should this
+    block be nested), so a retry cannot slip in between an unlock and that commit and run the
+    operation twice; a rollback frees it as well. A session lock whose unlock is missed on some path
+    stays on the pooled or persistent connection and refuses the key until that connection closes."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:

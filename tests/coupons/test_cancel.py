@@ -14,14 +14,23 @@ from zupy.errors import CouponNotCancellable
 pytestmark = pytest.mark.django_db
 
 
+def points_counters(api, customer):
+    """(balance, earned, spent) as the partner reads them."""
+    data = api.get(f"/api/v2/customers/{customer.pk}/points/").json()["data"]
+    return data["points_balance"], data["points_earned"], data["points_spent"]
+
+
 def test_cancel_refunds_points_and_z_and_returns_stock(api, company):
     customer = CustomerFactory(company=company, points=450, z=Decimal("1150"))
     reward = RewardFactory(company=company, points_required=500, quantity_available=5)
+    before = points_counters(api, customer)
     data = api.redeem(customer.pk, reward.pk, use_z_tokens=True).json()["data"]
+    assert points_counters(api, customer) == (0, before[1], before[2] + 450)
 
     coupon = coupon_cancel(coupon_id=data["coupon_id"])
 
     assert coupon.status == CouponStatus.CANCELLED
+    assert points_counters(api, customer) == before, "a refund gives back what was spent, earns nothing"
     customer.refresh_from_db()
     assert (customer.points_balance, customer.z_balance) == (450, Decimal("1150"))
     refunds = LedgerEntry.objects.filter(coupon=coupon, kind=EntryKind.REFUND)

@@ -65,6 +65,28 @@ def test_a_valid_session_opens_every_action_under_strict(action):
 
 
 @pytest.mark.parametrize("action", ["enrollment", "redemption", "coupon_usage"])
+def test_an_otp_refusal_is_not_replayed_to_the_retry_that_brings_a_session(action):
+    """The till retries with the same Idempotency-Key once the customer has verified: the 403 came
+    before the operation, so it is not stored (only the header changed, which the key's
+    fingerprint does not cover)."""
+    company = CompanyFactory(otp_preset="strict")
+    api = Api(make_key(company))
+    customer = CustomerFactory(company=company, phone=PHONE, points=1000)
+    path, body = "/api/v2/customers/", {"phone": PHONE}
+    if action == "redemption":
+        path, body = f"{path}{customer.pk}/rewards/{RewardFactory(company=company).pk}/redeem/", {}
+    elif action == "coupon_usage":
+        path, body = f"{path}{customer.pk}/coupons/{CouponFactory(customer=customer).pk}/validate/", None
+    refused = api.post(path, body, HTTP_IDEMPOTENCY_KEY="till-1-sale-7")
+    assert_problem(refused, 403, "otp-required", "otp_required")
+    retried = api.post(
+        path, body, HTTP_IDEMPOTENCY_KEY="till-1-sale-7", HTTP_X_OTP_SESSION=session_for(customer)
+    )
+    assert retried.status_code == 200, retried.content
+    assert "Idempotent-Replayed" not in retried
+
+
+@pytest.mark.parametrize("action", ["enrollment", "redemption", "coupon_usage"])
 def test_another_customers_session_is_refused_under_strict(action):
     company = CompanyFactory(otp_preset="strict")
     api = Api(make_key(company))

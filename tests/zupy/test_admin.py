@@ -1,13 +1,16 @@
 import re
+from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 
-from coupons.models import CouponStatus
-from customers.models import EntryKind, LedgerEntry
+from coupons.models import Coupon, CouponStatus
+from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import ledger_mismatches
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from webhooks.models import DeliveryStatus, WebhookDelivery
 from zupy.models import ApiKey, Company
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +19,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(client):
     user = User.objects.create_superuser("admin", "admin@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def staff_client(client, *codenames):
+    """A logged-in staff member holding exactly these permissions ("coupons.view_coupon", …)."""
+    user = User.objects.create_user("clerk", "clerk@example.com", "pw", is_staff=True)
+    for name in codenames:
+        app_label, codename = name.split(".")
+        permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        user.user_permissions.add(permission)
     client.force_login(user)
     return client
 
@@ -100,7 +114,7 @@ def test_admin_cancel_and_refund_action(admin_client):
     )
     assert response.status_code == 200
     customer.refresh_from_db()
-    assert customer.points_balance == 1000
+    assert (customer.points_balance, customer.points_earned, customer.points_spent) == (1000, 1000, 0)
     assert customer.coupons.get().status == CouponStatus.CANCELLED
     assert ledger_mismatches() == []
 
@@ -112,3 +126,103 @@ def test_admin_ledger_and_coupons_are_read_only(admin_client):
     assert response.status_code == 403
     coupon.refresh_from_db()
     assert coupon.status == CouponStatus.ACTIVE
+
+
+def redeemed_coupon(customer):
+    reward = RewardFactory(company=customer.company, points_required=300)
+    return Api(make_key(customer.company)).redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
+
+
+def cancel_action(client, coupon_id):
+    data = {"action": "cancel_and_refund", "_selected_action": [coupon_id]}
+    return client.post("/admin/coupons/coupon/", data, follow=True)
+
+
+def test_staff_who_may_only_view_coupons_cannot_cancel_and_refund(client):
+    customer = CustomerFactory(points=1000)
+    coupon_id = redeemed_coupon(customer)
+    clerk = staff_client(client, "coupons.view_coupon")
+    assert clerk.get("/admin/coupons/coupon/").status_code == 200
+    response = cancel_action(clerk, coupon_id)
+    assert response.status_code == 200
+    assert Coupon.objects.get(pk=coupon_id).status == CouponStatus.ACTIVE
+    customer.refresh_from_db()
+    assert customer.points_balance == 700
+    assert not LedgerEntry.objects.filter(kind=EntryKind.REFUND).exists()
+
+
+def test_staff_with_the_change_permission_can_cancel_and_refund(client):
+    customer = CustomerFactory(points=1000)
+    coupon_id = redeemed_coupon(customer)
+    clerk = staff_client(client, "coupons.view_coupon", "coupons.change_coupon")
+    cancel_action(clerk, coupon_id)
+    assert Coupon.objects.get(pk=coupon_id).status == CouponStatus.CANCELLED
+    customer.refresh_from_db()
+    assert customer.points_balance == 1000
+    # The action is allowed, the change form stays closed.
+    assert clerk.post(f"/admin/coupons/coupon/{coupon_id}/change/", {}).status_code == 403
+
+
+def failed_delivery(company):
+    return WebhookDelivery.objects.create(
+        company=company, event="coupon.used", payload={}, url="http://127.0.0.1:9/hook",
+        status=DeliveryStatus.FAILED, attempts=8, next_attempt_at=timezone.now() - timedelta(days=1),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("codenames", "status"),
+    [(["webhooks.view_webhookdelivery"], DeliveryStatus.FAILED),
+     (["webhooks.view_webhookdelivery", "webhooks.change_webhookdelivery"], DeliveryStatus.PENDING)],
+)  # fmt: skip
+def test_send_again_takes_the_change_permission(client, codenames, status):
+    delivery = failed_delivery(CompanyFactory())
+    clerk = staff_client(client, *codenames)
+    data = {"action": "resend", "_selected_action": [delivery.pk]}
+    assert clerk.post("/admin/webhooks/webhookdelivery/", data, follow=True).status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.status == status
+
+
+@pytest.mark.parametrize(
+    ("codenames", "revoked"),
+    [(["zupy.view_apikey"], False), (["zupy.view_apikey", "zupy.change_apikey"], True)],
+)
+def test_revoking_keys_takes_the_change_permission(client, codenames, revoked):
+    company = CompanyFactory()
+    raw = make_key(company)
+    key = ApiKey.objects.get(company=company)
+    clerk = staff_client(client, *codenames)
+    clerk.post("/admin/zupy/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    key.refresh_from_db()
+    assert (key.revoked_at is not None) == revoked
+    assert (Api(raw).get("/api/v2/rewards/").status_code == 401) == revoked
+
+
+def customer_form(customer, **changes):
+    data = {
+        "company": customer.company_id, "full_name": customer.full_name, "phone": customer.phone,
+        "email": customer.email, "cpf": "", "tier": "default", "is_active": "on",
+        "ledger-TOTAL_FORMS": "0", "ledger-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    return {**data, **changes}
+
+
+def test_a_customer_cannot_be_moved_to_another_company(admin_client):
+    customer = CustomerFactory(points=100)
+    home, other = customer.company, CompanyFactory()
+    data = customer_form(customer, company=other.pk, full_name="Renamed")
+    response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    customer.refresh_from_db()
+    assert (customer.company_id, customer.full_name) == (home.pk, "Renamed")
+    assert ledger_mismatches() == []
+
+
+def test_the_company_is_chosen_when_a_customer_is_added(admin_client):
+    company = CompanyFactory()
+    data = {"company": company.pk, "full_name": "New", "phone": "+5511955550000", "tier": "default",
+            "ledger-TOTAL_FORMS": "0", "ledger-INITIAL_FORMS": "0"}  # fmt: skip
+    response = admin_client.post("/admin/customers/customer/add/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Customer.objects.get(phone="+5511955550000").company_id == company.pk

@@ -128,14 +128,38 @@ def test_expired_keys_are_forgotten_and_purged(api, customer):
 
 def test_a_request_while_the_first_is_in_flight_is_409(api, customer):
     reward = RewardFactory(company=customer.company, points_required=100)
-    settings = connection.settings_dict
-    with psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
-                         port=settings["PORT"] or 5432, autocommit=True) as other:  # fmt: skip
-        other.execute("SELECT pg_advisory_lock(%s)", [advisory_lock_id(customer.company_id, "busy")])
+    lock = advisory_lock_id(customer.company_id, "busy")
+    with other_connection() as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [lock])
         response = post(api, redeem_path(customer, reward), {}, key="busy")
+        # Released here, not by closing: a closed client's backend frees its locks only when it
+        # gets to run its exit, which on a loaded machine can come after the next request.
+        assert other.execute("SELECT pg_advisory_unlock(%s)", [lock]).fetchone() == (True,)
     assert_problem(response, 409, "conflict", "idempotency_key_in_flight")
     assert not Coupon.objects.exists()
     assert post(api, redeem_path(customer, reward), {}, key="busy").status_code == 200
+
+
+def other_connection():
+    settings = connection.settings_dict
+    return psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
+                           port=settings["PORT"] or 5432, autocommit=True)  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_key_is_free_again_once_the_request_has_answered(company):
+    """The lock ends with the request's transaction, refused or not: no lock is left on the
+    request's connection (which a persistent connection or a pool would keep for the next one)."""
+    api = Api(make_key(company))
+    customer = CustomerFactory(company=company, points=150)
+    reward = RewardFactory(company=company, points_required=100)
+    assert post(api, redeem_path(customer, reward), {}, key="ok").status_code == 200
+    assert post(api, redeem_path(customer, reward), {}, key="poor").status_code == 422
+    with other_connection() as other:
+        for key in ("ok", "poor"):
+            lock = advisory_lock_id(company.pk, key)
+            assert other.execute("SELECT pg_try_advisory_lock(%s)", [lock]).fetchone() == (True,), key
+            other.execute("SELECT pg_advisory_unlock(%s)", [lock])
 
 
 @pytest.mark.django_db(transaction=True)
