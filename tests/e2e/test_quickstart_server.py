@@ -70,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not up yet, or its first answer is slow
                     pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"scripts/serve did not come up:\n{text}")
