@@ -88,4 +88,3 @@ def test_the_database_refuses_a_ledger_row_past_a_bound(customer, currency, befo
             company_id=customer.company_id, customer=customer, currency=currency, kind=EntryKind.ADJUST,
             amount=amount, balance_before=before, balance_after=before + amount,
         )  # fmt: skip
-
