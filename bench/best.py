@@ -21,16 +21,16 @@ NEW_CODE = "bench_code(nextval('bench_code_seq'))"
 POINTS_ADDED = 10  # the points_add scenario's body: {"amount": 10, "reason": "bench"}
 
 # ---- Z$ and ledger amounts: the one place to adapt after the micro-unit migration -----------------
-# Today Z$ columns (customers_customer.z_balance, coupons_coupon.z_tokens_spent) and the ledger's
-# amount/balance_before/balance_after are numeric(20,6) holding Z$ or points as they are. When Z$
-# become BIGINT micro-units (10^-6 Z$), only these expressions change; the scenarios below spend no
-# Z$ (the bench redeems with points only), so Z$ appear only as the zero they store.
+# Z$ columns (customers_customer.z_balance, coupons_coupon.z_tokens_spent) and the ledger's
+# amount/balance_before/balance_after are BIGINT: points as they are, Z$ in micro-units (10^-6 Z$).
+# The scenarios below spend no Z$ (the bench redeems with points only), so Z$ appear only as the
+# zero they store.
 Z_SPENT_NONE = "0"  # coupons_coupon.z_tokens_spent of a points-only redemption
 
 
 def ledger_points(expr: str) -> str:
-    """A points amount as stored in a ledger amount/balance column (numeric today)."""
-    return f"({expr})::numeric"
+    """A points amount as stored in a ledger amount/balance column (bigint: points, or micro-Z$)."""
+    return f"({expr})::bigint"
 
 
 # ----------------------------------------------------------------------------------------------------

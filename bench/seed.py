@@ -5,7 +5,6 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from django.db import connection
@@ -14,6 +13,7 @@ from django.utils import timezone
 from coupons.models import CODE_ALPHABET
 from zupy.ids import new_id
 from zupy.models import API_KEY_PREFIX, api_key_digest
+from zupy.money import Z_MICRO
 from zupy.services import api_key_generate
 
 SCALES = {
@@ -21,6 +21,7 @@ SCALES = {
     "large": {"companies": 5, "customers": 100_000, "coupons": 1_000_000, "rewards": 50},
 }
 OPENING_POINTS = 1_000_000_000 // 2  # enough for every redeem the benchmark can do
+OPENING_Z_MICRO = 1000 * Z_MICRO  # 1000 Z$
 MULTI_USES = 1_000_000  # validate coupons: many uses each, so a run never exhausts them
 HOT_USES = 1_000_000_000
 
@@ -182,7 +183,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                 OPENING_POINTS,
                 OPENING_POINTS,
                 0,
-                Decimal("1000"),
+                OPENING_Z_MICRO,
                 True,
                 now,
                 now,
@@ -223,7 +224,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                 now,
             )
             for c, cid in customers
-            for currency, amount in (("points", OPENING_POINTS), ("z", Decimal("1000")))
+            for currency, amount in (("points", OPENING_POINTS), ("z", OPENING_Z_MICRO))
         ),
     )
     used_codes: set[str] = set()
@@ -249,7 +250,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                     uses,
                     0 if status == "used" else uses,
                     0,
-                    Decimal("0"),
+                    0,
                     now + timedelta(days=30),
                     None,
                     None,
@@ -274,7 +275,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                 HOT_USES,
                 HOT_USES,
                 0,
-                Decimal("0"),
+                0,
                 now + timedelta(days=365),
                 now,
                 now,

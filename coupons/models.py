@@ -1,11 +1,11 @@
 import re
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
 
 from zupy.ids import new_id
+from zupy.money import POINTS_MAX, Z_MICRO_MAX
 
 # No 0/O/1/I/L: a code read aloud or typed at a till cannot be mistaken.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -34,8 +34,8 @@ class Coupon(models.Model):
     status = models.CharField(max_length=10, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
     total_usages_allowed = models.IntegerField()
     remaining_usages = models.IntegerField()
-    points_spent = models.IntegerField(default=0)
-    z_tokens_spent = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
+    points_spent = models.BigIntegerField(default=0)
+    z_tokens_spent = models.BigIntegerField(default=0, help_text="micro-Z$ (1 Z$ = 1 000 000)")
     valid_until = models.DateTimeField()
     usage_date = models.DateTimeField(null=True, blank=True, help_text="Last use.")
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -67,6 +67,10 @@ class Coupon(models.Model):
             ),
             models.CheckConstraint(condition=Q(points_spent__gte=0), name="coupon_points_spent_gte_0"),
             models.CheckConstraint(condition=Q(z_tokens_spent__gte=0), name="coupon_z_spent_gte_0"),
+            models.CheckConstraint(
+                condition=Q(points_spent__lte=POINTS_MAX, z_tokens_spent__lte=Z_MICRO_MAX),
+                name="coupon_spent_within_limits",
+            ),
         ]
         indexes = [
             models.Index(fields=["company", "id"], name="coupon_company_id"),

@@ -3,7 +3,6 @@
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,6 +26,7 @@ from zupy.errors import (
     NotFound,
 )
 from zupy.models import ApiKey, Company
+from zupy.money import z_format
 from zupy.timefmt import iso_utc
 
 CODE_ATTEMPTS = 8
@@ -37,7 +37,7 @@ def coupon_code_generate() -> str:
 
 
 def coupon_issue(
-    *, customer: Customer, reward: Reward, points_spent: int, z_tokens_spent: Decimal, now: datetime
+    *, customer: Customer, reward: Reward, points_spent: int, z_tokens_spent: int, now: datetime
 ) -> Coupon:
     """Create the coupon of a redemption; the caller's transaction holds the customer lock.
 
@@ -163,7 +163,7 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
         ledger_post(
             customer=customer,
             movements=[
-                Movement(Currency.POINTS, Decimal(coupon.points_spent), EntryKind.REFUND),
+                Movement(Currency.POINTS, coupon.points_spent, EntryKind.REFUND),
                 Movement(Currency.Z, coupon.z_tokens_spent, EntryKind.REFUND),
             ],
             reason=f"{reason}: {coupon.code}",
@@ -173,7 +173,7 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
             company_id=coupon.company_id,
             event="coupon.cancelled",
             data=coupon_event_data(
-                coupon, points_refunded=coupon.points_spent, z_refunded=f"{coupon.z_tokens_spent:.6f}"
+                coupon, points_refunded=coupon.points_spent, z_refunded=z_format(coupon.z_tokens_spent)
             ),
         )
     return coupon

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from customers.models import Customer, LedgerEntry
 from customers.services import customer_adjust_balance
+from zupy.money import POINTS_MAX, z_format
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -21,8 +22,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class CustomerForm(forms.ModelForm):
-    points_adjustment = forms.IntegerField(required=False, help_text="Signed: -50 takes 50 points away.")
-    z_adjustment = forms.DecimalField(required=False, max_digits=20, decimal_places=6, help_text="Signed Z$.")
+    points_adjustment = forms.IntegerField(
+        required=False,
+        min_value=-POINTS_MAX,
+        max_value=POINTS_MAX,
+        help_text="Signed: -50 takes 50 points away.",
+    )
+    # 12 + 6 digits: the form refuses what zupy.money would (more than 6 places, over Z_MICRO_MAX).
+    z_adjustment = forms.DecimalField(required=False, max_digits=18, decimal_places=6, help_text="Signed Z$.")
     adjustment_reason = forms.CharField(required=False, max_length=255)
 
     class Meta:
@@ -36,7 +43,23 @@ class CustomerForm(forms.ModelForm):
         return data
 
 
-class LedgerInline(admin.TabularInline):
+class LedgerAmounts:
+    """Ledger amounts as people read them: points, or Z$ with 6 places (stored as micro-Z$)."""
+
+    @admin.display(description="amount")
+    def amount_shown(self, entry: LedgerEntry) -> str:
+        return entry.display(entry.amount)
+
+    @admin.display(description="balance before")
+    def balance_before_shown(self, entry: LedgerEntry) -> str:
+        return entry.display(entry.balance_before)
+
+    @admin.display(description="balance after")
+    def balance_after_shown(self, entry: LedgerEntry) -> str:
+        return entry.display(entry.balance_after)
+
+
+class LedgerInline(LedgerAmounts, admin.TabularInline):
     model = LedgerEntry
     fk_name = "customer"
     extra = 0
@@ -45,9 +68,9 @@ class LedgerInline(admin.TabularInline):
         "created_at",
         "currency",
         "kind",
-        "amount",
-        "balance_before",
-        "balance_after",
+        "amount_shown",
+        "balance_before_shown",
+        "balance_after_shown",
         "reason",
         "coupon",
     )
@@ -63,13 +86,20 @@ class CustomerAdmin(admin.ModelAdmin):
     """Balances are read-only: change them with the adjustment fields, which write ledger rows."""
 
     form = CustomerForm
-    list_display = ("id", "full_name", "phone", "email", "company", "points_balance", "z_balance")
+    list_display = ("id", "full_name", "phone", "email", "company", "points_balance", "z_balance_shown")
     search_fields = ("id", "full_name", "phone", "email", "cpf")
     list_filter = ("company",)
-    readonly_fields = ("id", "points_balance", "points_earned", "points_spent", "z_balance", "created_at")
+    readonly_fields = (
+        "id",
+        "points_balance",
+        "points_earned",
+        "points_spent",
+        "z_balance_shown",
+        "created_at",
+    )
     fieldsets = (
         (None, {"fields": ("id", "company", "full_name", "phone", "email", "cpf", "tier", "is_active")}),
-        ("Balances", {"fields": ("points_balance", "points_earned", "points_spent", "z_balance")}),
+        ("Balances", {"fields": ("points_balance", "points_earned", "points_spent", "z_balance_shown")}),
         ("Adjust through the ledger", {"fields": ("points_adjustment", "z_adjustment", "adjustment_reason")}),
     )
     inlines = (LedgerInline,)
@@ -80,6 +110,10 @@ class CustomerAdmin(admin.ModelAdmin):
         if obj is not None:
             return ("company", *self.readonly_fields)
         return self.readonly_fields
+
+    @admin.display(description="Z$ balance")
+    def z_balance_shown(self, customer: Customer) -> str:
+        return z_format(customer.z_balance)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -96,14 +130,14 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(LedgerAmounts, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "customer",
         "currency",
         "kind",
-        "amount",
-        "balance_after",
+        "amount_shown",
+        "balance_after_shown",
         "reason",
         "coupon",
     )

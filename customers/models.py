@@ -1,11 +1,8 @@
-from decimal import Decimal
-
 from django.db import models
 from django.db.models import F, Q
 
 from zupy.ids import new_id
-
-Z_PLACES = Decimal("0.000001")
+from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format
 
 
 class Tier(models.TextChoices):
@@ -29,10 +26,10 @@ class Customer(models.Model):
     email = models.EmailField(null=True, blank=True)  # noqa: DJ001
     cpf = models.CharField(max_length=11, null=True, blank=True, help_text="11 digits")  # noqa: DJ001
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.DEFAULT)
-    points_balance = models.IntegerField(default=0)
-    points_earned = models.IntegerField(default=0)
-    points_spent = models.IntegerField(default=0)
-    z_balance = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
+    points_balance = models.BigIntegerField(default=0)
+    points_earned = models.BigIntegerField(default=0)
+    points_spent = models.BigIntegerField(default=0)
+    z_balance = models.BigIntegerField(default=0, help_text="micro-Z$ (1 Z$ = 1 000 000)")
     is_active = models.BooleanField(default=True)
     last_activity_date = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -43,6 +40,11 @@ class Customer(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(points_balance__gte=0), name="customer_points_balance_gte_0"),
             models.CheckConstraint(condition=Q(z_balance__gte=0), name="customer_z_balance_gte_0"),
+            models.CheckConstraint(
+                condition=Q(points_balance__lte=POINTS_MAX, points_earned__lte=POINTS_MAX)
+                & Q(points_spent__lte=POINTS_MAX, z_balance__lte=Z_MICRO_MAX),
+                name="customer_balances_within_limits",
+            ),
             models.UniqueConstraint(
                 fields=["company", "phone"], condition=Q(phone__isnull=False), name="customer_unique_phone"
             ),
@@ -73,16 +75,17 @@ class EntryKind(models.TextChoices):
 
 class LedgerEntry(models.Model):
     """One change of a customer's points or Z$. Append-only: the sum of a customer's entries per
-    currency is its balance, which ``ledger_check`` verifies."""
+    currency is its balance, which ``ledger_check`` verifies. Amounts are integers in the currency's
+    unit: whole points, or micro-Z$ (``zupy.money``)."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
     company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger")
     currency = models.CharField(max_length=8, choices=Currency.choices)
     kind = models.CharField(max_length=8, choices=EntryKind.choices)
-    amount = models.DecimalField(max_digits=20, decimal_places=6)
-    balance_before = models.DecimalField(max_digits=20, decimal_places=6)
-    balance_after = models.DecimalField(max_digits=20, decimal_places=6)
+    amount = models.BigIntegerField()
+    balance_before = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
     reason = models.CharField(max_length=255, blank=True)
     coupon = models.ForeignKey(
         "coupons.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
@@ -101,8 +104,22 @@ class LedgerEntry(models.Model):
                 condition=Q(balance_after=F("balance_before") + F("amount")), name="ledger_balance_arithmetic"
             ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_gte_0"),
+            # Bounded so that balance_before + amount above cannot overflow 64 bits.
+            models.CheckConstraint(
+                condition=Q(amount__gte=-Z_MICRO_MAX, amount__lte=Z_MICRO_MAX)
+                & (
+                    Q(currency=Currency.POINTS, balance_after__lte=POINTS_MAX)
+                    | Q(currency=Currency.Z, balance_after__lte=Z_MICRO_MAX)
+                ),
+                name="ledger_within_limits",
+            ),
         ]
         indexes = [models.Index(fields=["customer", "currency", "id"], name="ledger_customer_currency_id")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} {self.currency} {self.amount:+}"
+        sign = "+" if self.amount > 0 else ""
+        return f"{self.customer_id} {self.currency} {sign}{self.display(self.amount)}"
+
+    def display(self, value: int) -> str:
+        """An amount of this entry's currency as people read it: points, or Z$ with 6 places."""
+        return z_format(value) if self.currency == Currency.Z else str(value)

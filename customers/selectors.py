@@ -5,6 +5,7 @@ from zupy.db import one_or_none
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
 from zupy.models import Company
+from zupy.money import z_format
 
 
 def customer_get(*, company: Company, customer_id: str) -> Customer:
@@ -40,8 +41,8 @@ def ledger_mismatches() -> list[dict[str, object]]:
                     "customer_id": customer.pk,
                     "points_balance": customer.points_balance,
                     "points_ledger": str(points),
-                    "z_balance": str(customer.z_balance),
-                    "z_ledger": str(z),
+                    "z_balance": z_format(customer.z_balance),
+                    "z_ledger": z_format(z),
                 }
             )
     return bad

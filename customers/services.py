@@ -12,15 +12,16 @@ from webhooks.services import webhook_emit
 from zupy.db import one_or_none
 from zupy.errors import BalanceLimit, NotFound, ValidationFailed
 from zupy.models import ApiKey, Company
+from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 
-# Balances are 32-bit integers in the database; stay well inside them.
+# A business cap on one customer's points, far inside the storage bound (zupy.money.POINTS_MAX).
 MAX_POINTS_BALANCE = 1_000_000_000
 
 
 @dataclass(frozen=True)
 class Movement:
     currency: str
-    amount: Decimal  # signed: negative spends
+    amount: int  # signed (negative spends), in the currency's unit: points or micro-Z$
     kind: str
 
 
@@ -37,33 +38,38 @@ def ledger_post(
     The caller must hold the customer's row lock (``select_for_update``) in its open transaction:
     the balance read here is then the one the UPDATE overwrites, so no concurrent change is lost.
     A movement that would make a balance negative is a bug in the caller (it checks first), and the
-    database's CHECK constraints refuse it anyway.
+    database's CHECK constraints refuse it anyway. One that would take a balance or a lifetime
+    counter past its bound (``zupy.money``) is refused here with ``BalanceLimit`` (422), before
+    anything is written; the caller's transaction rolls back whatever it did before.
     """
     entries: list[LedgerEntry] = []
     fields = {"last_activity_date", "updated_at"}
     for move in movements:
-        amount = Decimal(move.amount)
+        amount = int(move.amount)
         if amount == 0:
             continue
         if move.currency == Currency.POINTS:
-            before = Decimal(customer.points_balance)
-            customer.points_balance += int(amount)
+            before = customer.points_balance
+            customer.points_balance += amount
             fields.add("points_balance")
             if amount > 0 and move.kind in (EntryKind.EARN, EntryKind.ADJUST):
-                customer.points_earned += int(amount)
+                customer.points_earned += amount
                 fields.add("points_earned")
             elif amount < 0 and move.kind in (EntryKind.REDEEM, EntryKind.ADJUST):
-                customer.points_spent += int(-amount)
+                customer.points_spent += -amount
                 fields.add("points_spent")
             elif move.kind == EntryKind.REFUND:
-                customer.points_spent -= int(amount)
+                customer.points_spent -= amount
                 fields.add("points_spent")
-            after = Decimal(customer.points_balance)
+            after = customer.points_balance
+            if max(after, customer.points_earned, customer.points_spent, abs(amount)) > POINTS_MAX:
+                raise BalanceLimit(f"Points balances and lifetime totals may not exceed {POINTS_MAX}.")
         else:
             before = customer.z_balance
-            customer.z_balance = before + amount
+            customer.z_balance = after = before + amount
             fields.add("z_balance")
-            after = customer.z_balance
+            if max(after, abs(amount)) > Z_MICRO_MAX:
+                raise BalanceLimit(f"A Z$ balance may not exceed {z_format(Z_MICRO_MAX)}.")
         if after < 0:
             raise ValueError(f"ledger_post would make {move.currency} negative for {customer.pk}")
         entries.append(
@@ -88,42 +94,48 @@ def ledger_post(
 
 
 def customer_adjust_balance(
-    *, customer_id: str, points: int = 0, z_amount: Decimal = Decimal("0"), reason: str
+    *, customer_id: str, points: int = 0, z_amount: Decimal | int = 0, reason: str
 ) -> Customer:
-    """An admin's manual correction of points and/or Z$, written to the ledger like any other change.
+    """An admin's manual correction of points and/or Z$ (a decimal amount, at most 6 places),
+    written to the ledger like any other change.
 
     Locks the Customer row for the same reason as every balance change (see ``ledger_post``).
     """
     if not reason.strip():
         raise ValidationFailed("A reason is required for a manual adjustment.")
+    z_micro = z_to_micro(z_amount)
     with transaction.atomic():
         customer = one_or_none(Customer.objects.select_for_update().filter(pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
         if customer.points_balance + points < 0:
             raise ValidationFailed("The adjustment would make the points balance negative.")
-        if customer.z_balance + z_amount < 0:
+        if customer.z_balance + z_micro < 0:
             raise ValidationFailed("The adjustment would make the Z$ balance negative.")
         ledger_post(
             customer=customer,
             movements=[
-                Movement(Currency.POINTS, Decimal(points), EntryKind.ADJUST),
-                Movement(Currency.Z, z_amount, EntryKind.ADJUST),
+                Movement(Currency.POINTS, points, EntryKind.ADJUST),
+                Movement(Currency.Z, z_micro, EntryKind.ADJUST),
             ],
             reason=reason,
         )
     return customer
 
 
-def customer_set_balances(*, customer_id: str, points: int, z_balance: Decimal, reason: str) -> Customer:
-    """Bring a customer's balances to the given values through adjustment entries (demo seeding)."""
+def customer_set_balances(
+    *, customer_id: str, points: int, z_balance: Decimal | int, reason: str
+) -> Customer:
+    """Bring a customer's balances to the given values (Z$ as a decimal amount) through adjustment
+    entries (demo seeding)."""
+    z_micro = z_to_micro(z_balance)
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
         ledger_post(
             customer=customer,
             movements=[
-                Movement(Currency.POINTS, Decimal(points - customer.points_balance), EntryKind.ADJUST),
-                Movement(Currency.Z, z_balance - customer.z_balance, EntryKind.ADJUST),
+                Movement(Currency.POINTS, points - customer.points_balance, EntryKind.ADJUST),
+                Movement(Currency.Z, z_micro - customer.z_balance, EntryKind.ADJUST),
             ],
             reason=reason,
         )
@@ -217,7 +229,7 @@ def points_add(
             raise BalanceLimit(f"The balance may not exceed {MAX_POINTS_BALANCE} points.")
         (entry,) = ledger_post(
             customer=customer,
-            movements=[Movement(Currency.POINTS, Decimal(amount), EntryKind.EARN)],
+            movements=[Movement(Currency.POINTS, amount, EntryKind.EARN)],
             reason=reason,
             api_key=api_key,
         )

@@ -45,7 +45,7 @@ class Reward(models.Model):
     quantity_available = models.IntegerField(
         null=True, blank=True, help_text="Stock left. Empty = unlimited. Taken by redeem, returned by cancel."
     )
-    quantity_redeemed = models.IntegerField(default=0, editable=False)
+    quantity_redeemed = models.BigIntegerField(default=0, editable=False)  # a lifetime counter
     is_active = models.BooleanField(default=True)
     start_date = models.DateTimeField(null=True, blank=True)
     end_date = models.DateTimeField(null=True, blank=True)

@@ -1,7 +1,6 @@
 """Redemption: turning a customer's points (and optionally Z$) into a coupon."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -10,7 +9,7 @@ from django.utils import timezone
 
 from coupons.models import Coupon, CouponStatus
 from coupons.services import coupon_event_data, coupon_issue
-from customers.models import Z_PLACES, Currency, Customer, EntryKind
+from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.services import otp_session_check
 from rewards.models import Reward
@@ -26,30 +25,36 @@ from zupy.errors import (
 )
 from zupy.ids import is_ksuid
 from zupy.models import ApiKey, Company
+from zupy.money import Z_MICRO, exceeds_share, times, z_format
 
 
 def redemption_price(
-    *, cost: int, points_balance: int, z_balance: Decimal, use_z_tokens: bool
-) -> tuple[int, Decimal]:
-    """(points_used, z_tokens_used) for a reward of ``cost`` points, by the contract's Z$ rules.
+    *, cost: int, points_balance: int, z_balance: int, use_z_tokens: bool
+) -> tuple[int, int]:
+    """(points_used, z_tokens_used in micro-Z$) for a reward of ``cost`` points, by the contract's
+    Z$ rules (``z_balance`` in micro-Z$ too).
 
     Points go first. With ``use_z_tokens`` the remaining gap is paid at 1 point = 1 Z$ plus
-    ZUPY_Z_MARKUP, and only if the gap is at most ZUPY_Z_MAX_COVER of the cost.
+    ZUPY_Z_MARKUP, and only if the gap is at most ZUPY_Z_MAX_COVER of the cost. Both are computed
+    exactly in integers; the Z$ price is rounded half to even to the micro-Z$ (with a markup of at
+    most 6 places, as the default 0.20, nothing is ever rounded).
     Worked example: cost 500, balance 450, Z$ 1150 -> (450, 60.000000).
     """
     if points_balance >= cost:
-        return cost, Decimal("0")
+        return cost, 0
     if not use_z_tokens:
         raise InsufficientPoints(f"The reward costs {cost} points; the customer has {points_balance}.")
     gap = cost - points_balance
-    cap = Decimal(cost) * settings.ZUPY_Z_MAX_COVER
-    if gap > cap:
+    if exceeds_share(gap, cost, settings.ZUPY_Z_MAX_COVER):
+        cap = cost * settings.ZUPY_Z_MAX_COVER
         raise ZGapTooLarge(
             f"The gap of {gap} points is more than Z$ may cover for this reward ({cap:f} points)."
         )
-    z_needed = (Decimal(gap) * (1 + settings.ZUPY_Z_MARKUP)).quantize(Z_PLACES)
+    z_needed = times(gap * Z_MICRO, 1 + settings.ZUPY_Z_MARKUP)
     if z_balance < z_needed:
-        raise InsufficientZBalance(f"Covering the gap needs {z_needed} Z$; the customer has {z_balance}.")
+        raise InsufficientZBalance(
+            f"Covering the gap needs {z_format(z_needed)} Z$; the customer has {z_format(z_balance)}."
+        )
     return points_balance, z_needed
 
 
@@ -58,7 +63,7 @@ class Redemption:
     coupon: Coupon
     customer: Customer
     points_used: int
-    z_tokens_used: Decimal
+    z_tokens_used: int  # micro-Z$
     use_z_tokens: bool
 
 
@@ -115,7 +120,7 @@ def reward_redeem(
         ledger_post(
             customer=customer,
             movements=[
-                Movement(Currency.POINTS, Decimal(-points_used), EntryKind.REDEEM),
+                Movement(Currency.POINTS, -points_used, EntryKind.REDEEM),
                 Movement(Currency.Z, -z_used, EntryKind.REDEEM),
             ],
             reason=f"Redeemed {reward.name}: {coupon.code}",
@@ -125,7 +130,7 @@ def reward_redeem(
         webhook_emit(
             company_id=company.pk,
             event="reward.redeemed",
-            data=coupon_event_data(coupon, points_used=points_used, z_tokens_used=f"{z_used:.6f}"),
+            data=coupon_event_data(coupon, points_used=points_used, z_tokens_used=z_format(z_used)),
         )
         if points_used:
             webhook_emit(

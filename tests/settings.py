@@ -7,6 +7,12 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/zupy")
 
 from zupy.settings import *  # noqa: F403
 
+# The suite's own process keeps a per-process cache (fast, nothing shared between tests' databases);
+# the database cache that is the default without CACHE_URL is exercised by the servers tests/e2e
+# starts and by tests/zupy/test_database_cache.py.
+if not os.environ.get("CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zupy"}}
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs collectstatic (the Docker image runs it); tests render admin without it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

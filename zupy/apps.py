@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
 
 
 class ZupyConfig(AppConfig):
@@ -7,3 +11,11 @@ class ZupyConfig(AppConfig):
 
     def ready(self) -> None:
         from zupy.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
+
+        post_migrate.connect(create_cache_tables, sender=self)
+
+
+def create_cache_tables(using: str = "default", **kwargs: Any) -> None:
+    """After every ``migrate``: the database cache's table (the default without CACHE_URL), so a
+    fresh clone's ``scripts/serve`` and a switch of cache backend both find it. Idempotent."""
+    call_command("createcachetable", database=using, verbosity=0)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
+from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
+from django.db import connections, router, transaction
 
 log = logging.getLogger("zupy.cache")
 _MISSING = object()
@@ -51,3 +53,28 @@ def memo_forget(*keys: str) -> None:
     cache.delete_many(list(keys))
     for key in keys:
         _local.pop(key, None)
+
+
+class DatabaseCache(DjangoDatabaseCache):
+    """Django's database cache with an ``incr`` that two processes cannot interleave.
+
+    Django's ``incr`` is a read followed by a write, so two workers counting at once can both
+    write n+1 and a rate limit lets through more than its tier. Here the read and the write share
+    one transaction that holds the row: ``SELECT ... FOR UPDATE`` on PostgreSQL, and on SQLite the
+    IMMEDIATE transaction (``settings.DATABASES``) that takes the database's write lock up front.
+    Caveat: the cache uses the request's connection, so inside an ``atomic`` block a cache write
+    commits or rolls back with it (the rate limiter counts before any transaction opens).
+    """
+
+    def incr(self, key: str, delta: int = 1, version: int | None = None) -> Any:
+        db = router.db_for_write(self.cache_model_class)
+        connection = connections[db]
+        with transaction.atomic(using=db):
+            if connection.features.has_select_for_update:
+                table = connection.ops.quote_name(self._table)  # type: ignore[attr-defined]
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT 1 FROM {table} WHERE cache_key = %s FOR UPDATE",  # noqa: S608 (our table name)
+                        [self.make_and_validate_key(key, version=version)],
+                    )
+            return super().incr(key, delta, version)

@@ -17,8 +17,8 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     query per request) is cached for API_KEY_CACHE_TTL seconds in the shared cache and
     API_KEY_LOCAL_TTL seconds in this process, so a request costs no query for authentication.
     Revoking a key or editing its company forgets it (``api_key_cache_forget``): other processes
-    notice within API_KEY_LOCAL_TTL when the shared cache is Redis, and within API_KEY_CACHE_TTL on
-    the per-process default cache.
+    notice within API_KEY_LOCAL_TTL (the shared cache, Redis or the default database table, is
+    cleared at once).
     """
     if not raw_key.startswith(API_KEY_PREFIX) or len(raw_key) != len(API_KEY_PREFIX) + 32:
         return None

@@ -125,7 +125,20 @@ elif _engine == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://zupy")}
+# Without CACHE_URL, a table in the database: every worker and process shares it, so a rate-limit
+# tier or an OTP request limit means the same number whatever WEB_CONCURRENCY is (a per-process
+# cache would multiply it). ``migrate`` creates the table. See docs/money.md.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "zupy.cache.DatabaseCache",
+            "LOCATION": "zupy_cache",
+            # Culling drops expired rows first; room for many keys' one-minute counters.
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

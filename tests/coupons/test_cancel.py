@@ -10,6 +10,7 @@ from rewards.models import Reward
 from tests.conftest import assert_problem
 from tests.factories import CustomerFactory, RewardFactory
 from zupy.errors import CouponNotCancellable
+from zupy.money import Z_MICRO
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +33,9 @@ def test_cancel_refunds_points_and_z_and_returns_stock(api, company):
     assert coupon.status == CouponStatus.CANCELLED
     assert points_counters(api, customer) == before, "a refund gives back what was spent, earns nothing"
     customer.refresh_from_db()
-    assert (customer.points_balance, customer.z_balance) == (450, Decimal("1150"))
+    assert (customer.points_balance, customer.z_balance) == (450, 1150 * Z_MICRO)
     refunds = LedgerEntry.objects.filter(coupon=coupon, kind=EntryKind.REFUND)
-    assert sorted(refunds.values_list("currency", "amount")) == [("points", 450), ("z", 60)]
+    assert sorted(refunds.values_list("currency", "amount")) == [("points", 450), ("z", 60 * Z_MICRO)]
     assert Reward.objects.values_list("quantity_available", "quantity_redeemed").get(pk=reward.pk) == (5, 0)
     assert ledger_mismatches() == []
     assert_problem(api.validate(customer.pk, coupon.pk), 409, "conflict", "coupon_cancelled")

@@ -11,6 +11,7 @@ from customers.selectors import ledger_mismatches
 from rewards.models import Reward
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
+from zupy.money import Z_MICRO
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def test_z_tokens_cover_the_gap_with_markup_worked_example(api, company):
     kinds = sorted(
         LedgerEntry.objects.filter(customer=customer, kind=EntryKind.REDEEM).values_list("currency", "amount")
     )
-    assert kinds == [(Currency.POINTS, Decimal("-450")), (Currency.Z, Decimal("-60"))]
+    assert kinds == [(Currency.POINTS, -450), (Currency.Z, -60 * Z_MICRO)]
     assert ledger_mismatches() == []
 
 

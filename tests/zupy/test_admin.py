@@ -12,6 +12,7 @@ from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from zupy.models import ApiKey, Company
+from zupy.money import z_format
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +85,7 @@ def test_admin_adjusts_balances_through_the_ledger(admin_client):
     response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     customer.refresh_from_db()
-    assert (customer.points_balance, str(customer.z_balance)) == (60, "12.500000")
+    assert (customer.points_balance, z_format(customer.z_balance)) == (60, "12.500000")
     adjustments = LedgerEntry.objects.filter(
         customer=customer, kind=EntryKind.ADJUST, reason__contains="goodwill"
     )

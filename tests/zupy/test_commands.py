@@ -10,6 +10,7 @@ from rewards.models import Reward
 from tests.conftest import Api
 from zupy.management.commands.seed_demo import GUIDE_CUSTOMER_ID
 from zupy.models import ApiKey, Company
+from zupy.money import z_format
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def test_seed_demo_json_covers_every_case_and_is_safe_to_rerun():
     )  # fmt: skip
     assert second["api_key"] != first["api_key"]
     customer = Customer.objects.get(pk=second["customer_id"])
-    assert (customer.points_balance, str(customer.z_balance)) == (1000, "1150.000000")
+    assert (customer.points_balance, z_format(customer.z_balance)) == (1000, "1150.000000")
     assert Company.objects.get(pk=first["company_id"]).otp_preset == "trusted"
     call_command("ledger_check", stdout=StringIO())
 

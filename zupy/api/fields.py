@@ -1,9 +1,8 @@
-from decimal import Decimal
-
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from zupy.ids import KSUID_RE
+from zupy.money import z_format
 
 ksuid_validator = RegexValidator(KSUID_RE, "Must be a KSUID (27 letters and digits).")
 
@@ -16,9 +15,9 @@ class KsuidField(serializers.CharField):
         self.validators.append(ksuid_validator)
 
 
-def z_amount(value: Decimal | None) -> str | None:
-    """Z$ as the contract writes it: a decimal string with 6 places."""
-    return None if value is None else f"{value:.6f}"
+def z_amount(micro: int | None) -> str | None:
+    """Z$ (stored as micro-Z$) as the contract writes it: a decimal string with 6 places."""
+    return None if micro is None else z_format(micro)
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -1,5 +1,6 @@
-"""Per-key rate limits by the company's tier, counted in the Django cache (Redis in production, so
-every API process shares one budget). Fixed one-minute windows."""
+"""Per-key rate limits by the company's tier, counted in the Django cache (Redis in production, a
+database table on the embedded default: either way every API process shares one budget). Fixed
+one-minute windows."""
 
 import logging
 import math
@@ -29,7 +30,8 @@ def _redis_client(backend: RedisCache) -> Any:
 
 def _count(key: str) -> int:
     """Add one to the window's counter and return it: one round trip on Redis (INCR and EXPIRE
-    pipelined), the portable add-then-incr elsewhere."""
+    pipelined), the portable add-then-incr elsewhere (atomic on the default database cache, whose
+    incr holds the row: ``zupy.cache.DatabaseCache``)."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         redis_key = backend.make_and_validate_key(key)
