@@ -6,6 +6,9 @@ import pytest
 import requests
 from pytest_socket import SocketConnectBlockedError
 
+# pytest-socket warns as it refuses; here the refusal is the point.
+pytestmark = pytest.mark.filterwarnings("ignore:A test tried to use socket")
+
 
 def test_a_connection_beyond_loopback_is_refused():
     with pytest.raises(SocketConnectBlockedError, match=r"93\.184\.216\.34"):
