@@ -27,7 +27,7 @@ def wait_ready(url: str, *, timeout: float = 60, process: subprocess.Popen | Non
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer in time
             pass
         if process is not None and process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}")

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from webhooks.services import webhook_deliver_next
+from zupy.heartbeat import heartbeat_touch
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         delivered = 0
         while not stopping:
+            heartbeat_touch("webhook_worker")  # the compose health check reads it
             close_old_connections()
             delivery = webhook_deliver_next()
             if delivery is not None:
