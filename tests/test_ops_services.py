@@ -93,7 +93,10 @@ def test_the_compose_file_uses_the_heartbeat_check_for_both_loops():
 
 
 PRINTING = {
-    "the phone console sender": {"OTP_PHONE_SENDER": "otp.senders.ConsoleSender", "EMAIL_URL": "smtp://127.0.0.1:1"},
+    "the phone console sender": {
+        "OTP_PHONE_SENDER": "otp.senders.ConsoleSender",
+        "EMAIL_URL": "smtp://127.0.0.1:1",
+    },
     "e-mail without EMAIL_URL": {"OTP_PHONE_SENDER": "otp.senders.HttpGatewaySender", "EMAIL_URL": ""},
 }
 

@@ -181,11 +181,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one user from one addr
 # How many proxies in front of gunicorn append to X-Forwarded-For (compose: nginx, so 1). The client is
 # the address the outermost of them saw; whatever a client writes into the header itself is left of it.
 # 0 (scripts/serve, the bare image) uses the socket's address: a client cannot choose its own IP.
-AXES_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-if AXES_PROXY_COUNT:
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"]
     # ipware counts the proxies listed in the header; the last one is REMOTE_ADDR, not listed.
-    AXES_IPWARE_PROXY_COUNT = AXES_PROXY_COUNT - 1
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
     IPWARE_STRICT = False  # take the entry that count points at, ignore more on the left
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
