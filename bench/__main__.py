@@ -41,6 +41,7 @@ def django_env(scale: str) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "zupy.settings",
         "DEBUG": "false",
+        "OTP_ALLOW_CONSOLE_SENDER": "true",  # no OTP is sent; without it DEBUG=false refuses to start
         "SECRET_KEY": "bench-only-secret-key-bench-only-secret-key-0123456789",
         "DATABASE_URL": f"{PG}/zupy_bench_{scale}",
         "CACHE_URL": f"redis://127.0.0.1:6379/0?key_prefix=zupy-bench-{scale}",

@@ -1,4 +1,6 @@
-"""No Docker engine runs in CI: check the compose file and Dockerfile by reading them."""
+"""How the compose file, the Dockerfile and nginx fit together, read from the files. What they do when
+run is proven by running them: tests/test_image.py (the image), tests/test_edge_errors.py (nginx,
+gunicorn), tests/test_ops_services.py (the worker and expiry services and their health checks)."""
 
 import re
 from pathlib import Path
@@ -20,6 +22,7 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
         assert services[job]["image"] == services["api"]["image"]
         assert services[job]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["webhooks"]["command"] == ["python", "manage.py", "webhook_worker"]
+    assert services["api"]["environment"]["HTTPS_ONLY"] == "${HTTPS_ONLY:-false}", "plain HTTP by default"
     assert services["expire"]["command"][:3] == ["python", "manage.py", "expire_coupons"]
     assert services["db"]["image"].startswith("postgres:")
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
@@ -30,7 +33,7 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
 
 
 def test_every_long_running_service_has_a_health_check_and_data_is_on_a_named_volume():
-    for name in ("db", "redis", "api", "lb"):
+    for name in ("db", "redis", "api", "lb", "webhooks", "expire"):
         assert COMPOSE["services"][name]["healthcheck"]["test"], name
     assert "/readyz" in " ".join(COMPOSE["services"]["api"]["healthcheck"]["test"])
     assert "pgdata" in COMPOSE["volumes"]
@@ -71,7 +74,8 @@ def test_the_api_scales_behind_the_load_balancer():
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
-    """``manage.py check --deploy`` with the compose file's environment and a real secret is clean."""
+    """``manage.py check --deploy`` is clean with the compose file's environment plus what
+    docs/deploy.md says production adds: HTTPS_ONLY behind a TLS terminator, real OTP and e-mail senders."""
     import os
     import subprocess
     import sys
@@ -84,6 +88,8 @@ def test_production_settings_pass_check_deploy(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path}/deploy.sqlite3",
         CACHE_URL="locmemcache://",
         OTP_GATEWAY_URL="https://gateway.example.com/send",
+        EMAIL_URL="smtp+tls://user:password@smtp.example.com:587",
+        HTTPS_ONLY="true",
         DJANGO_SETTINGS_MODULE="zupy.settings",
     )
     run = subprocess.run(
@@ -92,3 +98,49 @@ def test_production_settings_pass_check_deploy(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "no issues" in run.stdout
+
+
+def dotenv(path: Path) -> dict[str, str]:
+    pairs = (
+        line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")
+    )
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def test_env_example_names_only_what_compose_reads_and_everything_it_requires():
+    example = dotenv(ROOT / ".env.example")
+    text = (ROOT / "docker-compose.yml").read_text()
+    substituted = set(re.findall(r"\$\{(\w+)", text))
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    assert set(example) <= substituted, (
+        f".env.example sets what compose ignores: {set(example) - substituted}"
+    )
+    assert required <= set(example) | {"SECRET_KEY"}  # the docs' one-line command appends it
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_cp_env_example_then_a_secret_gives_settings_that_start(tmp_path):
+    """The first steps of docs/deploy.md: `cp .env.example .env`, a SECRET_KEY, `docker compose up`.
+    Compose fills ${VAR:-default} from .env; the services then run Django's checks (migrate does)."""
+    import os
+    import subprocess
+    import sys
+
+    example = {**dotenv(ROOT / ".env.example"), "SECRET_KEY": "s" * 50}
+
+    def resolve(match: re.Match[str]) -> str:
+        return example.get(match.group(1)) or match.group(2)
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    for name, value in COMPOSE["services"]["api"]["environment"].items():
+        env[name] = re.sub(r"\$\{(\w+):?[-?]([^}]*)\}", resolve, str(value))
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        CACHE_URL="locmemcache://",
+        DJANGO_SETTINGS_MODULE="zupy.settings",
+    )
+    assert env["DEBUG"] == "false" and env["HTTPS_ONLY"] == "false"
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr

@@ -58,8 +58,14 @@ class RequestObservabilityMiddleware:
         match = getattr(request, "resolver_match", None)
         route = "/" + match.route if match is not None else "unmatched"
         status = response.status_code
+        # The message reads on its own in the plain format (LOG_FORMAT=plain, scripts/serve); the JSON
+        # format carries the same values as fields.
         log.info(
-            "request",
+            "%s %s %s %.1fms",
+            request.method,
+            request.path,
+            status,
+            duration * 1000,
             extra={
                 "method": request.method,
                 "path": request.path,

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the Swagger UI's assets, served from the image (no CDN)
+    "axes",  # admin login throttling (see "Admin login throttling" below)
     "zupy",
     "customers",
     "rewards",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "zupy.observability.RequestObservabilityMiddleware",
     # Next, so that every error page Django or a middleware produces becomes problem+json.
     "zupy.api.middleware.ProblemJsonMiddleware",
+    "zupy.api.middleware.RequestBoundsMiddleware",
     "zupy.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -72,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "zupy.urls"
@@ -164,18 +169,50 @@ STORAGES = {
     },
 }
 
-# --- Production hardening (TLS is terminated by the load balancer) ---------------------------
-if env_bool("SECURE_PROXY_SSL", False):
+# --- HTTPS: opt-in, for when a TLS terminator is in front (docs/deploy.md) --------------------
+# Off, the service answers plain HTTP (compose on http://localhost:8000 out of the box). HTTPS_ONLY=true
+# turns on all of: trust X-Forwarded-Proto from the proxy, redirect http to https, HSTS for a year
+# (subdomains, preload) and secure cookies; each can still be set on its own.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
+if env_bool("SECURE_PROXY_SSL", HTTPS_ONLY):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
 # Probes and scrapes come over plain HTTP from inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS_ONLY)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Admin login throttling (django-axes) ----------------------------------------------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one user from one address
+# How many proxies in front of gunicorn append to X-Forwarded-For (compose: nginx, so 1). The client is
+# the address the outermost of them saw; whatever a client writes into the header itself is left of it.
+# 0 (scripts/serve, the bare image) uses the socket's address: a client cannot choose its own IP.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"]
+    # ipware counts the proxies listed in the header; the last one is REMOTE_ADDR, not listed.
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    IPWARE_STRICT = False  # take the entry that count points at, ignore more on the left
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# --- Limits of a request before the application reads it --------------------------------------
+# gunicorn.conf.py lets larger requests through to the application, which refuses these with
+# problem+json: request line (method, path, query, version) -> 414; one header line or the number of
+# headers -> 431.
+ZUPY_MAX_REQUEST_LINE = env.int("ZUPY_MAX_REQUEST_LINE", default=4094)
+ZUPY_MAX_HEADER_BYTES = env.int("ZUPY_MAX_HEADER_BYTES", default=8190)
+ZUPY_MAX_HEADERS = env.int("ZUPY_MAX_HEADERS", default=100)
+
+# --- Long-running services: heartbeat files (python manage.py heartbeat_check NAME) -------------
+HEARTBEAT_DIR = Path(env.str("HEARTBEAT_DIR", default="/tmp/zupy-heartbeat"))  # noqa: S108
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -206,6 +243,10 @@ SPECTACULAR_SETTINGS = {
         "zupy.api.schema.envelope_and_problems",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The Swagger UI from drf-spectacular-sidecar's pinned copy in the image, not a CDN's @latest.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Domain settings ------------------------------------------------------------------------
@@ -246,6 +287,9 @@ OTP_RATE_WINDOW = env.int("OTP_RATE_WINDOW", default=600)
 OTP_REQUESTS_PER_IDENTIFIER = env.int("OTP_REQUESTS_PER_IDENTIFIER", default=5)
 OTP_REQUESTS_PER_COMPANY = env.int("OTP_REQUESTS_PER_COMPANY", default=300)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# A sender that prints codes (ConsoleSender, or e-mail through the console backend) is refused with
+# DEBUG off, at start-up and by `check --deploy` (otp.E001), unless this development switch allows it.
+OTP_ALLOW_CONSOLE_SENDER = env_bool("OTP_ALLOW_CONSOLE_SENDER", DEBUG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@zupy.local")
 if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
     globals().update(env.email_url("EMAIL_URL"))

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, ValidateView
 from customers.api import (
@@ -16,6 +16,7 @@ from rewards.api import RedeemView, RewardDetailView, RewardListView
 from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
 from zupy.api import handlers
+from zupy.api.docs import SchemaView
 
 api_v2 = [
     path("rewards/", RewardListView.as_view(), name="reward-list"),
@@ -48,7 +49,7 @@ api_v2 = [
     path("customers/<str:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
     path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 

@@ -60,6 +60,7 @@ def stack():
     env.update(
         DJANGO_SETTINGS_MODULE="zupy.settings",
         DEBUG="false",
+        OTP_ALLOW_CONSOLE_SENDER="true",  # development senders: no OTP is sent here
         SECRET_KEY="faults-" + uuid.uuid4().hex,
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{pg.port}/postgres",
         CACHE_URL="locmemcache://faults",

@@ -31,6 +31,7 @@ class Server:
     api_key: str
     customer_id: str
     env: dict[str, str]
+    log_path: Path | None = None
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"X-API-Key": key or self.api_key}
@@ -70,13 +71,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                         break
-                except (requests.ConnectionError, requests.Timeout):  # still starting on a busy machine
+                except requests.RequestException:  # not up yet, or its first answer is slow
                     pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"scripts/serve did not come up:\n{text}")
             time.sleep(0.3)
         server_env = {**env, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "zupy.settings"}
-        yield Server(base_url, key.group(1), customer.group(1), server_env)
+        yield Server(base_url, key.group(1), customer.group(1), server_env, log_path)
     finally:
         stop(proc)
 
@@ -164,3 +165,15 @@ def test_unknown_url_on_the_debug_server_is_problem_json(server: Server):
     response = requests.get(f"{server.base_url}/nowhere/", timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_serve_prints_the_docs_url_and_it_works_offline(server: Server):
+    assert server.log_path is not None
+    (docs_url,) = re.findall(r"API docs \(Swagger UI\): (\S+)", server.log_path.read_text())
+    assert docs_url == server.base_url + "/docs/"
+    page = requests.get(docs_url, timeout=30)
+    assert page.status_code == 200
+    scripts = re.findall(r'<script src="([^"]+)"', page.text)
+    assert scripts and all(src.startswith("/static/drf_spectacular_sidecar/") for src in scripts), scripts
+    origin = server.base_url.removesuffix("/api/v2")
+    assert all(requests.get(origin + src, timeout=30).status_code == 200 for src in scripts)

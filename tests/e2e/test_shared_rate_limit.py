@@ -30,6 +30,7 @@ def two_servers(tmp_path_factory):
     env.update(
         DJANGO_SETTINGS_MODULE="zupy.settings",
         DEBUG="false",
+        OTP_ALLOW_CONSOLE_SENDER="true",  # development senders: no OTP is sent here
         SECRET_KEY="rate-limit-test-" + uuid.uuid4().hex,
         DATABASE_URL=f"sqlite:///{data}/db.sqlite3",
         CACHE_URL=f"redis://127.0.0.1:6379/0?key_prefix=zupy-test-{uuid.uuid4().hex}",

@@ -104,7 +104,7 @@ def test_hostile_enrolments_are_422(api, body):
     [
         "/api/v2/customers/{c}/coupons/%00/validate/",
         "/api/v2/customers/{c}/coupons/CZ-%00%00%00%00%00%00%00%00/validate/",
-        "/api/v2/customers/{c}/coupons/" + "A" * 5000 + "/validate/",
+        "/api/v2/customers/{c}/coupons/" + "A" * 3000 + "/validate/",  # longer: 414, test_edge_errors
         "/api/v2/customers/%27%20OR%201=1--/coupons/{k}/validate/",
         "/api/v2/customers/{c}/rewards/..%2F..%2Fadmin/redeem/",
     ],
@@ -122,9 +122,9 @@ def test_malformed_ids_in_paths_are_404(api, world, path):
         {"page_size": "-5"},
         {"page_size": "1.5"},
         {"cursor": "\x00"},
-        {"customer_id": "x" * 10_000},
+        {"customer_id": "x" * 3000},  # longer lines are 414 (test_edge_errors)
         {"search": "a\x00b"},
-        {"search": "s" * 10_000},
+        {"search": "s" * 3000},
         {"nonsense": "1"},
         {"status": "active'; DROP TABLE coupons_coupon; --"},
     ],

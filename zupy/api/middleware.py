@@ -57,3 +57,45 @@ class BodySizeLimitMiddleware:
             )
             return HttpResponse(json.dumps(body), status=413, content_type=PROBLEM_CONTENT_TYPE)
         return self.get_response(request)
+
+
+class RequestBoundsMiddleware:
+    """The request's own size bounds, answered as problem+json: request line over
+    ZUPY_MAX_REQUEST_LINE -> 414, a header line over ZUPY_MAX_HEADER_BYTES or more than ZUPY_MAX_HEADERS
+    headers -> 431, a Content-Length that is not a number -> 400. gunicorn.conf.py sets gunicorn's own
+    limits above these so such requests get here instead of gunicorn's HTML page."""
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            status, detail = refusal
+            body = problem(status, instance=request.path[:200], detail=detail)
+            return HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refusal(request: HttpRequest) -> tuple[int, str] | None:
+        meta = request.META
+        # gunicorn passes the target as it was sent; other servers give path and query apart.
+        target = meta.get("RAW_URI") or request.get_full_path()
+        line = f"{request.method} {target} {meta.get('SERVER_PROTOCOL', 'HTTP/1.1')}"
+        if len(line) > settings.ZUPY_MAX_REQUEST_LINE:
+            return 414, f"The request line may be at most {settings.ZUPY_MAX_REQUEST_LINE} bytes."
+        headers = [
+            (name, value)
+            for name, value in meta.items()
+            if name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH")
+        ]
+        if len(headers) > settings.ZUPY_MAX_HEADERS:
+            return 431, f"At most {settings.ZUPY_MAX_HEADERS} request headers are accepted."
+        for name, value in headers:
+            # "Name: value" as sent; the WSGI name is as long as the header's.
+            if len(name.removeprefix("HTTP_")) + 2 + len(str(value)) > settings.ZUPY_MAX_HEADER_BYTES:
+                return 431, f"A request header line may be at most {settings.ZUPY_MAX_HEADER_BYTES} bytes."
+        length = meta.get("CONTENT_LENGTH") or ""
+        if length and not length.isdigit():
+            return 400, "Content-Length must be a decimal number of bytes."
+        return None

@@ -15,11 +15,19 @@ STATUS_PROBLEMS: dict[int, tuple[str, str, str]] = {
     406: ("not-acceptable", "Not Acceptable", "This API only produces JSON."),
     409: ("conflict", "Conflict", "The request conflicts with the current state of the resource."),
     413: ("payload-too-large", "Payload Too Large", "The request body is too large."),
+    414: ("uri-too-long", "URI Too Long", "The request line (method, path and query) is too long."),
     415: ("unsupported-media-type", "Unsupported Media Type", "Send the body as application/json."),
     422: ("validation-error", "Validation Error", "The request is not valid."),
     429: ("rate-limit-exceeded", "Rate Limit Exceeded", "Too many requests."),
+    431: (
+        "request-header-fields-too-large",
+        "Request Header Fields Too Large",
+        "A request header, or the number of them, is over the limit.",
+    ),
     500: ("internal-error", "Internal Server Error", "An unexpected error occurred; it has been logged."),
+    502: ("bad-gateway", "Bad Gateway", "The service behind the proxy did not answer properly."),
     503: ("service-unavailable", "Service Unavailable", "The service is temporarily unavailable."),
+    504: ("gateway-timeout", "Gateway Timeout", "The service behind the proxy did not answer in time."),
 }
 
 

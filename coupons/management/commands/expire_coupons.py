@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from coupons.services import coupon_expire_due
+from zupy.heartbeat import heartbeat_touch
 
 
 class Command(BaseCommand):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             close_old_connections()
             run = coupon_expire_due()
             self.stdout.write(f"expire_coupons: {run.expired} expired, {run.expiring} expiring notified")
+            heartbeat_touch("expire_coupons")  # after a completed run: the compose health check reads it
             if not options["loop"]:
                 return
             time.sleep(options["loop"])

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from webhooks.services import webhook_deliver_batch
+from zupy.heartbeat import heartbeat_touch
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         delivered = 0
         while not stopping:
+            heartbeat_touch("webhook_worker")  # the compose health check reads it
             close_old_connections()
             try:
                 made = webhook_deliver_batch()

@@ -1,0 +1,174 @@
+"""Errors before Django are problem+json too: through a real gunicorn (gunicorn.conf.py, as scripts/serve
+and the image's CMD run it) and a real nginx with deploy/nginx.conf (compose's lb)."""
+
+import json
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.nginx import start_nginx
+from tests.e2e.servers import GUNICORN, ROOT, free_port, stop, wait_ready
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request as bytes on a socket: what a hostile or broken client sends, unparsed by a library."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    header_block, _, payload = data.partition(b"\r\n\r\n")
+    lines = header_block.decode("latin1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while True:
+            size_line, _, payload = payload.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if not size:
+                break
+            body, payload = body + payload[:size], payload[size + 2 :]
+        payload = body
+    return status, headers, payload
+
+
+def get(path: str, *extra: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *extra, "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin1")
+
+
+def assert_problem(answer: tuple[int, dict[str, str], bytes], status: int) -> dict[str, object]:
+    got, headers, payload = answer
+    assert got == status, payload[:300]
+    assert headers["content-type"].split(";")[0] == "application/problem+json", headers
+    body = json.loads(payload)
+    assert body["status"] == status
+    assert str(body["type"]).startswith("https://api.zupy.com/errors/")
+    assert body["title"] and body["detail"] and body["instance"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def gunicorn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    data = tmp_path_factory.mktemp("edge")
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="zupy.settings",
+        DEBUG="false",
+        SECRET_KEY="edge-" + uuid.uuid4().hex,
+        DATABASE_URL=f"sqlite:///{data}/db.sqlite3",
+        CACHE_URL="locmemcache://edge",
+        OTP_ALLOW_CONSOLE_SENDER="true",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
+        LOG_LEVEL="WARNING",
+    )
+    port = free_port()
+    # As the image's CMD: gunicorn reads gunicorn.conf.py from its working directory.
+    server = subprocess.Popen(
+        [GUNICORN, "zupy.wsgi:application", "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz", process=server)
+        yield port
+    finally:
+        stop(server)
+
+
+def test_a_request_line_over_the_apps_bound_is_the_apps_414(gunicorn_port: int):
+    body = assert_problem(raw_request(gunicorn_port, get("/healthz?q=" + "a" * 5000)), 414)
+    assert "4094" in str(body["detail"])  # the application's bound, not gunicorn's
+
+
+def test_a_request_line_beyond_gunicorns_hard_maximum_is_still_problem_json(gunicorn_port: int):
+    assert_problem(raw_request(gunicorn_port, get("/healthz?q=" + "a" * 9000)), 414)
+
+
+def test_a_header_over_8_kb_is_the_apps_431(gunicorn_port: int):
+    body = assert_problem(raw_request(gunicorn_port, get("/healthz", "X-Big: " + "b" * 9000)), 431)
+    assert "8190" in str(body["detail"])
+
+
+def test_too_many_headers_is_431(gunicorn_port: int):
+    many = [f"X-H{i}: v" for i in range(150)]
+    assert_problem(raw_request(gunicorn_port, get("/healthz", *many)), 431)
+
+
+def test_a_header_beyond_gunicorns_maximum_is_still_problem_json(gunicorn_port: int):
+    assert_problem(raw_request(gunicorn_port, get("/healthz", "X-Big: " + "b" * 40000)), 431)
+
+
+def test_a_malformed_content_length_is_400_problem_json(gunicorn_port: int):
+    head = get("/api/v2/rewards/", "Content-Length: 12abc").replace(b"GET", b"POST", 1)
+    assert_problem(raw_request(gunicorn_port, head, b"{}"), 400)
+
+
+def test_ordinary_requests_still_pass(gunicorn_port: int):
+    status, _, payload = raw_request(gunicorn_port, get("/healthz", "X-Fine: " + "c" * 4000))
+    assert status == 200 and json.loads(payload) == {"status": "ok"}
+
+
+# --- nginx, compose's lb, with deploy/nginx.conf -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nginx_port(gunicorn_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    proc, port = start_nginx(tmp_path_factory.mktemp("nginx"), gunicorn_port)
+    try:
+        yield port
+    finally:
+        stop(proc)
+
+
+def test_nginx_passes_the_apps_answers_through(nginx_port: int):
+    status, headers, _ = raw_request(nginx_port, get("/healthz"))
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert_problem(raw_request(nginx_port, get("/api/v2/nowhere/")), 404)
+
+
+def test_nginx_own_413_for_a_large_body(nginx_port: int):
+    head = get("/api/v2/rewards/", "Content-Type: application/json", "Content-Length: 2000000")
+    body = assert_problem(raw_request(nginx_port, head.replace(b"GET", b"POST", 1), b"x" * 2_000_000), 413)
+    assert body["instance"] == "/api/v2/rewards/"
+
+
+def test_nginx_own_414_for_a_long_request_line(nginx_port: int):
+    assert_problem(raw_request(nginx_port, get("/api/v2/rewards/?q=" + "a" * 10000)), 414)
+
+
+def test_nginx_own_431_for_a_large_header(nginx_port: int):
+    assert_problem(raw_request(nginx_port, get("/healthz", "X-Big: " + "b" * 10000)), 431)
+
+
+def test_nginx_own_400_for_a_malformed_request(nginx_port: int):
+    assert_problem(
+        raw_request(nginx_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n"), 400
+    )
+
+
+def test_nginx_own_502_when_the_api_is_down(tmp_path: Path):
+    proc, port = start_nginx(tmp_path, free_port(), wait=False)  # nothing listens upstream
+    try:
+        body = assert_problem(raw_request(port, get('/api/v2/rewards/"quoted"')), 502)
+        assert body["instance"] == "about:blank"  # a path that is not plainly JSON-safe is not echoed
+    finally:
+        stop(proc)
+
+
+def test_nginx_own_504_when_the_api_does_not_answer(tmp_path: Path):
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers
+        proc, port = start_nginx(tmp_path, silent.getsockname()[1], wait=False, read_timeout="1s")
+        try:
+            body = assert_problem(raw_request(port, get("/api/v2/rewards/")), 504)
+            assert body["instance"] == "/api/v2/rewards/"
+        finally:
+            stop(proc)
