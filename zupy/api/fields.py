@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from zupy.api.parsing import ascii_int
 from zupy.ids import KSUID_RE
 
 ksuid_validator = RegexValidator(KSUID_RE, "Must be a KSUID (27 letters and digits).")
@@ -19,6 +20,15 @@ class KsuidField(serializers.CharField):
 def z_amount(value: Decimal | None) -> str | None:
     """Z$ as the contract writes it: a decimal string with 6 places."""
     return None if value is None else f"{value:.6f}"
+
+
+class AsciiIntegerField(serializers.IntegerField):
+    """DRF's IntegerField, but a string of digits must be ASCII digits (DRF's ``int()`` reads "٣" as 3)."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, str) and ascii_int(data.strip().lstrip("-")) is None:
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
 
 
 class StrictBooleanField(serializers.BooleanField):
