@@ -20,7 +20,7 @@ from prometheus_client import (
 from zupy.api.handlers import not_found
 
 log = logging.getLogger("zupy.request")
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")  # \Z: "$" also matches before a final newline
 # Label values come from a closed set, so no request can add a time series: an unknown method (anyone
 # may send "FOO") or a path that resolves to no route is labelled "other".
 KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
