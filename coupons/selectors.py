@@ -10,6 +10,8 @@ from zupy.models import Company
 
 def coupon_by_ref(*, company: Company, customer_id: str, ref: str) -> QuerySet[Coupon]:
     """The coupon named by ``ref`` (its KSUID, or its code in any case) if it is this customer's."""
+    if not is_ksuid(customer_id):
+        return Coupon.objects.none()
     qs = Coupon.objects.filter(company=company, customer_id=customer_id)
     code = ref.strip().upper()
     if CODE_RE.match(code):

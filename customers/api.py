@@ -11,7 +11,7 @@ from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import points_add
 from otp.services import customer_enrol_guarded
-from zupy.api.fields import z_amount
+from zupy.api.fields import AsciiIntegerField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
 from zupy.api.serializers import FastOutput
@@ -173,7 +173,7 @@ class PointsBalanceView(ApiView):
 
 
 class PointsAddIn(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, max_value=MAX_POINTS_PER_ADD)
+    amount = AsciiIntegerField(min_value=1, max_value=MAX_POINTS_PER_ADD)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
 

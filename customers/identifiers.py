@@ -10,6 +10,8 @@ from django.core.validators import validate_email
 from stdnum.br import cpf as br_cpf
 
 DEFAULT_REGION = "BR"
+# RFC 5321's limit on a forward path, and the e-mail column's width: Django's validator allows 320.
+MAX_EMAIL_LENGTH = 254
 
 
 def normalise_phone(raw: str) -> str:
@@ -24,6 +26,8 @@ def normalise_phone(raw: str) -> str:
 
 def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise ValueError(f"An e-mail address has at most {MAX_EMAIL_LENGTH} characters.")
     try:
         validate_email(email)
     except ValidationError as exc:

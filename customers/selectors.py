@@ -66,7 +66,7 @@ def customer_list(
         qs = qs.filter(full_name__icontains=name)
     if search:
         term = search.strip()
-        digits = "".join(ch for ch in term if ch.isdigit())
+        digits = "".join(ch for ch in term if ch in "0123456789")  # isdigit() also takes "²", "٣"
         query = Q(full_name__icontains=term) | Q(email__icontains=term.lower()) | Q(pk=term)
         if digits:
             query |= Q(phone__contains=digits) | Q(cpf__contains=digits)

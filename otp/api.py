@@ -31,7 +31,7 @@ class RequestOtpView(ApiView):
 
 class VerifyOtpIn(serializers.Serializer):
     identifier = serializers.CharField(max_length=254)
-    otp_code = serializers.RegexField(r"^\d{6}$", error_messages={"invalid": "Six digits."})
+    otp_code = serializers.RegexField(r"^[0-9]{6}\Z", error_messages={"invalid": "Six digits."})
 
 
 class VerifyOtpOut(serializers.Serializer):

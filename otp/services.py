@@ -97,16 +97,24 @@ class OtpSent:
 def otp_request(*, company: Company, identifier: str) -> OtpSent:
     """Issue a 6-digit code for ``identifier`` and send it after the transaction commits.
 
+    Counted per identifier, per customer (whichever of their identifiers is used) and per company.
+
     A new request replaces the pending code. If delivery fails, the pending code is removed and the
     caller gets 503: no code is left behind that the customer never received.
     """
     ident = identifier_parse(identifier)
+    customer = (
+        Customer.objects.filter(company=company, **{ident.kind: ident.value}).only("phone", "email").first()
+    )
     _count_request(f"{company.pk}:id:{ident.value}", settings.OTP_REQUESTS_PER_IDENTIFIER)
+    if customer is not None:
+        # One budget per person too: phone, e-mail and CPF of one customer would otherwise each get
+        # a budget of their own (three times the codes for one person in one window).
+        _count_request(f"{company.pk}:customer:{customer.pk}", settings.OTP_REQUESTS_PER_CUSTOMER)
     _count_request(f"{company.pk}:company", settings.OTP_REQUESTS_PER_COMPANY)
     destination, channel = ident.value, Channel.EMAIL if ident.kind == "email" else Channel.WHATSAPP
     if ident.kind == "cpf":
         # A CPF cannot receive a message: send to the phone (or e-mail) of the customer who has it.
-        customer = Customer.objects.filter(company=company, cpf=ident.value).only("phone", "email").first()
         if customer is None or not (customer.phone or customer.email):
             raise NotFound("No customer with this CPF to send a code to.")
         destination = customer.phone or customer.email or ""

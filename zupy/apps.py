@@ -10,6 +10,7 @@ class ZupyConfig(AppConfig):
     verbose_name = "Companies and API keys"
 
     def ready(self) -> None:
+        from zupy import signals  # noqa: F401  (forgets cached API keys on every save and delete)
         from zupy.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
 
         post_migrate.connect(create_cache_tables, sender=self)

@@ -12,7 +12,7 @@ import threading
 
 from ksuid import KsuidMs
 
-KSUID_RE = re.compile(r"^[0-9A-Za-z]{27}$")
+KSUID_RE = re.compile(r"^[0-9A-Za-z]{27}\Z")
 
 _lock = threading.Lock()
 _last = 0
@@ -31,3 +31,16 @@ def new_id() -> str:
 
 def is_ksuid(value: str) -> bool:
     return bool(KSUID_RE.match(value))
+
+
+class PathIdConverter:
+    """``<id:name>`` in URL patterns: the characters of a KSUID or a coupon code (``CZ-ABCD2345``,
+    any case), at most 64 of them. Anything else does not match, so the URL answers 404."""
+
+    regex = "[0-9A-Za-z-]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

@@ -20,7 +20,11 @@ from prometheus_client import (
 from zupy.api.handlers import not_found
 
 log = logging.getLogger("zupy.request")
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")  # \Z: "$" also matches before a final newline
+# Label values come from a closed set, so no request can add a time series: an unknown method (anyone
+# may send "FOO") or a path that resolves to no route is labelled "other".
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+OTHER = "other"
 
 REQUESTS = Counter("zupy_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -56,7 +60,8 @@ class RequestObservabilityMiddleware:
                 response["X-RateLimit-Reset"],
             ) = (str(value) for value in limits)
         match = getattr(request, "resolver_match", None)
-        route = "/" + match.route if match is not None else "unmatched"
+        route = "/" + match.route if match is not None else OTHER
+        method = request.method if request.method in KNOWN_METHODS else OTHER
         status = response.status_code
         # The message reads on its own in the plain format (LOG_FORMAT=plain, scripts/serve); the JSON
         # format carries the same values as fields.
@@ -76,8 +81,8 @@ class RequestObservabilityMiddleware:
                 "request_id": request_id,
             },
         )
-        REQUESTS.labels(route, request.method, str(status)).inc()
-        LATENCY.labels(route, request.method).observe(duration)
+        REQUESTS.labels(route, method, str(status)).inc()
+        LATENCY.labels(route, method).observe(duration)
         name = match.url_name if match is not None else None
         if name == "reward-redeem":
             REDEMPTIONS.labels(str(status)).inc()

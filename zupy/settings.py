@@ -220,7 +220,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["zupy.api.permissions.HasApiKey", "zupy.api.permissions.KeyCanWrite"],
     "DEFAULT_THROTTLE_CLASSES": ["zupy.api.throttling.TierRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["zupy.api.renderers.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["zupy.api.parsing.JSONParser"],
     "EXCEPTION_HANDLER": "zupy.api.exceptions.problem_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "zupy.api.negotiation.JsonOnlyNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -247,6 +247,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Path ids are documented as the upstream's plain strings (zupy.ids.PathIdConverter narrows them).
+    "PATH_CONVERTER_OVERRIDES": {"id": str},
 }
 
 # --- Domain settings ------------------------------------------------------------------------
@@ -285,6 +287,8 @@ OTP_GATEWAY_TOKEN = env.str("OTP_GATEWAY_TOKEN", default="")
 OTP_GATEWAY_TIMEOUT = env.float("OTP_GATEWAY_TIMEOUT", default=5.0)
 OTP_RATE_WINDOW = env.int("OTP_RATE_WINDOW", default=600)
 OTP_REQUESTS_PER_IDENTIFIER = env.int("OTP_REQUESTS_PER_IDENTIFIER", default=5)
+# Shared by all of one customer's identifiers (phone, e-mail, CPF).
+OTP_REQUESTS_PER_CUSTOMER = env.int("OTP_REQUESTS_PER_CUSTOMER", default=OTP_REQUESTS_PER_IDENTIFIER)
 OTP_REQUESTS_PER_COMPANY = env.int("OTP_REQUESTS_PER_COMPANY", default=300)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # A sender that prints codes (ConsoleSender, or e-mail through the console backend) is refused with

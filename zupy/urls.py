@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularSwaggerView
 
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, ValidateView
@@ -17,36 +17,41 @@ from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
 from zupy.api import handlers
 from zupy.api.docs import SchemaView
+from zupy.ids import PathIdConverter
+
+# Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
+# byte, a slash, a 5000-character "id" never reaches a view or the database (404 from the resolver).
+register_converter(PathIdConverter, "id")
 
 api_v2 = [
     path("rewards/", RewardListView.as_view(), name="reward-list"),
     # Before rewards/<id>/, which would otherwise take "coupons" for an id.
     path("rewards/coupons/", CustomerCouponListView.as_view(), name="customer-coupon-list"),
-    path("rewards/<str:reward_id>/", RewardDetailView.as_view(), name="reward-detail"),
+    path("rewards/<id:reward_id>/", RewardDetailView.as_view(), name="reward-detail"),
     path("coupons/issued/", CouponListView.as_view(), name="coupon-list"),
     path("coupons/issued/stats/", CouponStatsView.as_view(), name="coupon-stats"),
     path(
-        "customers/<str:customer_id>/rewards/<str:reward_id>/redeem/",
+        "customers/<id:customer_id>/rewards/<id:reward_id>/redeem/",
         RedeemView.as_view(),
         name="reward-redeem",
     ),
     path(
-        "customers/<str:customer_id>/coupons/<str:coupon_ref>/validate/",
+        "customers/<id:customer_id>/coupons/<id:coupon_ref>/validate/",
         ValidateView.as_view(),
         name="coupon-validate",
     ),
     path("auth/request-otp/", RequestOtpView.as_view(), name="auth-request-otp"),
     path("auth/verify-otp/", VerifyOtpView.as_view(), name="auth-verify-otp"),
     path("customers/", CustomerListView.as_view(), name="customer-list"),
-    path("customers/<str:customer_id>/", CustomerDetailView.as_view(), name="customer-detail"),
-    path("customers/<str:customer_id>/points/", PointsBalanceView.as_view(), name="customer-points"),
-    path("customers/<str:customer_id>/points/add/", PointsAddView.as_view(), name="customer-points-add"),
+    path("customers/<id:customer_id>/", CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/<id:customer_id>/points/", PointsBalanceView.as_view(), name="customer-points"),
+    path("customers/<id:customer_id>/points/add/", PointsAddView.as_view(), name="customer-points-add"),
     path(
-        "customers/<str:customer_id>/points/history/",
+        "customers/<id:customer_id>/points/history/",
         PointsHistoryView.as_view(),
         name="customer-points-history",
     ),
-    path("customers/<str:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
+    path("customers/<id:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
     path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
     path("schema/", SchemaView.as_view(), name="schema"),

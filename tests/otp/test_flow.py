@@ -157,6 +157,19 @@ def test_requests_per_identifier_are_limited_with_retry_after(api, otp_log):
     assert request_otp(api, "+5511900001111").status_code == 200
 
 
+def test_one_customers_identifiers_share_one_budget(api, strict, otp_log):
+    """Phone, e-mail and CPF of one customer: 5 codes in a window between them, not 5 each."""
+    CustomerFactory(company=strict, phone=PHONE, email="ana@example.com", cpf="52998224725")
+    identifiers = [PHONE, "ana@example.com", "529.982.247-25", PHONE, "ana@example.com"]
+    assert [request_otp(api, identifier).status_code for identifier in identifiers] == [200] * 5
+    for identifier in (PHONE, "ANA@example.com", "52998224725"):
+        assert_problem(request_otp(api, identifier), 429, "rate-limit-exceeded")
+    # Another customer, and a number no customer has yet, keep budgets of their own.
+    CustomerFactory(company=strict, phone="+5511900002222")
+    assert request_otp(api, "+5511900002222").status_code == 200
+    assert request_otp(api, "+5511900003333").status_code == 200
+
+
 def test_requests_per_company_are_limited(api, settings, otp_log):
     settings.OTP_REQUESTS_PER_COMPANY = 3
     for number in range(3):
@@ -179,7 +192,7 @@ def test_bad_identifiers_are_422(api, identifier):
     assert_problem(request_otp(api, identifier), 422, "validation-error")
 
 
-@pytest.mark.parametrize("code", ["12345", "1234567", "abcdef", ""])
+@pytest.mark.parametrize("code", ["12345", "1234567", "abcdef", "", "\u0661\u0662\u0663\u0664\u0665\u0666"])
 def test_bad_code_format_is_422(api, code):
     assert_problem(verify_otp(api, PHONE, code), 422, "validation-error")
 

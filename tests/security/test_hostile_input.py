@@ -50,6 +50,9 @@ def test_a_body_over_the_limit_is_413(api, world):
         ("application/json", "null", 422, "validation-error"),
         ("application/json", '{"amount": NaN}', 400, "validation-error"),
         ("application/json", "\udcff", 400, "validation-error"),
+        ("application/json", "[" * 30_000, 400, "validation-error"),
+        ("application/json", '{"a":' * 5_000, 400, "validation-error"),
+        ("application/json", '{"amount": 1, "a":' + "[" * 33 + "]" * 33 + "}", 400, "validation-error"),
     ],
 )
 def test_bad_bodies_get_problems(api, world, content_type, body, status, slug):
@@ -90,6 +93,7 @@ def test_hostile_values_are_422(api, world, body):
         {"email": "a\x00@example.com"},
         {"name": "x" * 10_000, "phone": "+5511987654321"},
         {"cpf": "9" * 10_000},
+        {"email": "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "com"},  # 260 characters: valid, too long
         {"phone": ["+5511987654321"]},
     ],
 )
@@ -121,6 +125,10 @@ def test_malformed_ids_in_paths_are_404(api, world, path):
         {"page_size": str(10**9)},
         {"page_size": "-5"},
         {"page_size": "1.5"},
+        {"page_size": "²"},
+        {"page_size": "¹"},
+        {"page_size": "①"},
+        {"page_size": "٣"},
         {"cursor": "\x00"},
         {"customer_id": "x" * 3000},  # longer lines are 414 (test_edge_errors)
         {"search": "a\x00b"},
@@ -144,3 +152,20 @@ def test_empty_query_parameters_are_422_not_ignored(api, params):
     body = assert_problem(api.get("/api/v2/coupons/issued/", **params), 422, "validation-error")
     (field,) = params
     assert body["errors"] == [{"field": field, "detail": "May not be empty; leave it out instead."}]
+
+
+def test_brackets_inside_strings_do_not_count_towards_the_nesting_limit(api, world):
+    reason = "[{" * 1000 + '\\"]' * 10
+    response = api.post(f"/api/v2/customers/{world['c']}/points/add/", {"amount": 1, "reason": reason})
+    assert_problem(response, 422, "validation-error")  # too long, but parsed: not a 400
+    nested = api.post(f"/api/v2/customers/{world['c']}/points/add/", {"amount": 1, "a": [[[[1]]]]})
+    assert nested.status_code == 200
+
+
+@pytest.mark.parametrize("amount", ["\u0661\u0660", "²", "10", 10])
+def test_amounts_are_ascii_digits(api, world, amount):
+    response = api.post(f"/api/v2/customers/{world['c']}/points/add/", {"amount": amount})
+    if amount in ("10", 10):
+        assert response.status_code == 200
+    else:
+        assert_problem(response, 422, "validation-error")

@@ -51,6 +51,7 @@ def run_worker() -> subprocess.CompletedProcess:
     env.update(
         DJANGO_SETTINGS_MODULE="zupy.settings",
         DEBUG="false",
+        OTP_ALLOW_CONSOLE_SENDER="true",  # no OTP is sent here; the start-up check asks
         SECRET_KEY="worker-" + uuid.uuid4().hex,
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         CACHE_URL="locmemcache://worker",

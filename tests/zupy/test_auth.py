@@ -1,5 +1,7 @@
 import pytest
+from django.db import connection
 
+from customers.models import LedgerEntry
 from tests.conftest import Api, assert_problem
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
 from zupy.models import ApiKey
@@ -84,3 +86,56 @@ def test_a_tier_change_in_admin_reaches_cached_keys(company, client):
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
     client.post(f"/admin/zupy/company/{company.pk}/change/", {"name": company.name, "rate_tier": "standard"})
     assert api.get("/api/v2/rewards/")["X-RateLimit-Limit"] == "300"
+
+
+@pytest.fixture
+def admin_client(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+def points_add(api, customer):
+    return api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5})
+
+
+def test_a_key_made_read_only_in_the_admin_cannot_write_at_once(admin_client, company, customer):
+    key, raw = api_key_create(company=company, name="till")
+    partner = Api(raw)
+    assert points_add(partner, customer).status_code == 200  # the lookup is cached now
+    form = {"name": "till", "read_only": "on"}
+    assert admin_client.post(f"/admin/zupy/apikey/{key.pk}/change/", form).status_code == 302
+    assert_problem(points_add(partner, customer), 403, "permission-denied")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how", ["admin", "queryset"])
+def test_a_deleted_key_is_401_at_once(admin_client, how):
+    company = CustomerFactory(points=10).company
+    customer = company.customers.get()
+    key, raw = api_key_create(company=company)
+    partner = Api(raw)
+    assert points_add(partner, customer).status_code == 200  # cached, and referenced by a ledger row
+    if how == "admin":
+        response = admin_client.post(f"/admin/zupy/apikey/{key.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+        assert not ApiKey.objects.filter(pk=key.pk).exists()
+    else:
+        ApiKey.objects.filter(company=company).delete()
+    assert_problem(points_add(partner, customer), 401, "authentication-required")
+    assert_problem(partner.get("/api/v2/rewards/"), 401, "authentication-required")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_with_a_key_deleted_behind_a_stale_cache_is_401(company, customer):
+    """Another process may hold the key's lookup for API_KEY_LOCAL_TTL seconds after the delete; its
+    write then names a key that no longer exists. Simulated here by deleting the row under the cache."""
+    key, raw = api_key_create(company=company)
+    partner = Api(raw)
+    assert partner.get("/api/v2/rewards/").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM zupy_apikey WHERE id = %s", [key.pk])
+    before = LedgerEntry.objects.count()
+    assert_problem(points_add(partner, customer), 401, "authentication-required")
+    assert LedgerEntry.objects.count() == before

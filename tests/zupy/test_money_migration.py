@@ -72,7 +72,7 @@ def test_decimal_z_becomes_exact_micro_units_and_back(database_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "CACHE_URL"}}
     env.update(
         DJANGO_SETTINGS_MODULE="zupy.settings", DATABASE_URL=database_url, SECRET_KEY="migration-test",
-        DB_POOL="false", ZUPY_DATA_DIR=str(tmp_path),
+        DB_POOL="false", ZUPY_DATA_DIR=str(tmp_path), OTP_ALLOW_CONSOLE_SENDER="true",
     )  # fmt: skip
 
     def manage(*args: str) -> str:

@@ -1,5 +1,7 @@
 import json
 import logging
+import random
+import string
 
 import pytest
 from django.core import mail
@@ -110,7 +112,7 @@ def test_domain_metrics_count_redemptions_validations_and_conflicts(api, custome
         return REGISTRY.get_sample_value(name, labels) or 0
 
     reward = RewardFactory(company=customer.company, points_required=10)
-    route = "/api/v2/customers/<str:customer_id>/coupons/<str:coupon_ref>/validate/"
+    route = "/api/v2/customers/<id:customer_id>/coupons/<id:coupon_ref>/validate/"
     counters = [
         ("zupy_redemptions_total", {"status": "200"}),
         ("zupy_validations_total", {"status": "200"}),
@@ -123,3 +125,29 @@ def test_domain_metrics_count_redemptions_validations_and_conflicts(api, custome
     assert api.validate(customer.pk, coupon_id).status_code == 409
     after = [value(name, **labels) for name, labels in counters]
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
+
+
+def label_sets(metric):
+    return {tuple(sorted(sample.labels.items())) for family in metric.collect() for sample in family.samples}
+
+
+def test_random_methods_and_paths_add_no_time_series(api):
+    """Anyone may send any method to any path; the label set must not grow with what they send."""
+    from zupy.observability import KNOWN_METHODS, REQUESTS
+
+    rng = random.Random(12)
+    client = Client()
+    for _ in range(5):  # the closed set of labels these requests can produce, seen once
+        client.generic("FOO", "/api/v2/rewards/")
+        client.get(f"/nowhere/{rng.getrandbits(64)}")
+        api.client.generic("BREW", "/nowhere/")
+    before = label_sets(REQUESTS)
+    for _ in range(50):
+        method = "".join(rng.choice(string.ascii_uppercase) for _ in range(rng.randint(3, 12)))
+        path = "/" + "/".join(str(rng.getrandbits(32)) for _ in range(rng.randint(1, 4))) + "/"
+        client.generic(method, rng.choice([path, "/api/v2/rewards/", "/api/v2" + path]))
+        api.client.generic(method, path)
+    after = label_sets(REQUESTS)
+    assert after == before
+    assert {dict(labels)["method"] for labels in after} <= {*KNOWN_METHODS, "other"}
+    assert ("route", "other") in {pair for labels in after for pair in labels}

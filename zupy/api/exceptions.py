@@ -6,14 +6,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
-from zupy.errors import DomainError
+from zupy.errors import AuthenticationRequired, DomainError
+from zupy.models import ApiKey
 
 log = logging.getLogger("zupy.errors")
 
@@ -41,10 +42,20 @@ def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] 
     return response
 
 
+def _names_a_deleted_api_key(exc: IntegrityError) -> bool:
+    """A write recorded its API key as the actor, but the key was deleted meanwhile: another process
+    still had the key's lookup cached (for up to API_KEY_LOCAL_TTL seconds). PostgreSQL says which
+    table the missing row belongs to."""
+    detail = getattr(getattr(exc.__cause__, "diag", None), "message_detail", None) or ""
+    return f'table "{ApiKey._meta.db_table}"' in detail
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     instance = request.path if request is not None else ""
     headers: dict[str, str] = {}
+    if isinstance(exc, IntegrityError) and _names_a_deleted_api_key(exc):
+        exc = AuthenticationRequired("The API key is unknown or revoked.")
 
     if isinstance(exc, DomainError):
         body = problem(

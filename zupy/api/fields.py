@@ -1,6 +1,7 @@
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from zupy.api.parsing import ascii_int
 from zupy.ids import KSUID_RE
 from zupy.money import z_format
 
@@ -18,6 +19,15 @@ class KsuidField(serializers.CharField):
 def z_amount(micro: int | None) -> str | None:
     """Z$ (stored as micro-Z$) as the contract writes it: a decimal string with 6 places."""
     return None if micro is None else z_format(micro)
+
+
+class AsciiIntegerField(serializers.IntegerField):
+    """DRF's IntegerField, but a string of digits must be ASCII digits (DRF's ``int()`` reads "٣" as 3)."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, str) and ascii_int(data.strip().lstrip("-")) is None:
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
 
 
 class StrictBooleanField(serializers.BooleanField):

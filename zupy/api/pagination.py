@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from zupy.api.parsing import ascii_int
 from zupy.api.renderers import Envelope
 from zupy.errors import ValidationFailed
 from zupy.ids import is_ksuid
@@ -33,9 +34,10 @@ def page_size_from(request: Request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None or raw == "":
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    size = ascii_int(raw)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise _invalid("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}.")
-    return int(raw)
+    return size
 
 
 def encode_cursor(last_id: str) -> str:
