@@ -1,7 +1,7 @@
 """The "best SQL" ceiling: each endpoint's work in the fewest round trips, written by hand.
 
 Same work and same guarantees as the service it stands for (coupons.services.coupon_validate,
-rewards.services.reward_redeem, customers.services.points_add, the catalog and coupon-list
+coupons.services.coupon_redeem, customers.services.points_add, the catalog and coupon-list
 selectors), measured on the success path the bench drives. A refusal (not found, used up, expired,
 out of stock, too few points) makes the statement return no row; the application would then spend a
 second read to say which refusal it is, only on that path.
@@ -109,7 +109,7 @@ SELECT * FROM l"""
 def redeem(p: str) -> list[str]:
     """One round trip, two statements in a pipeline inside one transaction.
 
-    The customer's row is locked first (as reward_redeem does), by a statement of its own: under READ
+    The customer's row is locked first (as coupon_redeem does), by a statement of its own: under READ
     COMMITTED the second statement then takes a snapshot that already shows every redemption that
     committed before the lock was granted, so the per-customer limit counts them. (In one statement
     the count would use a snapshot older than the lock.) The second statement takes stock with a

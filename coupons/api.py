@@ -8,10 +8,11 @@ from rest_framework.response import Response
 
 from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
-from coupons.services import coupon_validate
+from coupons.services import coupon_redeem, coupon_validate
 from customers.selectors import customer_get
-from zupy.api.fields import KsuidField, z_amount
+from zupy.api.fields import JsonBooleanField, KsuidField, z_amount
 from zupy.api.pagination import PageQuery, paginate
+from zupy.api.parsing import json_object
 from zupy.api.serializers import FastOutput
 from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
 
@@ -157,3 +158,51 @@ class ValidateView(WriteView):
             otp_session=request.headers.get("X-OTP-Session"),
         )
         return Response(ValidateOut(validation).data)
+
+
+class RedeemIn(serializers.Serializer):
+    use_z_tokens = JsonBooleanField(required=False, default=False)
+
+
+class RedeemOut(FastOutput):
+    customer_id = serializers.CharField(source="customer.id")
+    coupon_id = serializers.CharField(source="coupon.id")
+    coupon_code = serializers.CharField(source="coupon.code")
+    points_used = serializers.IntegerField()
+    z_tokens_used = serializers.SerializerMethodField()
+    new_balance = serializers.IntegerField(source="customer.points_balance")
+    new_z_balance = serializers.SerializerMethodField()
+    remaining_usages = serializers.IntegerField(source="coupon.remaining_usages")
+    total_usages_allowed = serializers.IntegerField(source="coupon.total_usages_allowed")
+    valid_until = serializers.DateTimeField(source="coupon.valid_until")
+    created_at = serializers.DateTimeField(source="coupon.created_at")
+
+    def get_z_tokens_used(self, redemption: Any) -> str | None:
+        return z_amount(redemption.z_tokens_used)
+
+    def get_new_z_balance(self, redemption: Any) -> str | None:
+        # The guide: null unless the redemption was allowed to use Z$.
+        return z_amount(redemption.customer.z_balance) if redemption.use_z_tokens else None
+
+
+class RedeemView(WriteView):
+    """POST /api/v2/customers/{id}/rewards/{reward_id}/redeem/"""
+
+    @extend_schema(
+        operation_id="rewards_redeem",
+        request=RedeemIn,
+        responses=RedeemOut,
+        parameters=[IDEMPOTENCY_KEY, OTP_SESSION],
+    )
+    def post(self, request: Request, customer_id: str, reward_id: str) -> Response:
+        body = RedeemIn(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        redemption = coupon_redeem(
+            company=request.user.company,
+            customer_id=customer_id,
+            reward_id=reward_id,
+            use_z_tokens=body.validated_data["use_z_tokens"],
+            api_key=request.auth,
+            otp_session=request.headers.get("X-OTP-Session"),
+        )
+        return Response(RedeemOut(redemption).data)

@@ -1,9 +1,12 @@
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from coupons.models import CODE_RE, Coupon, CouponStatus
+from customers.models import Customer
+from rewards.models import Reward
 from zupy.ids import is_ksuid
 from zupy.models import Company
 
@@ -19,6 +22,25 @@ def coupon_by_ref(*, company: Company, customer_id: str, ref: str) -> QuerySet[C
     if is_ksuid(ref):
         return qs.filter(pk=ref)
     return qs.none()
+
+
+def coupons_taken(*, customer: Customer, reward: Reward | OuterRef) -> QuerySet[Coupon]:
+    """The coupons ``customer`` has taken of ``reward``: what counts against the reward's
+    per-customer limit. A cancelled coupon gave its redemption back; a used or expired one did not."""
+    # Q: the stubs' lookup check knows no OuterRef (the catalog's correlated form of ``reward``).
+    return Coupon.objects.filter(Q(reward=reward), customer=customer).exclude(status=CouponStatus.CANCELLED)
+
+
+def coupons_taken_count(customer: Customer) -> Expression:
+    """``coupons_taken`` counted for each row of a Reward query (the catalog's ``redeemed_count``):
+    one correlated subquery, so a page of rewards costs one statement whatever its length."""
+    per_reward = (
+        coupons_taken(customer=customer, reward=OuterRef("pk"))
+        .values("reward")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_reward, output_field=IntegerField()), 0)
 
 
 def status_q(status: str, now: datetime) -> Q:

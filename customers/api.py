@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import customer_get, customer_list, points_history
-from customers.services import points_add
-from otp.services import customer_enrol_guarded
+from customers.services import customer_enrol, points_add
 from zupy.api.fields import AsciiIntegerField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
@@ -132,7 +131,7 @@ class CustomerListView(WriteView):
         body = EnrolIn(data=json_object(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        enrolment = customer_enrol_guarded(
+        enrolment = customer_enrol(
             company=request.user.company,
             otp_session=request.headers.get("X-OTP-Session"),
             full_name=data.get("name") or data.get("full_name") or "",

@@ -7,10 +7,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
+from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
 from zupy.db import one_or_none
-from zupy.errors import BalanceLimit, NotFound, ValidationFailed
+from zupy.errors import NotFound, ValidationFailed
 from zupy.models import ApiKey, Company
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 
@@ -178,6 +180,33 @@ def _match(company: Company, identifiers: dict[str, str]) -> tuple[Customer, str
 
 
 def customer_enrol(
+    *,
+    company: Company,
+    otp_session: str | None,
+    full_name: str = "",
+    phone: str | None = None,
+    email: str | None = None,
+    cpf: str | None = None,
+) -> Enrolment:
+    """A partner's enrolment (POST /customers/) under the company's OTP policy.
+
+    When the policy asks for OTP on enrolment, the request must carry a live session (checked before
+    anything is looked up), and the customer the identifiers lead to must be the session's: a
+    customer created for anyone else is rolled back with the 403. (With such a policy, new
+    customers are enrolled by verify-otp.)
+    """
+    otp_session_check(company=company, customer_id=None, action="enrollment", token=otp_session)
+    with transaction.atomic():
+        enrolment = customer_find_or_create(
+            company=company, full_name=full_name, phone=phone, email=email, cpf=cpf
+        )
+        otp_session_check(
+            company=company, customer_id=enrolment.customer.pk, action="enrollment", token=otp_session
+        )
+    return enrolment
+
+
+def customer_find_or_create(
     *,
     company: Company,
     full_name: str = "",

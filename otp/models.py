@@ -1,3 +1,5 @@
+import hashlib
+
 from django.db import models
 
 from zupy.ids import new_id
@@ -42,3 +44,8 @@ class OtpSession(models.Model):
 
     def __str__(self) -> str:
         return f"OTP session {self.id} for {self.customer_id}"
+
+
+def session_token_digest(token: str) -> str:
+    """What ``OtpSession.token_digest`` stores for a session token (the token itself is never kept)."""
+    return hashlib.sha256(token.encode()).hexdigest()

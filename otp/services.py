@@ -1,4 +1,5 @@
-"""Customer OTP: request a code, verify it (enrolling a new customer), and check OTP sessions."""
+"""Customer OTP: request a code, verify it (enrolling a new customer). The policy check of the
+protected actions is ``otp.policy``."""
 
 import hashlib
 import hmac
@@ -14,20 +15,11 @@ from django.utils import timezone
 
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer
-from customers.services import Enrolment, customer_enrol
-from otp.models import Channel, OtpChallenge, OtpSession
+from customers.services import customer_find_or_create
+from otp.errors import OtpAttemptsExceeded, OtpInvalid
+from otp.models import Channel, OtpChallenge, OtpSession, session_token_digest
 from otp.senders import DeliveryFailed, sender_for
-from zupy.db import one_or_none
-from zupy.errors import (
-    DomainError,
-    NotFound,
-    OtpAttemptsExceeded,
-    OtpInvalid,
-    OtpRequired,
-    RateLimited,
-    ServiceUnavailable,
-    ValidationFailed,
-)
+from zupy.errors import DomainError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from zupy.models import Company
 
 CODE_TTL = timedelta(minutes=5)
@@ -65,10 +57,6 @@ def _code_digest(challenge_id: str, code: str) -> str:
     return hmac.new(
         settings.SECRET_KEY.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256
     ).hexdigest()
-
-
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _count_request(scope: str, limit: int) -> None:
@@ -179,77 +167,15 @@ def otp_verify(*, company: Company, identifier: str, code: str) -> OtpVerified:
                 customer = Customer.objects.get(company=company, cpf=ident.value)
                 is_new = False
             else:
-                enrolment = customer_enrol(company=company, **{ident.kind: ident.value})
+                enrolment = customer_find_or_create(company=company, **{ident.kind: ident.value})
                 customer, is_new = enrolment.customer, enrolment.created
             token = secrets.token_urlsafe(32)
             OtpSession.objects.create(
                 company=company,
                 customer=customer,
-                token_digest=_token_digest(token),
+                token_digest=session_token_digest(token),
                 expires_at=now + SESSION_TTL,
             )
     if refusal is not None:
         raise refusal
     return OtpVerified(customer=customer, is_new=is_new, session_token=token)
-
-
-ACTIONS = {
-    "enrollment": "require_otp_for_enrollment",
-    "redemption": "require_otp_for_redemption",
-    "coupon_usage": "require_otp_for_coupon_usage",
-}
-
-
-def otp_required(*, company: Company, action: str) -> bool:
-    """Whether the company's policy asks for OTP on this action. ``trust_partner_validation`` waives
-    every requirement: the partner vouches that it verified the customer itself."""
-    return getattr(company, ACTIONS[action]) and not company.trust_partner_validation
-
-
-def otp_session_check(*, company: Company, customer_id: str | None, action: str, token: str | None) -> None:
-    """403 ``otp-required`` unless the policy waives OTP for ``action`` or ``token`` is a live session
-    of this company for this customer. Missing, expired and another customer's sessions look alike."""
-    if not otp_required(company=company, action=action):
-        return
-    session_customer = otp_session_customer(company=company, token=token)
-    if session_customer is not None and (customer_id is None or session_customer == customer_id):
-        return
-    raise OtpRequired()
-
-
-def otp_session_customer(*, company: Company, token: str | None) -> str | None:
-    """The customer id of a live session token, or None."""
-    if not token:
-        return None
-    return one_or_none(
-        OtpSession.objects.filter(
-            company=company, token_digest=_token_digest(token.strip()), expires_at__gt=timezone.now()
-        ).values_list("customer_id", flat=True)
-    )
-
-
-def customer_enrol_guarded(
-    *,
-    company: Company,
-    otp_session: str | None,
-    full_name: str = "",
-    phone: str | None = None,
-    email: str | None = None,
-    cpf: str | None = None,
-) -> Enrolment:
-    """A partner's enrolment (POST /customers/) under the company's OTP policy.
-
-    When the policy asks for OTP on enrolment, the request must carry a live session, and the
-    customer the identifiers lead to must be the session's; a customer created for anyone else is
-    rolled back with the 403. (With such a policy, new customers are enrolled by verify-otp.)
-    """
-    if not otp_required(company=company, action="enrollment"):
-        return customer_enrol(company=company, full_name=full_name, phone=phone, email=email, cpf=cpf)
-    session_customer = otp_session_customer(company=company, token=otp_session)
-    if session_customer is None:
-        raise OtpRequired()
-    with transaction.atomic():
-        enrolment = customer_enrol(company=company, full_name=full_name, phone=phone, email=email, cpf=cpf)
-        if enrolment.customer.pk != session_customer:
-            raise OtpRequired("The X-OTP-Session belongs to another customer.")
-    return enrolment

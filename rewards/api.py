@@ -1,22 +1,22 @@
+from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Expression
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from customers.models import Customer
 from customers.selectors import customer_get
 from rewards.models import Reward
-from rewards.selectors import reward_catalog
-from rewards.services import reward_redeem
-from zupy.api.fields import JsonBooleanField, KsuidField, StrictBooleanField, z_amount
+from rewards.selectors import reward_catalog, reward_get
+from zupy.api.fields import KsuidField, StrictBooleanField
 from zupy.api.pagination import PageQuery, paginate
-from zupy.api.parsing import json_object
 from zupy.api.serializers import FastOutput
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
-from zupy.errors import NotFound
-from zupy.ids import is_ksuid
+from zupy.api.views import PAGE_PARAMS, ApiView, params_of
 
 
 class CustomerQuery(serializers.Serializer):
@@ -72,7 +72,24 @@ class RewardOut(FastOutput):
         return self.context["company"].name
 
 
-class RewardListView(ApiView):
+class CatalogView(ApiView):
+    """The catalog's views, enriched for a ``customer_id`` with what the customer has redeemed.
+
+    ``taken_count`` (customer -> an expression counting, per reward row, that customer's coupons of
+    it) is handed in by the URL conf (``as_view(taken_count=...)``): the count is the coupons app's
+    rule, and rewards/ imports nothing from coupons/."""
+
+    taken_count: Callable[[Customer], Expression] | None = None
+
+    def redeemed_count(self, customer: Customer | None) -> Expression | None:
+        if customer is None:
+            return None
+        if self.taken_count is None:
+            raise ImproperlyConfigured(f"{type(self).__name__}.as_view() needs taken_count.")
+        return self.taken_count(customer)
+
+
+class RewardListView(CatalogView):
     """GET /api/v2/rewards/ — the catalog, enriched for ``customer_id``; ``redeemable=true`` filters."""
 
     query_params = params_of(CatalogQuery) | PAGE_PARAMS
@@ -87,7 +104,10 @@ class RewardListView(ApiView):
         customer_id = query.validated_data.get("customer_id")
         customer = customer_get(company=company, customer_id=customer_id) if customer_id else None
         rewards = reward_catalog(
-            company=company, now=now, customer=customer, redeemable=query.validated_data["redeemable"]
+            company=company,
+            now=now,
+            redeemed_count=self.redeemed_count(customer),
+            redeemable_by=customer if query.validated_data["redeemable"] else None,
         )
         context = {"now": now, "company": company}
         return paginate(
@@ -98,7 +118,7 @@ class RewardListView(ApiView):
         )
 
 
-class RewardDetailView(ApiView):
+class RewardDetailView(CatalogView):
     """GET /api/v2/rewards/{id}/ — one reward (``customer_id`` enriches it as in the list)."""
 
     query_params = params_of(CustomerQuery)
@@ -110,56 +130,7 @@ class RewardDetailView(ApiView):
         company, now = request.user.company, timezone.now()
         customer_id = query.validated_data.get("customer_id")
         customer = customer_get(company=company, customer_id=customer_id) if customer_id else None
-        rewards = reward_catalog(company=company, now=now, customer=customer)
-        reward = rewards.filter(pk=reward_id).first() if is_ksuid(reward_id) else None
-        if reward is None:
-            raise NotFound("Reward not found.")
-        return Response(RewardOut(reward, context={"now": now, "company": company}).data)
-
-
-class RedeemIn(serializers.Serializer):
-    use_z_tokens = JsonBooleanField(required=False, default=False)
-
-
-class RedeemOut(FastOutput):
-    customer_id = serializers.CharField(source="customer.id")
-    coupon_id = serializers.CharField(source="coupon.id")
-    coupon_code = serializers.CharField(source="coupon.code")
-    points_used = serializers.IntegerField()
-    z_tokens_used = serializers.SerializerMethodField()
-    new_balance = serializers.IntegerField(source="customer.points_balance")
-    new_z_balance = serializers.SerializerMethodField()
-    remaining_usages = serializers.IntegerField(source="coupon.remaining_usages")
-    total_usages_allowed = serializers.IntegerField(source="coupon.total_usages_allowed")
-    valid_until = serializers.DateTimeField(source="coupon.valid_until")
-    created_at = serializers.DateTimeField(source="coupon.created_at")
-
-    def get_z_tokens_used(self, redemption: Any) -> str | None:
-        return z_amount(redemption.z_tokens_used)
-
-    def get_new_z_balance(self, redemption: Any) -> str | None:
-        # The guide: null unless the redemption was allowed to use Z$.
-        return z_amount(redemption.customer.z_balance) if redemption.use_z_tokens else None
-
-
-class RedeemView(WriteView):
-    """POST /api/v2/customers/{id}/rewards/{reward_id}/redeem/"""
-
-    @extend_schema(
-        operation_id="rewards_redeem",
-        request=RedeemIn,
-        responses=RedeemOut,
-        parameters=[IDEMPOTENCY_KEY, OTP_SESSION],
-    )
-    def post(self, request: Request, customer_id: str, reward_id: str) -> Response:
-        body = RedeemIn(data=json_object(request))
-        body.is_valid(raise_exception=True)
-        redemption = reward_redeem(
-            company=request.user.company,
-            customer_id=customer_id,
-            reward_id=reward_id,
-            use_z_tokens=body.validated_data["use_z_tokens"],
-            api_key=request.auth,
-            otp_session=request.headers.get("X-OTP-Session"),
+        reward = reward_get(
+            company=company, now=now, reward_id=reward_id, redeemed_count=self.redeemed_count(customer)
         )
-        return Response(RedeemOut(redemption).data)
+        return Response(RewardOut(reward, context={"now": now, "company": company}).data)

@@ -1,7 +1,8 @@
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 
 from zupy.ids import new_id
 
@@ -41,6 +42,15 @@ class Reward(models.Model):
         null=True,
         blank=True,
         help_text="Empty = unlimited, except a free reward (0 points): once per customer.",
+    )
+    # The per-customer limit rule, stated once, in the database: the catalog's ``redeemable`` filter
+    # and the redemption's check (under the reward's row lock) both read this column. None is
+    # unlimited; a free reward without a limit is once. Computed by the database, so an instance
+    # keeps the old value after save() until it is read again.
+    redemption_limit = models.GeneratedField(
+        expression=Coalesce(F("max_redemptions_per_customer"), Case(When(points_required=0, then=Value(1)))),
+        output_field=models.IntegerField(null=True),
+        db_persist=True,
     )
     quantity_available = models.IntegerField(
         null=True, blank=True, help_text="Stock left. Empty = unlimited. Taken by redeem, returned by cancel."
@@ -83,13 +93,6 @@ class Reward(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def redemption_limit(self) -> int | None:
-        """Redemptions allowed per customer; None is unlimited. A free reward defaults to once."""
-        if self.max_redemptions_per_customer is not None:
-            return self.max_redemptions_per_customer
-        return 1 if self.points_required == 0 else None
 
     def is_available(self, now: datetime) -> bool:
         return (

@@ -1,11 +1,12 @@
 from datetime import datetime
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Expression, F, IntegerField, Q, QuerySet, Value
 
-from coupons.models import Coupon, CouponStatus
 from customers.models import Customer
 from rewards.models import Reward
+from zupy.db import one_or_none
+from zupy.errors import NotFound
+from zupy.ids import is_ksuid
 from zupy.models import Company
 
 
@@ -20,31 +21,40 @@ def available_q(now: datetime) -> Q:
 
 
 def reward_catalog(
-    *, company: Company, now: datetime, customer: Customer | None = None, redeemable: bool = False
+    *,
+    company: Company,
+    now: datetime,
+    redeemed_count: Expression | None = None,
+    redeemable_by: Customer | None = None,
 ) -> QuerySet[Reward]:
-    """The company's rewards, each annotated with ``redeemed_count`` for ``customer`` (0 without one).
+    """The company's rewards, each annotated with ``redeemed_count``: the given expression over the
+    reward row, counting one customer's coupons of it, or 0 without one. The count is the coupons
+    app's rule (``coupons.selectors.coupons_taken_count``), handed in by the caller because rewards/
+    depends on nothing in coupons/ (coupons depend on rewards).
 
-    ``redeemable`` keeps what the customer can afford with points now and may still redeem.
+    ``redeemable_by`` keeps what that customer (the one counted) can afford with points now and may
+    still redeem under the reward's ``redemption_limit``.
     """
-    qs = Reward.objects.filter(company=company)
-    if customer is None:
-        return qs.annotate(redeemed_count=Value(0, output_field=IntegerField()))
-    taken = (
-        Coupon.objects.filter(customer=customer, reward=OuterRef("pk"))
-        .exclude(status=CouponStatus.CANCELLED)
-        .values("reward")
-        .annotate(n=Count("id"))
-        .values("n")
+    qs = Reward.objects.filter(company=company).annotate(
+        redeemed_count=Value(0, output_field=IntegerField()) if redeemed_count is None else redeemed_count
     )
-    qs = qs.annotate(redeemed_count=Coalesce(Subquery(taken, output_field=IntegerField()), 0))
-    if redeemable:
-        under_limit = (
-            Q(
-                max_redemptions_per_customer__isnull=False,
-                redeemed_count__lt=F("max_redemptions_per_customer"),
-            )
-            | Q(max_redemptions_per_customer__isnull=True, points_required__gt=0)
-            | Q(max_redemptions_per_customer__isnull=True, points_required=0, redeemed_count=0)
-        )
-        qs = qs.filter(available_q(now), under_limit, points_required__lte=customer.points_balance)
+    if redeemable_by is not None:
+        under_limit = Q(redemption_limit__isnull=True) | Q(redeemed_count__lt=F("redemption_limit"))
+        qs = qs.filter(available_q(now), under_limit, points_required__lte=redeemable_by.points_balance)
     return qs
+
+
+def reward_get(
+    *, company: Company, now: datetime, reward_id: str, redeemed_count: Expression | None = None
+) -> Reward:
+    """One reward of the catalog (annotated as there), or 404: another company's does not exist."""
+    reward = (
+        one_or_none(
+            reward_catalog(company=company, now=now, redeemed_count=redeemed_count).filter(pk=reward_id)
+        )
+        if is_ksuid(reward_id)
+        else None
+    )
+    if reward is None:
+        raise NotFound("Reward not found.")
+    return reward

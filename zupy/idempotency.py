@@ -17,12 +17,22 @@ from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 
 from zupy.db import one_or_none
-from zupy.errors import DomainError, IdempotencyKeyInFlight, IdempotencyKeyReused, ValidationFailed
+from zupy.errors import Conflict, DomainError, ValidationFailed
 from zupy.models import Company, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code = "idempotency_key_in_flight"
+    default_detail = "A request with this Idempotency-Key is still being processed. Retry shortly."
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:

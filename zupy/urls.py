@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularSwaggerView
 
-from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, ValidateView
+from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, RedeemView, ValidateView
+from coupons.selectors import coupons_taken_count
 from customers.api import (
     CustomerDetailView,
     CustomerListView,
@@ -12,7 +13,7 @@ from customers.api import (
     ZBalanceView,
 )
 from otp.api import RequestOtpView, VerifyOtpView
-from rewards.api import RedeemView, RewardDetailView, RewardListView
+from rewards.api import RewardDetailView, RewardListView
 from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
 from zupy.api import handlers
@@ -24,10 +25,15 @@ from zupy.ids import PathIdConverter
 register_converter(PathIdConverter, "id")
 
 api_v2 = [
-    path("rewards/", RewardListView.as_view(), name="reward-list"),
+    # The catalog counts a customer's coupons by the coupons app's rule (rewards/ cannot import it).
+    path("rewards/", RewardListView.as_view(taken_count=coupons_taken_count), name="reward-list"),
     # Before rewards/<id>/, which would otherwise take "coupons" for an id.
     path("rewards/coupons/", CustomerCouponListView.as_view(), name="customer-coupon-list"),
-    path("rewards/<id:reward_id>/", RewardDetailView.as_view(), name="reward-detail"),
+    path(
+        "rewards/<id:reward_id>/",
+        RewardDetailView.as_view(taken_count=coupons_taken_count),
+        name="reward-detail",
+    ),
     path("coupons/issued/", CouponListView.as_view(), name="coupon-list"),
     path("coupons/issued/stats/", CouponStatsView.as_view(), name="coupon-stats"),
     path(

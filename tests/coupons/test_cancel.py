@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from coupons.errors import CouponNotCancellable
 from coupons.models import CouponStatus
 from coupons.services import coupon_cancel
 from customers.models import EntryKind, LedgerEntry
@@ -9,7 +10,6 @@ from customers.selectors import ledger_mismatches
 from rewards.models import Reward
 from tests.conftest import assert_problem
 from tests.factories import CustomerFactory, RewardFactory
-from zupy.errors import CouponNotCancellable
 from zupy.money import Z_MICRO
 
 pytestmark = pytest.mark.django_db

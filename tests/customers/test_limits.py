@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from customers.services import MAX_POINTS_BALANCE, customer_adjust_balance
 from tests.conftest import assert_problem
 from tests.factories import CustomerFactory
-from zupy.errors import BalanceLimit
 from zupy.money import POINTS_MAX, Z_MICRO_MAX
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from otp.models import OtpSession
-from otp.services import _token_digest
+from otp.models import OtpSession, session_token_digest
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from zupy.models import Company
@@ -24,7 +23,7 @@ PHONE = "+5511987654321"
 def session_for(customer) -> str:
     token = f"test-session-{customer.pk}"
     OtpSession.objects.create(
-        company=customer.company, customer=customer, token_digest=_token_digest(token),
+        company=customer.company, customer=customer, token_digest=session_token_digest(token),
         expires_at=timezone.now() + timedelta(minutes=30),
     )  # fmt: skip
     return token

@@ -22,6 +22,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from coupons.errors import CouponNotCancellable
 from coupons.models import Coupon, CouponStatus
 from coupons.services import coupon_cancel
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
@@ -29,7 +30,6 @@ from customers.services import customer_adjust_balance
 from rewards.models import Reward
 from tests.conftest import Api
 from tests.factories import CompanyFactory, RewardFactory, make_key
-from zupy.errors import CouponNotCancellable
 from zupy.money import Z_MICRO, z_format
 
 pytestmark = pytest.mark.django_db

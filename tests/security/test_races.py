@@ -5,12 +5,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from coupons.errors import CouponNotCancellable
 from coupons.models import Coupon, CouponStatus, CouponUse
 from coupons.services import coupon_cancel
 from customers.models import LedgerEntry
 from tests.conftest import Api, run_together
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
-from zupy.errors import CouponNotCancellable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

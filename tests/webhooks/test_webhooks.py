@@ -10,8 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coupons.models import CouponStatus
-from coupons.services import coupon_cancel, coupon_expire_due
-from rewards.services import reward_redeem
+from coupons.services import coupon_cancel, coupon_expire_due, coupon_redeem
 from tests.conftest import Api, assert_problem, run_together
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import EVENTS, WebhookDelivery
@@ -144,7 +143,7 @@ def test_only_subscribed_events_are_sent(receiver):
 
 def test_a_rolled_back_redeem_emits_nothing(shop, receiver):
     with pytest.raises(RuntimeError), transaction.atomic():
-        reward_redeem(
+        coupon_redeem(
             company=shop["company"], customer_id=shop["customer"].pk, reward_id=shop["reward"].pk,
             use_z_tokens=False, api_key=None,
         )  # fmt: skip

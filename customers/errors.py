@@ -1,0 +1,8 @@
+"""The refusals of balance changes."""
+
+from zupy.errors import ValidationFailed
+
+
+class BalanceLimit(ValidationFailed):
+    code = "balance_limit"
+    default_detail = "The balance would exceed its limit."
