@@ -119,7 +119,7 @@ class CouponStatsView(ApiView):
     @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:
         coupons, now = _filtered(request, CouponQuery)
-        return Response(coupon_stats(queryset=coupons.order_by(), now=now))
+        return Response(coupon_stats(queryset=coupons, now=now))
 
 
 class ValidateOut(FastOutput):

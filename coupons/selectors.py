@@ -88,7 +88,7 @@ def coupon_list(
 
 
 def coupon_stats(*, queryset: QuerySet[Coupon], now: datetime) -> dict[str, Any]:
-    counts = queryset.aggregate(
+    counts = queryset.order_by().aggregate(
         total=Count("id"),
         **{status.value: Count("id", filter=status_q(status, now)) for status in CouponStatus},
     )
