@@ -81,6 +81,17 @@ class CatalogView(ApiView):
 
     taken_count: Callable[[Customer], Expression] | None = None
 
+    def parse(
+        self, request: Request, query_class: type[CustomerQuery]
+    ) -> tuple[dict[str, Any], Customer | None]:
+        """The valid query and the customer it names (404 for another company's), or None."""
+        query = query_class(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        customer_id = query.validated_data.get("customer_id")
+        if not customer_id:
+            return query.validated_data, None
+        return query.validated_data, customer_get(company=request.user.company, customer_id=customer_id)
+
     def redeemed_count(self, customer: Customer | None) -> Expression | None:
         if customer is None:
             return None
@@ -98,16 +109,13 @@ class RewardListView(CatalogView):
         operation_id="rewards_list", parameters=[CatalogQuery, PageQuery], responses=RewardOut(many=True)
     )
     def get(self, request: Request) -> Response:
-        query = CatalogQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query, customer = self.parse(request, CatalogQuery)
         company, now = request.user.company, timezone.now()
-        customer_id = query.validated_data.get("customer_id")
-        customer = customer_get(company=company, customer_id=customer_id) if customer_id else None
         rewards = reward_catalog(
             company=company,
             now=now,
             redeemed_count=self.redeemed_count(customer),
-            redeemable_by=customer if query.validated_data["redeemable"] else None,
+            redeemable_by=customer if query["redeemable"] else None,
         )
         context = {"now": now, "company": company}
         return paginate(
@@ -125,11 +133,8 @@ class RewardDetailView(CatalogView):
 
     @extend_schema(operation_id="rewards_retrieve", parameters=[CustomerQuery], responses=RewardOut)
     def get(self, request: Request, reward_id: str) -> Response:
-        query = CustomerQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        _, customer = self.parse(request, CustomerQuery)
         company, now = request.user.company, timezone.now()
-        customer_id = query.validated_data.get("customer_id")
-        customer = customer_get(company=company, customer_id=customer_id) if customer_id else None
         reward = reward_get(
             company=company, now=now, reward_id=reward_id, redeemed_count=self.redeemed_count(customer)
         )
