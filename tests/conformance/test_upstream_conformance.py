@@ -1,0 +1,513 @@
+"""Real responses, checked field for field against the upstream OpenAPI document (issue 13 point 5).
+
+Every operation we serve that the upstream document also describes is called through Django's test
+client, for its success and for each documented error status we can provoke; openapi-core validates
+the answer against the upstream document (``docs/reference/zupy-openapi.json``). Every difference is a
+*deviation* ``(operation, status, JSON pointer, validator keyword)``; each must be listed in
+``allowlist.toml`` with its reason, and each listed one must still occur, so the allowlist is exactly
+the list of today's differences (the to-do list of issue 13). docs/conformance.md explains it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.test import override_settings
+from django.urls import Resolver404, resolve
+from jsonschema.exceptions import ValidationError as SchemaError
+from openapi_core import OpenAPI
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+from openapi_core.testing import MockRequest, MockResponse
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+
+from coupons.models import CouponStatus
+from tests.conftest import Api
+from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from tests.webhooks.conftest import Receiver
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+UPSTREAM = ROOT / "docs" / "reference" / "zupy-openapi.json"
+ALLOWLIST = Path(__file__).with_name("allowlist.toml")
+HOST = "https://api.zupy.com"  # the document's server: openapi-core matches paths under it
+
+# Our route -> the upstream operation it answers. Explicit on purpose: the upstream names its path
+# parameters differently ({id}, {coupon_id}), and /rewards/coupons/ would otherwise match
+# /rewards/{id}/. operationId: (method, our path template, upstream path template).
+SERVED: dict[str, tuple[str, str, str]] = {
+    "auth_request_otp": ("post", "/api/v2/auth/request-otp/", "/api/v2/auth/request-otp/"),
+    "auth_verify_otp": ("post", "/api/v2/auth/verify-otp/", "/api/v2/auth/verify-otp/"),
+    "coupons_issued_list": ("get", "/api/v2/coupons/issued/", "/api/v2/coupons/issued/"),
+    "coupons_issued_stats": ("get", "/api/v2/coupons/issued/stats/", "/api/v2/coupons/issued/stats/"),
+    "customers_list": ("get", "/api/v2/customers/", "/api/v2/customers/"),
+    "customers_retrieve": ("get", "/api/v2/customers/{customer_id}/", "/api/v2/customers/{id}/"),
+    "customers_coupons_validate_create": (
+        "post",
+        "/api/v2/customers/{customer_id}/coupons/{coupon_ref}/validate/",
+        "/api/v2/customers/{id}/coupons/{coupon_id}/validate/",
+    ),
+    "customers_points_retrieve": (
+        "get",
+        "/api/v2/customers/{customer_id}/points/",
+        "/api/v2/customers/{id}/points/",
+    ),
+    "customers_points_add_create": (
+        "post",
+        "/api/v2/customers/{customer_id}/points/add/",
+        "/api/v2/customers/{id}/points/add/",
+    ),
+    "customers_points_history_retrieve": (
+        "get",
+        "/api/v2/customers/{customer_id}/points/history/",
+        "/api/v2/customers/{id}/points/history/",
+    ),
+    "customers_rewards_redeem_create": (
+        "post",
+        "/api/v2/customers/{customer_id}/rewards/{reward_id}/redeem/",
+        "/api/v2/customers/{id}/rewards/{reward_id}/redeem/",
+    ),
+    "customers_z_balance_retrieve": (
+        "get",
+        "/api/v2/customers/{customer_id}/z-balance/",
+        "/api/v2/customers/{id}/z-balance/",
+    ),
+    "rewards_list": ("get", "/api/v2/rewards/", "/api/v2/rewards/"),
+    "rewards_retrieve": ("get", "/api/v2/rewards/{reward_id}/", "/api/v2/rewards/{id}/"),
+    "integrations_webhooks_retrieve": (
+        "get",
+        "/api/v2/integrations/webhooks/",
+        "/api/v2/integrations/webhooks/",
+    ),
+    "integrations_webhooks_update": (
+        "put",
+        "/api/v2/integrations/webhooks/",
+        "/api/v2/integrations/webhooks/",
+    ),
+    "integrations_webhooks_test": (
+        "post",
+        "/api/v2/integrations/webhooks/test/",
+        "/api/v2/integrations/webhooks/test/",
+    ),
+}
+# Ours, not in the upstream document: nothing to validate them against. Every operation of our
+# openapi.yaml is in SERVED or here (tested), so a new route cannot slip past this test.
+OURS_ONLY = {
+    ("post", "/api/v2/customers/"): "enrolment: the seed guide's, the upstream document lacks it",
+    ("get", "/api/v2/rewards/coupons/"): "the seed guide's coupon listing (upstream: /coupons/issued/)",
+    ("get", "/api/v2/schema/"): "our own OpenAPI document",
+}
+
+# Documented statuses no request can provoke here, and why. Every other documented status is sent.
+UNPROVOKABLE_403_ON_READ = "a read-only key may read; another company's object is 404, never 403"
+UNPROVOKABLE: dict[tuple[str, str], str] = {
+    **{(op, "403"): UNPROVOKABLE_403_ON_READ for op, (method, _, _) in SERVED.items() if method == "get"},
+    ("integrations_webhooks_test", "400"): "the ping takes no body, so no body can be malformed",
+}
+
+
+@dataclass(frozen=True)
+class Deviation:
+    operation: str
+    status: str
+    pointer: str
+    kind: str
+    message: str = field(compare=False, hash=False, default="")
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.status} {self.pointer or '/'} [{self.kind}] {self.message}"
+
+
+@dataclass
+class Shop:
+    """One company's world, seen with a read-write key, a read-only key and no key."""
+
+    api: Api
+    read_only: Api
+    anonymous: Api
+    customer: Any
+    reward: Any
+    coupon: Any
+    used_coupon: Any
+    poor: Any  # 10 points, no Z$
+    poor_coupon: Any
+    topup: Any  # 450 points and Z$ 1150: the guide's top-up example
+    dear_reward: Any  # 500 points
+    receiver: Receiver
+    otp_codes: Callable[[], list[str]]  # the console sender's log lines, as an operator reads them
+    on_commit: Callable[..., Any]  # pytest-django's capture: OTP codes are sent after the commit
+
+
+# (operation, status, variant) -> the request that provokes it; each answers exactly that status
+# (asserted). They run in this order: variants show other states (nulls, Z$, an empty config).
+def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
+    c, r = shop.customer.pk, shop.reward.pk
+    unknown = "2" + "0" * 26  # a well-formed KSUID nobody has
+    api, ro = shop.api, shop.read_only
+    cases: dict[tuple[str, str, str], Callable[[], Any]] = {
+        ("auth_request_otp", "200", ""): lambda: _request_otp(shop),
+        ("auth_request_otp", "400", ""): lambda: _malformed(api, "post", "/api/v2/auth/request-otp/"),
+        ("auth_request_otp", "403", ""): lambda: ro.post("/api/v2/auth/request-otp/", {"identifier": PHONE}),
+        ("auth_verify_otp", "200", ""): lambda: _verify_with_real_code(shop),
+        ("auth_verify_otp", "400", ""): lambda: _malformed(api, "post", "/api/v2/auth/verify-otp/"),
+        ("auth_verify_otp", "403", ""): lambda: ro.post(
+            "/api/v2/auth/verify-otp/", {"identifier": PHONE, "otp_code": "123456"}
+        ),
+        ("auth_verify_otp", "404", ""): lambda: api.post(
+            "/api/v2/auth/verify-otp/", {"identifier": "+5511911112222", "otp_code": "123456"}
+        ),
+        ("coupons_issued_list", "200", ""): lambda: api.get("/api/v2/coupons/issued/"),
+        ("coupons_issued_stats", "200", ""): lambda: api.get("/api/v2/coupons/issued/stats/"),
+        ("customers_list", "200", ""): lambda: api.get("/api/v2/customers/"),
+        ("customers_retrieve", "200", ""): lambda: api.get(f"/api/v2/customers/{c}/"),
+        ("customers_retrieve", "404", ""): lambda: api.get(f"/api/v2/customers/{unknown}/"),
+        ("customers_coupons_validate_create", "200", ""): lambda: api.validate(c, shop.coupon.code),
+        ("customers_coupons_validate_create", "200", "no Z$"): lambda: api.validate(
+            shop.poor.pk, shop.poor_coupon.code
+        ),
+        ("customers_coupons_validate_create", "403", ""): lambda: ro.validate(c, shop.coupon.code),
+        ("customers_coupons_validate_create", "404", ""): lambda: api.validate(c, unknown),
+        ("customers_coupons_validate_create", "409", ""): lambda: api.validate(c, shop.used_coupon.code),
+        ("customers_points_retrieve", "200", ""): lambda: api.get(f"/api/v2/customers/{c}/points/"),
+        ("customers_points_retrieve", "404", ""): lambda: api.get(f"/api/v2/customers/{unknown}/points/"),
+        ("customers_points_add_create", "200", ""): lambda: api.post(
+            f"/api/v2/customers/{c}/points/add/", {"amount": 50, "reason": "visit"}
+        ),
+        ("customers_points_add_create", "403", ""): lambda: ro.post(
+            f"/api/v2/customers/{c}/points/add/", {"amount": 50}
+        ),
+        ("customers_points_add_create", "404", ""): lambda: api.post(
+            f"/api/v2/customers/{unknown}/points/add/", {"amount": 50}
+        ),
+        ("customers_points_add_create", "422", ""): lambda: api.post(
+            f"/api/v2/customers/{c}/points/add/", {"amount": 0}
+        ),
+        ("customers_points_history_retrieve", "200", ""): lambda: api.get(
+            f"/api/v2/customers/{c}/points/history/"
+        ),
+        ("customers_points_history_retrieve", "404", ""): lambda: api.get(
+            f"/api/v2/customers/{unknown}/points/history/"
+        ),
+        ("customers_rewards_redeem_create", "200", ""): lambda: api.redeem(c, r),
+        ("customers_rewards_redeem_create", "200", "Z$ top-up"): lambda: api.redeem(
+            shop.topup.pk, shop.dear_reward.pk, use_z_tokens=True
+        ),
+        ("customers_rewards_redeem_create", "403", ""): lambda: ro.redeem(c, r),
+        ("customers_rewards_redeem_create", "404", ""): lambda: api.redeem(c, unknown),
+        ("customers_rewards_redeem_create", "422", ""): lambda: api.redeem(shop.poor.pk, r),
+        ("customers_z_balance_retrieve", "200", ""): lambda: api.get(f"/api/v2/customers/{c}/z-balance/"),
+        ("customers_z_balance_retrieve", "404", ""): lambda: api.get(
+            f"/api/v2/customers/{unknown}/z-balance/"
+        ),
+        ("rewards_list", "200", ""): lambda: api.get("/api/v2/rewards/", customer_id=c),
+        ("rewards_list", "200", "no customer"): lambda: api.get("/api/v2/rewards/"),
+        ("rewards_retrieve", "200", ""): lambda: api.get(f"/api/v2/rewards/{r}/"),
+        ("rewards_retrieve", "404", ""): lambda: api.get(f"/api/v2/rewards/{unknown}/"),
+        ("integrations_webhooks_retrieve", "200", "never configured"): lambda: api.get(
+            "/api/v2/integrations/webhooks/"
+        ),
+        ("integrations_webhooks_update", "200", ""): lambda: api.client.put(
+            "/api/v2/integrations/webhooks/",
+            {"webhook_url": shop.receiver.url, "webhook_events": []},
+            format="json",
+        ),
+        ("integrations_webhooks_update", "400", ""): lambda: _malformed(
+            api, "put", "/api/v2/integrations/webhooks/"
+        ),
+        ("integrations_webhooks_retrieve", "200", ""): lambda: api.get("/api/v2/integrations/webhooks/"),
+        ("integrations_webhooks_test", "200", ""): lambda: api.post("/api/v2/integrations/webhooks/test/"),
+    }
+    # 401 (no key) everywhere; 429 is provoked separately, with a limit of zero.
+    for op, (method, ours, _) in SERVED.items():
+        path = ours.format(customer_id=c, reward_id=r, coupon_ref=shop.coupon.code)
+        cases[(op, "401", "")] = _bound(shop.anonymous, method, path)
+    return cases
+
+
+PHONE = "+5511987654321"
+
+
+def _bound(api: Api, method: str, path: str) -> Callable[[], Any]:
+    def send() -> Any:
+        return getattr(api.client, method)(path, {} if method == "get" else None, format="json")
+
+    return send
+
+
+def _malformed(api: Api, method: str, path: str) -> Any:
+    return getattr(api.client, method)(path, '{"identifier": ', content_type="application/json")
+
+
+def _request_otp(shop: Shop) -> Any:
+    with shop.on_commit(execute=True):
+        return shop.api.post("/api/v2/auth/request-otp/", {"identifier": PHONE})
+
+
+def _verify_with_real_code(shop: Shop) -> Any:
+    """Needs the code sent by the ``auth_request_otp`` 200 scenario, which runs before it."""
+    code = shop.otp_codes()[-1]
+    return shop.api.post("/api/v2/auth/verify-otp/", {"identifier": PHONE, "otp_code": code})
+
+
+# --- Validation: one response in, its deviations out -------------------------------------------
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = doc["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _success_schema(doc: dict[str, Any], operation: dict[str, Any], status: str) -> dict[str, Any]:
+    answer = operation["responses"].get(status, {})
+    return _resolve(doc, answer.get("content", {}).get("application/json", {}).get("schema", {}))
+
+
+def _pointer(path: Any) -> str:
+    # Array indexes become "*": one allowlist line covers every item of a list.
+    return "".join(f"/{'*' if isinstance(part, int) else part}" for part in path)
+
+
+def _explain(exc: Exception) -> Iterator[tuple[str, str, str]]:
+    """(pointer, kind, message) for each thing openapi-core found; kind is the JSON Schema keyword
+    that failed (type, required, format, enum, ...), or the finder's complaint."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None:
+        chain.append(cause)
+        cause = cause.__cause__
+    for link in chain:
+        if isinstance(link, ResponseNotFound):
+            yield "", "undocumented-status", str(link)
+            return
+        if isinstance(link, MediaTypeNotFound):
+            yield "", "media-type", str(link)
+            return
+        if isinstance(link, InvalidSchemaValue):
+            for error in link.schema_errors:
+                assert isinstance(error, SchemaError)
+                pointer = _pointer(error.absolute_path)
+                if error.validator == "required":
+                    missing = re.match(r"'(.+)' is a required property", error.message)
+                    pointer += f"/{missing.group(1) if missing else '?'}"
+                yield pointer, str(error.validator), error.message
+            return
+    yield "", type(exc).__name__, str(exc)
+
+
+def deviations(
+    openapi: OpenAPI,
+    doc: dict[str, Any],
+    operation_id: str,
+    status: str,
+    path: str,
+    payload: Any,
+    content_type: str,
+) -> set[Deviation]:
+    """Validate one answer as the upstream document describes it.
+
+    The success envelope is unwrapped (``data`` is the body) unless the upstream answer is itself
+    ``{data, meta}`` (its paginated lists are). Two adaptations keep the rest of the body checked
+    after a first, recorded, difference: a problem+json answer is re-read as application/json (the
+    document's error media type), and a list answered where the document wants
+    ``{count, next, previous, results}`` is re-checked item by item inside that shape.
+    """
+    method, _, upstream_path = SERVED[operation_id]
+    operation = doc["paths"][upstream_path][method]
+    schema = _success_schema(doc, operation, status)
+    if status.startswith("2") and not {"data", "meta"} <= set(schema.get("required", [])):
+        payload = payload["data"]
+    request = MockRequest(HOST, method, path, path_pattern=upstream_path)
+
+    def check(body: Any, media_type: str) -> set[Deviation]:
+        response = MockResponse(json.dumps(body).encode(), int(status), content_type=media_type)
+        return {
+            Deviation(operation_id, status, pointer, kind, message)
+            for exc in openapi.response_validator.iter_errors(request, response)
+            for pointer, kind, message in _explain(exc)
+        }
+
+    found = check(payload, content_type)
+    if any(d.kind == "media-type" for d in found):
+        content_type = "application/json"
+        found |= check(payload, content_type)
+    if isinstance(payload, list) and "results" in schema.get("properties", {}):
+        found |= check(
+            {"count": len(payload), "next": None, "previous": None, "results": payload}, content_type
+        )
+    return found
+
+
+# --- The allowlist --------------------------------------------------------------------------------
+
+
+def _allowlist() -> dict[str, list[dict[str, str]]]:
+    listed = tomllib.loads(ALLOWLIST.read_text())
+    for entry in listed.get("deviation", []) + listed.get("unserved", []):
+        assert ("todo" in entry) != ("accepted" in entry), f"one of todo/accepted, with its reason: {entry}"
+    return listed
+
+
+def _matches(entry: dict[str, str], found: Deviation) -> bool:
+    return (
+        fnmatchcase(found.operation, entry["operation"])
+        and fnmatchcase(found.status, entry["status"])
+        and fnmatchcase(found.pointer, entry["pointer"])
+        and found.kind == entry["kind"]
+    )
+
+
+def _as_toml(found: Deviation) -> str:
+    return (
+        f'[[deviation]]\noperation = "{found.operation}"\nstatus = "{found.status}"\n'
+        f'pointer = "{found.pointer}"\nkind = "{found.kind}"  # {found.message[:100]}\n'
+        'todo = "issue 13 point ?: ..."  # or accepted = "why this difference is right"\n'
+    )
+
+
+# --- The tests ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return json.loads(UPSTREAM.read_text())
+
+
+@pytest.fixture(scope="module")
+def openapi(doc: dict[str, Any]) -> OpenAPI:
+    # openapi-core also validates the document itself here; the upstream copy passes as it is.
+    return OpenAPI.from_dict(doc)
+
+
+@pytest.fixture
+def shop(settings, caplog, django_capture_on_commit_callbacks) -> Iterator[Shop]:
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_TIMEOUT = 1.0
+    caplog.set_level("WARNING", logger="zupy.otp")
+    company = CompanyFactory()
+    customer = CustomerFactory(company=company, phone=PHONE, points=1000, z=Decimal("100"))
+    reward = RewardFactory(company=company, points_required=200)
+    poor = CustomerFactory(company=company, points=10)
+    receiver = Receiver()
+    yield Shop(
+        api=Api(make_key(company)),
+        read_only=Api(make_key(company, read_only=True)),
+        anonymous=Api(None),
+        customer=customer,
+        reward=reward,
+        coupon=CouponFactory(customer=customer, reward=reward),
+        used_coupon=CouponFactory(
+            customer=customer, reward=reward, status=CouponStatus.USED, remaining_usages=0
+        ),
+        poor=poor,
+        poor_coupon=CouponFactory(customer=poor, reward=reward),
+        topup=CustomerFactory(company=company, points=450, z=Decimal("1150")),
+        dear_reward=RewardFactory(company=company, points_required=500),
+        receiver=receiver,
+        otp_codes=lambda: [
+            m.group(1) for r in caplog.records if (m := re.search(r"OTP for \S+: (\d{6})$", r.getMessage()))
+        ],
+        on_commit=django_capture_on_commit_callbacks,
+    )
+    receiver.shutdown()
+
+
+def _answered(shop: Shop, method: str, path: str) -> bool:
+    """Whether we serve this upstream path: a route exists and does not answer 404/405/501."""
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return _bound(shop.api, method, path)().status_code not in (404, 405, 501)
+
+
+def test_every_served_operation_answers_as_the_upstream_document_says(shop, openapi, doc):
+    upstream = {
+        op["operationId"]: (method, path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    }
+    assert set(SERVED) <= set(upstream), "SERVED names an operationId the upstream document lacks"
+    cases = _scenarios(shop)
+    provoked = {(op, status) for op, status, _ in cases}
+    missing_cases = {
+        (op, status)
+        for op in SERVED
+        for status in upstream[op][2]["responses"]
+        if status != "429" and (op, status) not in provoked and (op, status) not in UNPROVOKABLE
+    }
+    assert not missing_cases, f"documented statuses with no scenario and no reason: {sorted(missing_cases)}"
+
+    found: set[Deviation] = set()
+
+    def record(op: str, status: str, response: Any) -> None:
+        assert str(response.status_code) == status, (op, status, response.content)
+        content = response.json() if response.content else None
+        found.update(
+            deviations(
+                openapi, doc, op, status, response.request["PATH_INFO"], content, response["Content-Type"]
+            )
+        )
+
+    for (op, status, _), send in cases.items():
+        record(op, status, send())
+    # 429: a limit of zero refuses every request with a key, before anything else happens.
+    with override_settings(ZUPY_RATE_LIMITS={"free": 0, "standard": 0, "enterprise": 0}):
+        for op, (method, ours, _) in SERVED.items():
+            path = ours.format(customer_id=shop.customer.pk, reward_id=shop.reward.pk, coupon_ref="x")
+            record(op, "429", _bound(shop.api, method, path)())
+
+    listed = _allowlist()
+    unexpected = sorted((d for d in found if not any(_matches(e, d) for e in listed["deviation"])), key=str)
+    stale = [e for e in listed["deviation"] if not any(_matches(e, d) for d in found)]
+
+    not_served = {op for op in upstream if op not in SERVED}
+    listed_unserved = {e["operation"] for e in listed["unserved"]}
+    now_served = sorted(
+        op
+        for op in not_served
+        if _answered(shop, upstream[op][0], re.sub(r"\{[^}]+\}", "2" + "0" * 26, upstream[op][1]))
+    )
+    report = "\n".join(
+        [
+            f"{len(found)} deviations found, {len(listed['deviation'])} deviation entries in the allowlist, "
+            f"{len(SERVED)} operations checked, {len(cases) + len(SERVED)} answers validated.",
+            "Not in the allowlist (add with a reason, or fix the response):",
+            *(_as_toml(d) for d in unexpected),
+            "Allowlist entries that no longer occur (delete them: the list only shrinks):",
+            *(f"  {e}" for e in stale),
+            f"Upstream operations not served here: {sorted(not_served)}",
+            f"Unserved in the allowlist but answered now (move them to SERVED): {now_served}",
+            f"Unserved, missing from the allowlist: {sorted(not_served - listed_unserved)}",
+            f"In the allowlist's unserved list but served or unknown: {sorted(listed_unserved - not_served)}",
+        ]
+    )
+    assert not unexpected and not stale and not now_served and listed_unserved == not_served, report
+
+
+def test_every_operation_we_serve_is_checked_or_not_upstream():
+    ours = yaml.safe_load((ROOT / "openapi.yaml").read_text())["paths"]
+    served = {(method, path) for path, item in ours.items() for method in item}
+    assert served == {(method, path) for method, path, _ in SERVED.values()} | set(OURS_ONLY)
+
+
+def test_the_validator_catches_a_missing_field_and_a_wrong_type(shop, openapi, doc):
+    """The check is not vacuous: a Customer without ``phone`` and a string balance are caught."""
+    body = shop.api.get(f"/api/v2/customers/{shop.customer.pk}/").json()
+    del body["data"]["phone"]
+    body["data"]["points_balance"] = "1000"
+    path = f"/api/v2/customers/{shop.customer.pk}/"
+    found = deviations(openapi, doc, "customers_retrieve", "200", path, body, "application/json")
+    assert {(d.pointer, d.kind) for d in found} >= {("/phone", "required"), ("/points_balance", "type")}
