@@ -30,6 +30,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -196,8 +197,8 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
             path = work / f"{scenario.name}.same.pgbench"
             path.write_text(ceiling.pgbench_script(scenario, sql[scenario.name], seeded))
             scripts[scenario.name, "same"] = path
-            row = scenario.row_for(seeded, scenarios.rows(seeded)[0])
-            key_id = ceiling.api_key_id(row.company)
+            first = scenario.row_for(seeded, scenarios.rows(seeded)[0])
+            key_id = ceiling.api_key_id(first.company)
             hand = best.statements(scenario, seeded, key_id)
             if hand is not None:
                 best_sql[scenario.name] = hand
@@ -236,7 +237,7 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
             requests_file = work / f"{scenario.name}.tsv"
             scenario.write_requests(seeded, requests_file)
             for count in clients:
-                row: dict = {"scenario": scenario.name, "clients": count}
+                row: dict[str, Any] = {"scenario": scenario.name, "clients": count}
                 if scenario.name in broken:
                     row["error"] = broken[scenario.name]
                     print(report.line(row), flush=True)

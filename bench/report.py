@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
 
 METHOD = (
     "API/same = API req/s ÷ same-statements tps; API/best = API req/s ÷ best-SQL tps. Both ceilings are "
@@ -203,10 +204,11 @@ def chart(path: Path, meta: dict, results: list[dict]) -> None:
         return
     nan = float("nan")
 
-    def value(row: dict, *keys: str) -> float:  # a failed run is a gap in its line
+    def value(row: dict[str, Any], *keys: str) -> float:  # a failed run is a gap in its line
+        found: Any = row  # a nested dict, then the number at the end of the keys
         for key in keys:
-            row = row.get(key) or {}
-        return row if isinstance(row, int | float) else nan  # type: ignore[return-value]
+            found = found.get(key) or {}
+        return float(found) if isinstance(found, int | float) else nan
 
     scenarios = sorted({row["scenario"] for row in results}, key=[r["scenario"] for r in results].index)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))

@@ -10,6 +10,7 @@ from customers.selectors import customer_get
 from rewards.models import Reward
 from rewards.selectors import reward_catalog
 from rewards.services import reward_redeem
+from zupy.api.authentication import partner_of
 from zupy.api.fields import JsonBooleanField, KsuidField, StrictBooleanField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
@@ -83,7 +84,7 @@ class RewardListView(ApiView):
     def get(self, request: Request) -> Response:
         query = CatalogQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        company, now = request.user.company, timezone.now()
+        company, now = partner_of(request).company, timezone.now()
         customer_id = query.validated_data.get("customer_id")
         customer = customer_get(company=company, customer_id=customer_id) if customer_id else None
         rewards = reward_catalog(
@@ -107,7 +108,7 @@ class RewardDetailView(ApiView):
     def get(self, request: Request, reward_id: str) -> Response:
         query = CustomerQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        company, now = request.user.company, timezone.now()
+        company, now = partner_of(request).company, timezone.now()
         customer_id = query.validated_data.get("customer_id")
         customer = customer_get(company=company, customer_id=customer_id) if customer_id else None
         rewards = reward_catalog(company=company, now=now, customer=customer)
@@ -155,11 +156,11 @@ class RedeemView(WriteView):
         body = RedeemIn(data=json_object(request))
         body.is_valid(raise_exception=True)
         redemption = reward_redeem(
-            company=request.user.company,
+            company=partner_of(request).company,
             customer_id=customer_id,
             reward_id=reward_id,
             use_z_tokens=body.validated_data["use_z_tokens"],
-            api_key=request.auth,
+            api_key=partner_of(request).api_key,
             otp_session=request.headers.get("X-OTP-Session"),
         )
         return Response(RedeemOut(redemption).data)
