@@ -30,7 +30,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: psycopg is loaded only by the commands that connect
+    import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -137,7 +140,7 @@ def main() -> None:
         sys.exit(f"bench: {failed} run(s) failed; see the report")
 
 
-def clone(admin, source: str, target: str) -> None:  # type: ignore[no-untyped-def]
+def clone(admin: "psycopg.Connection[Any]", source: str, target: str) -> None:
     admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
 
@@ -310,8 +313,10 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
 def count_rows(database: str, table: str) -> int:
     import psycopg
 
+    from bench import report
+
     with psycopg.connect(f"{PG}/{database}") as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+        return int(report.scalar(conn, f"SELECT count(*) FROM {table}"))
 
 
 def wait_ready(port: int) -> None:

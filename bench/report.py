@@ -6,7 +6,10 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: psycopg is loaded only by the commands that connect
+    import psycopg
 
 METHOD = (
     "API/same = API req/s ÷ same-statements tps; API/best = API req/s ÷ best-SQL tps. Both ceilings are "
@@ -83,13 +86,20 @@ def post_checks() -> dict:
     return {"coupons_overused_or_miscounted": overused, "ledger_mismatches": len(mismatches)}
 
 
+def scalar(conn: "psycopg.Connection[Any]", sql: str) -> Any:
+    """The one value of a query that always answers one row (a count, a setting)."""
+    row = conn.execute(sql).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def sql_checks(dsn: str) -> dict:
     """The same checks on the best-SQL copy: its hand-written writes must keep the invariants."""
     import psycopg
 
     with psycopg.connect(dsn) as conn:
-        overused = conn.execute(COUPON_CHECK).fetchone()[0]  # type: ignore[index]
-        mismatches = conn.execute(LEDGER_CHECK).fetchone()[0]  # type: ignore[index]
+        overused = scalar(conn, COUPON_CHECK)
+        mismatches = scalar(conn, LEDGER_CHECK)
     return {"coupons_overused_or_miscounted": overused, "ledger_mismatches": mismatches}
 
 
@@ -134,7 +144,7 @@ def versions(dsn: str) -> dict:
     import psycopg
 
     with psycopg.connect(dsn) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        server = scalar(conn, "SHOW server_version")
     return {
         "python": platform.python_version(),
         "django": django.get_version(),
