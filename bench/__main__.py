@@ -30,6 +30,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: psycopg is loaded only by the commands that connect
+    import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -136,7 +140,7 @@ def main() -> None:
         sys.exit(f"bench: {failed} run(s) failed; see the report")
 
 
-def clone(admin, source: str, target: str) -> None:  # type: ignore[no-untyped-def]
+def clone(admin: "psycopg.Connection[Any]", source: str, target: str) -> None:
     admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
 
@@ -196,8 +200,8 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
             path = work / f"{scenario.name}.same.pgbench"
             path.write_text(ceiling.pgbench_script(scenario, sql[scenario.name], seeded))
             scripts[scenario.name, "same"] = path
-            row = scenario.row_for(seeded, scenarios.rows(seeded)[0])
-            key_id = ceiling.api_key_id(row.company)
+            first = scenario.row_for(seeded, scenarios.rows(seeded)[0])
+            key_id = ceiling.api_key_id(first.company)
             hand = best.statements(scenario, seeded, key_id)
             if hand is not None:
                 best_sql[scenario.name] = hand
@@ -236,7 +240,7 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
             requests_file = work / f"{scenario.name}.tsv"
             scenario.write_requests(seeded, requests_file)
             for count in clients:
-                row: dict = {"scenario": scenario.name, "clients": count}
+                row: dict[str, Any] = {"scenario": scenario.name, "clients": count}
                 if scenario.name in broken:
                     row["error"] = broken[scenario.name]
                     print(report.line(row), flush=True)
@@ -309,8 +313,10 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
 def count_rows(database: str, table: str) -> int:
     import psycopg
 
+    from bench import report
+
     with psycopg.connect(f"{PG}/{database}") as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+        return int(report.scalar(conn, f"SELECT count(*) FROM {table}"))
 
 
 def wait_ready(port: int) -> None:

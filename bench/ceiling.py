@@ -141,13 +141,21 @@ def pgbench(script: Path, database: str, clients: int, duration: int, extra: lis
     return run.stdout
 
 
+def _said(pattern: str, out: str) -> str:
+    """The number pgbench printed after ``pattern``'s text."""
+    found = re.search(pattern, out)
+    if found is None:
+        raise RuntimeError(f"pgbench printed no {pattern!r}: {out[-500:]}")
+    return found.group(1)
+
+
 def run_pgbench(script: Path, database: str, clients: int, duration: int, latency_s: int, work: Path) -> dict:
     """Throughput from an unlogged run; p50/p95/p99 from a separate logged run of ``latency_s``."""
     out = pgbench(script, database, clients, duration, [])
     result = {
-        "tps": round(float(re.search(r"tps = ([\d.]+)", out).group(1)), 1),  # type: ignore[union-attr]
-        "transactions": int(re.search(r"actually processed: (\d+)", out).group(1)),  # type: ignore[union-attr]
-        "latency_avg_ms": float(re.search(r"latency average = ([\d.]+) ms", out).group(1)),  # type: ignore[union-attr]
+        "tps": round(float(_said(r"tps = ([\d.]+)", out)), 1),
+        "transactions": int(_said(r"actually processed: (\d+)", out)),
+        "latency_avg_ms": float(_said(r"latency average = ([\d.]+) ms", out)),
     }
     if latency_s <= 0:
         return result
@@ -156,7 +164,7 @@ def run_pgbench(script: Path, database: str, clients: int, duration: int, latenc
     for old in logs.iterdir():
         old.unlink()
     out = pgbench(script, database, clients, latency_s, ["-l", "--log-prefix", str(logs / "tx")])
-    result["latency_run_transactions"] = int(re.search(r"actually processed: (\d+)", out).group(1))  # type: ignore[union-attr]
+    result["latency_run_transactions"] = int(_said(r"actually processed: (\d+)", out))
     latencies = [
         int(parts[2]) / 1000
         for log in logs.iterdir()

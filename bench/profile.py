@@ -10,6 +10,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Callable
 
 from bench.__main__ import RESULTS, django_env
 
@@ -47,7 +48,14 @@ def main() -> None:
             "HTTP_X_API_KEY": seeded.keys[row.company],
         }  # fmt: skip
         statuses: list[str] = []
-        response = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            statuses.append(status)
+            return lambda data: None  # the WSGI write() callable; Django never calls it
+
+        response = app(environ, start_response)
         b"".join(response)
         response.close()
         assert statuses[0].startswith("200"), statuses

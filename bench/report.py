@@ -6,6 +6,10 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: psycopg is loaded only by the commands that connect
+    import psycopg
 
 METHOD = (
     "API/same = API req/s ÷ same-statements tps; API/best = API req/s ÷ best-SQL tps. Both ceilings are "
@@ -82,13 +86,20 @@ def post_checks() -> dict:
     return {"coupons_overused_or_miscounted": overused, "ledger_mismatches": len(mismatches)}
 
 
+def scalar(conn: "psycopg.Connection[Any]", sql: str) -> Any:
+    """The one value of a query that always answers one row (a count, a setting)."""
+    row = conn.execute(sql).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def sql_checks(dsn: str) -> dict:
     """The same checks on the best-SQL copy: its hand-written writes must keep the invariants."""
     import psycopg
 
     with psycopg.connect(dsn) as conn:
-        overused = conn.execute(COUPON_CHECK).fetchone()[0]  # type: ignore[index]
-        mismatches = conn.execute(LEDGER_CHECK).fetchone()[0]  # type: ignore[index]
+        overused = scalar(conn, COUPON_CHECK)
+        mismatches = scalar(conn, LEDGER_CHECK)
     return {"coupons_overused_or_miscounted": overused, "ledger_mismatches": mismatches}
 
 
@@ -133,7 +144,7 @@ def versions(dsn: str) -> dict:
     import psycopg
 
     with psycopg.connect(dsn) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        server = scalar(conn, "SHOW server_version")
     return {
         "python": platform.python_version(),
         "django": django.get_version(),
@@ -203,10 +214,11 @@ def chart(path: Path, meta: dict, results: list[dict]) -> None:
         return
     nan = float("nan")
 
-    def value(row: dict, *keys: str) -> float:  # a failed run is a gap in its line
+    def value(row: dict[str, Any], *keys: str) -> float:  # a failed run is a gap in its line
+        found: Any = row  # a nested dict, then the number at the end of the keys
         for key in keys:
-            row = row.get(key) or {}
-        return row if isinstance(row, int | float) else nan  # type: ignore[return-value]
+            found = found.get(key) or {}
+        return float(found) if isinstance(found, int | float) else nan
 
     scenarios = sorted({row["scenario"] for row in results}, key=[r["scenario"] for r in results].index)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))

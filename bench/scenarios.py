@@ -5,8 +5,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.seed import Seeded
+
+if TYPE_CHECKING:  # the test client's response type, as django-stubs names it
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 REQUEST_LINES = 20_000
 
@@ -80,7 +84,7 @@ def capture_sql(scenario: Scenario, seeded: Seeded) -> list[str]:
     row = scenario.row_for(seeded, rows(seeded)[0])
     client = Client(HTTP_X_API_KEY=seeded.keys[row.company])
 
-    def send():  # type: ignore[no-untyped-def]
+    def send() -> "_MonkeyPatchedWSGIResponse":
         if scenario.method == "GET":
             return client.get(scenario.path(row))
         return client.post(scenario.path(row), scenario.body or None, content_type="application/json")

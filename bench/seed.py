@@ -3,6 +3,7 @@
 import json
 import random
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -52,7 +53,7 @@ class Seeded:
         return cls(**data)
 
 
-def _copy(table: str, columns: list[str], rows) -> int:  # type: ignore[no-untyped-def]
+def _copy(table: str, columns: list[str], rows: Iterable[Sequence[object]]) -> int:
     count = 0
     with (
         connection.cursor() as cursor,
@@ -231,7 +232,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
     coupons: list[tuple[str, str, str]] = []
     per_customer = max(1, shape["coupons"] // len(customers))
 
-    def coupon_rows():  # type: ignore[no-untyped-def]
+    def coupon_rows() -> Iterator[tuple[object, ...]]:
         for c, cid in customers:
             company_rewards = rewards[c]
             for n in range(per_customer):

@@ -10,6 +10,7 @@ from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_redeem, coupon_validate
 from customers.selectors import customer_get
+from zupy.api.authentication import partner_of
 from zupy.api.fields import JsonBooleanField, KsuidField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
@@ -60,7 +61,7 @@ def _filtered(request: Request, query_class: type[CouponQuery]) -> tuple[Any, An
     query = query_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     filters = dict(query.validated_data)
-    company, now = request.user.company, timezone.now()
+    company, now = partner_of(request).company, timezone.now()
     if filters.get("customer_id"):
         customer_get(company=company, customer_id=filters["customer_id"])  # 404 for a stranger
     return coupon_list(company=company, now=now, **filters), now
@@ -151,10 +152,10 @@ class ValidateView(WriteView):
     )
     def post(self, request: Request, customer_id: str, coupon_ref: str) -> Response:
         validation = coupon_validate(
-            company=request.user.company,
+            company=partner_of(request).company,
             customer_id=customer_id,
             coupon_ref=coupon_ref,
-            api_key=request.auth,
+            api_key=partner_of(request).api_key,
             otp_session=request.headers.get("X-OTP-Session"),
         )
         return Response(ValidateOut(validation).data)
@@ -198,11 +199,11 @@ class RedeemView(WriteView):
         body = RedeemIn(data=json_object(request))
         body.is_valid(raise_exception=True)
         redemption = coupon_redeem(
-            company=request.user.company,
+            company=partner_of(request).company,
             customer_id=customer_id,
             reward_id=reward_id,
             use_z_tokens=body.validated_data["use_z_tokens"],
-            api_key=request.auth,
+            api_key=partner_of(request).api_key,
             otp_session=request.headers.get("X-OTP-Session"),
         )
         return Response(RedeemOut(redemption).data)

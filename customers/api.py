@@ -10,6 +10,7 @@ from customers.identifiers import normalise_cpf, normalise_email, normalise_phon
 from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
+from zupy.api.authentication import partner_of
 from zupy.api.fields import AsciiIntegerField, z_amount
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.parsing import json_object
@@ -116,7 +117,7 @@ class CustomerListView(WriteView):
     def get(self, request: Request) -> Response:
         query = CustomerQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        customers = customer_list(company=request.user.company, **query.validated_data)
+        customers = customer_list(company=partner_of(request).company, **query.validated_data)
         return paginate(
             request, customers, descending=True, serialize=lambda rows: CustomerOut(rows, many=True).data
         )
@@ -132,7 +133,7 @@ class CustomerListView(WriteView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         enrolment = customer_enrol(
-            company=request.user.company,
+            company=partner_of(request).company,
             otp_session=request.headers.get("X-OTP-Session"),
             full_name=data.get("name") or data.get("full_name") or "",
             phone=data.get("phone"),
@@ -148,7 +149,9 @@ class CustomerListView(WriteView):
 class CustomerDetailView(ApiView):
     @extend_schema(operation_id="customers_retrieve", responses=CustomerOut)
     def get(self, request: Request, customer_id: str) -> Response:
-        return Response(CustomerOut(customer_get(company=request.user.company, customer_id=customer_id)).data)
+        return Response(
+            CustomerOut(customer_get(company=partner_of(request).company, customer_id=customer_id)).data
+        )
 
 
 class PointsBalanceOut(FastOutput):
@@ -167,7 +170,7 @@ class PointsBalanceOut(FastOutput):
 class PointsBalanceView(ApiView):
     @extend_schema(operation_id="customers_points_retrieve", responses=PointsBalanceOut)
     def get(self, request: Request, customer_id: str) -> Response:
-        customer = customer_get(company=request.user.company, customer_id=customer_id)
+        customer = customer_get(company=partner_of(request).company, customer_id=customer_id)
         return Response(PointsBalanceOut(customer).data)
 
 
@@ -202,11 +205,11 @@ class PointsAddView(WriteView):
         body = PointsAddIn(data=json_object(request))
         body.is_valid(raise_exception=True)
         entry = points_add(
-            company=request.user.company,
+            company=partner_of(request).company,
             customer_id=customer_id,
             amount=body.validated_data["amount"],
             reason=body.validated_data["reason"],
-            api_key=request.auth,
+            api_key=partner_of(request).api_key,
         )
         return Response(PointsOperationOut(entry).data)
 
@@ -247,7 +250,7 @@ class PointsHistoryView(ApiView):
         operation_id="customers_points_history", parameters=[PageQuery], responses=PointsHistoryOut(many=True)
     )
     def get(self, request: Request, customer_id: str) -> Response:
-        customer = customer_get(company=request.user.company, customer_id=customer_id)
+        customer = customer_get(company=partner_of(request).company, customer_id=customer_id)
         return paginate(
             request,
             points_history(customer=customer),
@@ -274,4 +277,6 @@ class ZBalanceOut(FastOutput):
 class ZBalanceView(ApiView):
     @extend_schema(operation_id="customers_z_balance", responses=ZBalanceOut)
     def get(self, request: Request, customer_id: str) -> Response:
-        return Response(ZBalanceOut(customer_get(company=request.user.company, customer_id=customer_id)).data)
+        return Response(
+            ZBalanceOut(customer_get(company=partner_of(request).company, customer_id=customer_id)).data
+        )

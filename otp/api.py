@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from otp.services import otp_request, otp_verify
+from zupy.api.authentication import partner_of
 from zupy.api.parsing import json_object
 from zupy.api.views import ApiView
 
@@ -25,7 +26,7 @@ class RequestOtpView(ApiView):
     def post(self, request: Request) -> Response:
         body = RequestOtpIn(data=json_object(request))
         body.is_valid(raise_exception=True)
-        sent = otp_request(company=request.user.company, identifier=body.validated_data["identifier"])
+        sent = otp_request(company=partner_of(request).company, identifier=body.validated_data["identifier"])
         return Response({"status": "sent", "channel": sent.channel, "expires_in": sent.expires_in})
 
 
@@ -53,7 +54,7 @@ class VerifyOtpView(ApiView):
         body = VerifyOtpIn(data=json_object(request))
         body.is_valid(raise_exception=True)
         verified = otp_verify(
-            company=request.user.company,
+            company=partner_of(request).company,
             identifier=body.validated_data["identifier"],
             code=body.validated_data["otp_code"],
         )

@@ -13,6 +13,7 @@ from customers.models import Customer
 from customers.selectors import customer_get
 from rewards.models import Reward
 from rewards.selectors import reward_catalog, reward_get
+from zupy.api.authentication import partner_of
 from zupy.api.fields import KsuidField, StrictBooleanField
 from zupy.api.pagination import PageQuery, paginate
 from zupy.api.serializers import FastOutput
@@ -90,7 +91,9 @@ class CatalogView(ApiView):
         customer_id = query.validated_data.get("customer_id")
         if not customer_id:
             return query.validated_data, None
-        return query.validated_data, customer_get(company=request.user.company, customer_id=customer_id)
+        return query.validated_data, customer_get(
+            company=partner_of(request).company, customer_id=customer_id
+        )
 
     def redeemed_count(self, customer: Customer | None) -> Expression | None:
         if customer is None:
@@ -110,7 +113,7 @@ class RewardListView(CatalogView):
     )
     def get(self, request: Request) -> Response:
         query, customer = self.parse(request, CatalogQuery)
-        company, now = request.user.company, timezone.now()
+        company, now = partner_of(request).company, timezone.now()
         rewards = reward_catalog(
             company=company,
             now=now,
@@ -134,7 +137,7 @@ class RewardDetailView(CatalogView):
     @extend_schema(operation_id="rewards_retrieve", parameters=[CustomerQuery], responses=RewardOut)
     def get(self, request: Request, reward_id: str) -> Response:
         _, customer = self.parse(request, CustomerQuery)
-        company, now = request.user.company, timezone.now()
+        company, now = partner_of(request).company, timezone.now()
         reward = reward_get(
             company=company, now=now, reward_id=reward_id, redeemed_count=self.redeemed_count(customer)
         )

@@ -1,14 +1,16 @@
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
+from customers.models import Customer
 from tests.factories import CompanyFactory, CustomerFactory, make_key
+from zupy.models import Company
 
 
 class Api:
@@ -92,14 +94,14 @@ def _loopback_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _no_dns(monkeypatch):
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     """Connections beyond loopback are refused by pytest-socket (``--allow-hosts`` in pyproject);
     this refuses the name lookups it does not cover."""
     monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache() -> Iterator[None]:
     """Rate-limit counters live in the cache; each test starts with none."""
     from django.core.cache import cache
 
@@ -109,15 +111,15 @@ def _fresh_cache():
 
 
 @pytest.fixture
-def company():
-    return CompanyFactory()
+def company() -> Company:
+    return CompanyFactory.create()
 
 
 @pytest.fixture
-def api(company):
+def api(company: Company) -> Api:
     return Api(make_key(company))
 
 
 @pytest.fixture
-def customer(company):
-    return CustomerFactory(company=company, points=1000)
+def customer(company: Company) -> Customer:
+    return CustomerFactory.create(company=company, points=1000)

@@ -15,7 +15,7 @@ from zupy.models import Company, OtpPreset
 from zupy.services import api_key_create
 
 
-class CompanyFactory(factory.django.DjangoModelFactory):
+class CompanyFactory(factory.django.DjangoModelFactory[Company]):
     class Meta:
         model = Company
         skip_postgeneration_save = True
@@ -33,8 +33,8 @@ def make_key(company: Company, *, read_only: bool = False) -> str:
     return api_key_create(company=company, name="test", read_only=read_only)[1]
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
-    """``CustomerFactory(points=1000, z=Decimal("1150"))``: balances are written as ledger rows."""
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
+    """``CustomerFactory.create(points=1000, z=Decimal("1150"))``: balances are written as ledger rows."""
 
     class Meta:
         model = Customer
@@ -62,7 +62,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
         return customer
 
 
-class RewardFactory(factory.django.DjangoModelFactory):
+class RewardFactory(factory.django.DjangoModelFactory[Reward]):
     class Meta:
         model = Reward
 
@@ -72,7 +72,7 @@ class RewardFactory(factory.django.DjangoModelFactory):
     validity_days = 30
 
 
-class CouponFactory(factory.django.DjangoModelFactory):
+class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
     """A coupon as a redemption leaves it, without the debit (for validate and list tests)."""
 
     class Meta:

@@ -84,35 +84,35 @@ def gunicorn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stop(server)
 
 
-def test_a_request_line_over_the_apps_bound_is_the_apps_414(gunicorn_port: int):
+def test_a_request_line_over_the_apps_bound_is_the_apps_414(gunicorn_port: int) -> None:
     body = assert_problem(raw_request(gunicorn_port, get("/healthz?q=" + "a" * 5000)), 414)
     assert "4094" in str(body["detail"])  # the application's bound, not gunicorn's
 
 
-def test_a_request_line_beyond_gunicorns_hard_maximum_is_still_problem_json(gunicorn_port: int):
+def test_a_request_line_beyond_gunicorns_hard_maximum_is_still_problem_json(gunicorn_port: int) -> None:
     assert_problem(raw_request(gunicorn_port, get("/healthz?q=" + "a" * 9000)), 414)
 
 
-def test_a_header_over_8_kb_is_the_apps_431(gunicorn_port: int):
+def test_a_header_over_8_kb_is_the_apps_431(gunicorn_port: int) -> None:
     body = assert_problem(raw_request(gunicorn_port, get("/healthz", "X-Big: " + "b" * 9000)), 431)
     assert "8190" in str(body["detail"])
 
 
-def test_too_many_headers_is_431(gunicorn_port: int):
+def test_too_many_headers_is_431(gunicorn_port: int) -> None:
     many = [f"X-H{i}: v" for i in range(150)]
     assert_problem(raw_request(gunicorn_port, get("/healthz", *many)), 431)
 
 
-def test_a_header_beyond_gunicorns_maximum_is_still_problem_json(gunicorn_port: int):
+def test_a_header_beyond_gunicorns_maximum_is_still_problem_json(gunicorn_port: int) -> None:
     assert_problem(raw_request(gunicorn_port, get("/healthz", "X-Big: " + "b" * 40000)), 431)
 
 
-def test_a_malformed_content_length_is_400_problem_json(gunicorn_port: int):
+def test_a_malformed_content_length_is_400_problem_json(gunicorn_port: int) -> None:
     head = get("/api/v2/rewards/", "Content-Length: 12abc").replace(b"GET", b"POST", 1)
     assert_problem(raw_request(gunicorn_port, head, b"{}"), 400)
 
 
-def test_ordinary_requests_still_pass(gunicorn_port: int):
+def test_ordinary_requests_still_pass(gunicorn_port: int) -> None:
     status, _, payload = raw_request(gunicorn_port, get("/healthz", "X-Fine: " + "c" * 4000))
     assert status == 200 and json.loads(payload) == {"status": "ok"}
 
@@ -129,33 +129,33 @@ def nginx_port(gunicorn_port: int, tmp_path_factory: pytest.TempPathFactory) -> 
         stop(proc)
 
 
-def test_nginx_passes_the_apps_answers_through(nginx_port: int):
+def test_nginx_passes_the_apps_answers_through(nginx_port: int) -> None:
     status, headers, _ = raw_request(nginx_port, get("/healthz"))
     assert status == 200 and headers["content-type"] == "application/json"
     assert_problem(raw_request(nginx_port, get("/api/v2/nowhere/")), 404)
 
 
-def test_nginx_own_413_for_a_large_body(nginx_port: int):
+def test_nginx_own_413_for_a_large_body(nginx_port: int) -> None:
     head = get("/api/v2/rewards/", "Content-Type: application/json", "Content-Length: 2000000")
     body = assert_problem(raw_request(nginx_port, head.replace(b"GET", b"POST", 1), b"x" * 2_000_000), 413)
     assert body["instance"] == "/api/v2/rewards/"
 
 
-def test_nginx_own_414_for_a_long_request_line(nginx_port: int):
+def test_nginx_own_414_for_a_long_request_line(nginx_port: int) -> None:
     assert_problem(raw_request(nginx_port, get("/api/v2/rewards/?q=" + "a" * 10000)), 414)
 
 
-def test_nginx_own_431_for_a_large_header(nginx_port: int):
+def test_nginx_own_431_for_a_large_header(nginx_port: int) -> None:
     assert_problem(raw_request(nginx_port, get("/healthz", "X-Big: " + "b" * 10000)), 431)
 
 
-def test_nginx_own_400_for_a_malformed_request(nginx_port: int):
+def test_nginx_own_400_for_a_malformed_request(nginx_port: int) -> None:
     assert_problem(
         raw_request(nginx_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n"), 400
     )
 
 
-def test_nginx_own_502_when_the_api_is_down(tmp_path: Path):
+def test_nginx_own_502_when_the_api_is_down(tmp_path: Path) -> None:
     proc, port = start_nginx(tmp_path, free_port(), wait=False)  # nothing listens upstream
     try:
         body = assert_problem(raw_request(port, get('/api/v2/rewards/"quoted"')), 502)
@@ -164,7 +164,7 @@ def test_nginx_own_502_when_the_api_is_down(tmp_path: Path):
         stop(proc)
 
 
-def test_nginx_own_504_when_the_api_does_not_answer(tmp_path: Path):
+def test_nginx_own_504_when_the_api_does_not_answer(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers
         proc, port = start_nginx(tmp_path, silent.getsockname()[1], wait=False, read_timeout="1s")
         try:

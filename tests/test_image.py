@@ -84,9 +84,8 @@ def database() -> Iterator[str]:
 
 
 def run_step(argv: list[str] | str, *, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
-    shell = isinstance(argv, str)
     run = subprocess.run(
-        argv if not shell else ["/bin/sh", "-c", argv],
+        ["/bin/sh", "-c", argv] if isinstance(argv, str) else argv,
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     output = f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
@@ -94,7 +93,9 @@ def run_step(argv: list[str] | str, *, cwd: Path, env: dict[str, str], timeout: 
     return run.stdout
 
 
-def test_the_image_recipe_builds_migrates_serves_and_passes_the_smoke_test(tmp_path: Path, database: str):
+def test_the_image_recipe_builds_migrates_serves_and_passes_the_smoke_test(
+    tmp_path: Path, database: str
+) -> None:
     started = time.monotonic()
     ignore = DockerIgnore((ROOT / ".dockerignore").read_text())
     instructions = parse_dockerfile((ROOT / "Dockerfile").read_text())

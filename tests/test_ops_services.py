@@ -52,7 +52,7 @@ def database_env() -> dict[str, str]:
         ("expire_coupons", ["expire_coupons", "--loop", "0.5"]),
     ],
 )
-def test_each_loop_beats_and_the_health_check_says_so(tmp_path: Path, name: str, command: list[str]):
+def test_each_loop_beats_and_the_health_check_says_so(tmp_path: Path, name: str, command: list[str]) -> None:
     env = app_env(HEARTBEAT_DIR=str(tmp_path), OTP_ALLOW_CONSOLE_SENDER="true", **database_env())
     assert manage(env, "heartbeat_check", name, "--max-age", "60").returncode != 0, "no beat yet"
 
@@ -102,7 +102,7 @@ PRINTING = {
 
 
 @pytest.mark.parametrize("senders", PRINTING.values(), ids=PRINTING.keys())
-def test_check_deploy_refuses_a_sender_that_prints_codes(tmp_path: Path, senders: dict[str, str]):
+def test_check_deploy_refuses_a_sender_that_prints_codes(tmp_path: Path, senders: dict[str, str]) -> None:
     env = app_env(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", **senders)
     refused = manage(env, "check", "--deploy")
     assert refused.returncode != 0 and "otp.E001" in refused.stderr, refused.stderr
@@ -111,7 +111,7 @@ def test_check_deploy_refuses_a_sender_that_prints_codes(tmp_path: Path, senders
     assert "otp.E001" not in allowed.stdout + allowed.stderr
 
 
-def test_gunicorn_does_not_start_with_a_sender_that_prints_codes(tmp_path: Path):
+def test_gunicorn_does_not_start_with_a_sender_that_prints_codes(tmp_path: Path) -> None:
     env = app_env(
         DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", EMAIL_URL="", PROMETHEUS_MULTIPROC_DIR=str(tmp_path)
     )

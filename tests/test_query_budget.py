@@ -1,9 +1,13 @@
 """SQL statements per request at their floor (the benchmark's targets, counted, not timed)."""
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from customers.models import Customer
 from tests.conftest import Api
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
 
@@ -12,15 +16,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def warm():
-    customer = CustomerFactory(points=10_000)
+def warm() -> tuple[Api, Customer]:
+    customer = CustomerFactory.create(points=10_000)
     api = Api(make_key(customer.company))
     api.get("/api/v2/rewards/")  # caches the key
     api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 1})  # and the webhook subscription
     return api, customer
 
 
-def statements(call) -> list[str]:
+def statements(call: Callable[[], Any]) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
         response = call()
     assert response.status_code == 200, response.content
@@ -30,7 +34,7 @@ def statements(call) -> list[str]:
 
 def test_validate_is_one_locking_select_one_update_one_insert(warm):
     api, customer = warm
-    coupon = CouponFactory(customer=customer, reward__total_usages_allowed=5)
+    coupon = CouponFactory.create(customer=customer, reward__total_usages_allowed=5)
     sql = statements(lambda: api.validate(customer.pk, coupon.code))
     assert len(sql) == 3, sql
     assert sql[0].startswith("SELECT") and sql[0].endswith('FOR UPDATE OF "coupons_coupon"')
@@ -41,7 +45,7 @@ def test_validate_is_one_locking_select_one_update_one_insert(warm):
 
 def test_redeem_statement_count(warm):
     api, customer = warm
-    reward = RewardFactory(company=customer.company, points_required=10)
+    reward = RewardFactory.create(company=customer.company, points_required=10)
     sql = statements(lambda: api.redeem(customer.pk, reward.pk))
     # lock customer, lock reward, stock update, savepoint + coupon insert + release (a code collision is
     # retried), customer update, ledger insert; the per-customer count only when the reward has a limit
@@ -58,7 +62,7 @@ def test_points_add_statement_count(warm):
 def test_lists_cost_two_queries_whatever_the_page_holds(warm, rows):
     api, customer = warm
     for _ in range(rows):
-        CouponFactory(customer=customer)
+        CouponFactory.create(customer=customer)
     assert (
         len(statements(lambda: api.get("/api/v2/rewards/coupons/", customer_id=customer.pk, page_size=50)))
         == 2

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from webhooks.models import EVENTS, URL_MAX_LENGTH, WebhookEndpoint
 from webhooks.selectors import webhook_endpoint_of
 from webhooks.services import KEEP, webhook_configure, webhook_test
+from zupy.api.authentication import partner_of
 from zupy.api.fields import JsonBooleanField
 from zupy.api.parsing import json_object
 from zupy.api.views import ApiView
@@ -53,7 +54,7 @@ class WebhookConfigView(ApiView):
 
     @extend_schema(operation_id="webhooks_config_retrieve", responses=WebhookConfigOut)
     def get(self, request: Request) -> Response:
-        return Response(_config(webhook_endpoint_of(company=request.user.company)))
+        return Response(_config(webhook_endpoint_of(company=partner_of(request).company)))
 
     @extend_schema(operation_id="webhooks_config_update", request=WebhookConfigIn, responses=WebhookConfigOut)
     def put(self, request: Request) -> Response:
@@ -61,7 +62,7 @@ class WebhookConfigView(ApiView):
         body.is_valid(raise_exception=True)
         given = body.validated_data
         configured = webhook_configure(
-            company=request.user.company,
+            company=partner_of(request).company,
             url=given.get("webhook_url", KEEP),
             events=given.get("webhook_events", KEEP),
             rotate_secret=given["rotate_secret"],
@@ -74,7 +75,7 @@ class WebhookTestView(ApiView):
 
     @extend_schema(operation_id="webhooks_test", request=None, responses=WebhookTestOut)
     def post(self, request: Request) -> Response:
-        result = webhook_test(company=request.user.company)
+        result = webhook_test(company=partner_of(request).company)
         return Response(
             {"success": result.ok, "status_code": result.status_code, "error": result.error or None}
         )

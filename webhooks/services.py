@@ -185,7 +185,7 @@ BATCH_SIZE = 10
 
 
 def _lease_seconds() -> float:
-    return BATCH_SIZE * (2 * settings.WEBHOOK_TIMEOUT + 5)
+    return float(BATCH_SIZE * (2 * settings.WEBHOOK_TIMEOUT + 5))
 
 
 def webhook_claim(*, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:

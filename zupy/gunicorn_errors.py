@@ -7,13 +7,14 @@ Content-Length that is not a number, a broken request line. The request path is 
 """
 
 import json
+import socket
 
 from gunicorn import util
 
 from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
 
 
-def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:  # type: ignore[no-untyped-def]
+def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     # gunicorn's message may quote the client's bytes back; the problem's default detail does not.
     body = json.dumps(problem(status_int, instance="about:blank")).encode()
     head = (

@@ -5,6 +5,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -41,12 +42,13 @@ CONFLICTS = Counter("zupy_conflicts_total", "409 answers by route", ["route"])
 class RequestObservabilityMiddleware:
     """Outermost: sees every answer, Django's own errors included."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        # An attribute of our own on Django's request, which the stubs cannot declare (see authentication).
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
         response = self.get_response(request)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, register_converter
 from drf_spectacular.views import SpectacularSwaggerView
 
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, RedeemView, ValidateView
@@ -64,7 +64,7 @@ api_v2 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v2/", include(api_v2)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -391,15 +391,15 @@ def openapi(doc: dict[str, Any]) -> OpenAPI:
 
 
 @pytest.fixture
-def shop(settings, caplog, django_capture_on_commit_callbacks) -> Iterator[Shop]:
+def shop(settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) -> Iterator[Shop]:
     settings.WEBHOOK_ALLOW_HTTP = True
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_TIMEOUT = 1.0
     caplog.set_level("WARNING", logger="zupy.otp")
-    company = CompanyFactory()
-    customer = CustomerFactory(company=company, phone=PHONE, points=1000, z=Decimal("100"))
-    reward = RewardFactory(company=company, points_required=200)
-    poor = CustomerFactory(company=company, points=10)
+    company = CompanyFactory.create()
+    customer = CustomerFactory.create(company=company, phone=PHONE, points=1000, z=Decimal("100"))
+    reward = RewardFactory.create(company=company, points_required=200)
+    poor = CustomerFactory.create(company=company, points=10)
     receiver = Receiver()
     yield Shop(
         api=Api(make_key(company)),
@@ -407,14 +407,14 @@ def shop(settings, caplog, django_capture_on_commit_callbacks) -> Iterator[Shop]
         anonymous=Api(None),
         customer=customer,
         reward=reward,
-        coupon=CouponFactory(customer=customer, reward=reward),
-        used_coupon=CouponFactory(
+        coupon=CouponFactory.create(customer=customer, reward=reward),
+        used_coupon=CouponFactory.create(
             customer=customer, reward=reward, status=CouponStatus.USED, remaining_usages=0
         ),
         poor=poor,
-        poor_coupon=CouponFactory(customer=poor, reward=reward),
-        topup=CustomerFactory(company=company, points=450, z=Decimal("1150")),
-        dear_reward=RewardFactory(company=company, points_required=500),
+        poor_coupon=CouponFactory.create(customer=poor, reward=reward),
+        topup=CustomerFactory.create(company=company, points=450, z=Decimal("1150")),
+        dear_reward=RewardFactory.create(company=company, points_required=500),
         receiver=receiver,
         otp_codes=lambda: [
             m.group(1) for r in caplog.records if (m := re.search(r"OTP for \S+: (\d{6})$", r.getMessage()))

@@ -5,25 +5,25 @@ import pytest
 from coupons.errors import CouponNotCancellable
 from coupons.models import CouponStatus
 from coupons.services import coupon_cancel
-from customers.models import EntryKind, LedgerEntry
+from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import ledger_mismatches
 from rewards.models import Reward
-from tests.conftest import assert_problem
+from tests.conftest import Api, assert_problem
 from tests.factories import CustomerFactory, RewardFactory
 from zupy.money import Z_MICRO
 
 pytestmark = pytest.mark.django_db
 
 
-def points_counters(api, customer):
+def points_counters(api: Api, customer: Customer) -> tuple[int, int, int]:
     """(balance, earned, spent) as the partner reads them."""
     data = api.get(f"/api/v2/customers/{customer.pk}/points/").json()["data"]
     return data["points_balance"], data["points_earned"], data["points_spent"]
 
 
 def test_cancel_refunds_points_and_z_and_returns_stock(api, company):
-    customer = CustomerFactory(company=company, points=450, z=Decimal("1150"))
-    reward = RewardFactory(company=company, points_required=500, quantity_available=5)
+    customer = CustomerFactory.create(company=company, points=450, z=Decimal("1150"))
+    reward = RewardFactory.create(company=company, points_required=500, quantity_available=5)
     before = points_counters(api, customer)
     data = api.redeem(customer.pk, reward.pk, use_z_tokens=True).json()["data"]
     assert points_counters(api, customer) == (0, before[1], before[2] + 450)
@@ -42,7 +42,7 @@ def test_cancel_refunds_points_and_z_and_returns_stock(api, company):
 
 
 def test_used_or_cancelled_coupon_cannot_be_cancelled(api, customer):
-    reward = RewardFactory(company=customer.company, total_usages_allowed=2)
+    reward = RewardFactory.create(company=customer.company, total_usages_allowed=2)
     coupon_id = api.redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
     api.validate(customer.pk, coupon_id)
     with pytest.raises(CouponNotCancellable):

@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from coupons.models import CouponStatus
+from coupons.models import Coupon, CouponStatus
 from coupons.services import coupon_cancel
+from customers.models import Customer
 from tests.conftest import assert_problem
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory
 
@@ -24,15 +25,15 @@ UPSTREAM_FIELDS = {"reward_id", "customer_id", "customer_name", "points_spent", 
 
 
 @pytest.fixture
-def wallet(customer):
+def wallet(customer: Customer) -> dict[str, Coupon]:
     """One coupon in each state for ``customer``, newest last."""
     now = timezone.now()
     coupons = {
-        "active": CouponFactory(customer=customer, reward__name="Free Dessert"),
-        "used": CouponFactory(customer=customer, status=CouponStatus.USED, remaining_usages=0),
-        "stored-expired": CouponFactory(customer=customer, status=CouponStatus.EXPIRED),
-        "lapsed": CouponFactory(customer=customer, valid_until=now - timedelta(minutes=1)),
-        "cancelled": CouponFactory(customer=customer),
+        "active": CouponFactory.create(customer=customer, reward__name="Free Dessert"),
+        "used": CouponFactory.create(customer=customer, status=CouponStatus.USED, remaining_usages=0),
+        "stored-expired": CouponFactory.create(customer=customer, status=CouponStatus.EXPIRED),
+        "lapsed": CouponFactory.create(customer=customer, valid_until=now - timedelta(minutes=1)),
+        "cancelled": CouponFactory.create(customer=customer),
     }
     coupon_cancel(coupon_id=coupons["cancelled"].pk)
     return coupons
@@ -79,10 +80,13 @@ def test_guide_path_requires_customer_id(api):
 
 
 def test_issued_filters_by_reward_and_spans_customers(api, company):
-    reward = RewardFactory(company=company)
-    mine = [CouponFactory(customer=CustomerFactory(company=company), reward=reward) for _ in range(2)]
-    CouponFactory(customer=CustomerFactory(company=company))
-    CouponFactory()  # another company's
+    reward = RewardFactory.create(company=company)
+    mine = [
+        CouponFactory.create(customer=CustomerFactory.create(company=company), reward=reward)
+        for _ in range(2)
+    ]
+    CouponFactory.create(customer=CustomerFactory.create(company=company))
+    CouponFactory.create()  # another company's
     data = api.get("/api/v2/coupons/issued/", reward_id=reward.pk).json()["data"]
     assert sorted(item["id"] for item in data) == sorted(c.pk for c in mine)
     assert len(api.get("/api/v2/coupons/issued/").json()["data"]) == 3
@@ -94,14 +98,14 @@ def test_bad_filters_are_422(api, params):
 
 
 def test_another_companys_customer_is_404(api):
-    stranger = CustomerFactory()
-    CouponFactory(customer=stranger)
+    stranger = CustomerFactory.create()
+    CouponFactory.create(customer=stranger)
     assert_problem(api.get("/api/v2/rewards/coupons/", customer_id=stranger.pk), 404, "not-found")
     assert_problem(api.get("/api/v2/coupons/issued/", customer_id=stranger.pk), 404, "not-found")
 
 
 def test_cursor_pagination_walks_every_coupon_once(api, customer):
-    created = [CouponFactory(customer=customer).pk for _ in range(7)]
+    created = [CouponFactory.create(customer=customer).pk for _ in range(7)]
     seen, cursor, pages = [], None, 0
     while True:
         params = {"customer_id": customer.pk, "page_size": 3} | ({"cursor": cursor} if cursor else {})
@@ -135,7 +139,7 @@ def test_bad_page_size_or_cursor_is_422(api, customer, params):
 
 def test_coupon_list_costs_a_constant_number_of_queries(api, customer, django_assert_max_num_queries):
     for _ in range(25):
-        CouponFactory(customer=customer)
+        CouponFactory.create(customer=customer)
     api.get("/api/v2/coupons/issued/")
     with django_assert_max_num_queries(3):
         response = api.get("/api/v2/rewards/coupons/", customer_id=customer.pk, page_size=25)

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_ten_concurrent_redeems_by_a_customer_who_can_afford_two_give_two_coupons():
-    customer = CustomerFactory(points=400)
-    reward = RewardFactory(company=customer.company, points_required=200)
+    customer = CustomerFactory.create(points=400)
+    reward = RewardFactory.create(company=customer.company, points_required=200)
     key = make_key(customer.company)
 
     results = run_together(10, lambda: Api(key).redeem(customer.pk, reward.pk))
@@ -27,12 +27,12 @@ def test_ten_concurrent_redeems_by_a_customer_who_can_afford_two_give_two_coupon
 
 
 def test_concurrent_redeems_never_oversell_stock():
-    reward = RewardFactory(points_required=1, quantity_available=3)
-    customers = [CustomerFactory(company=reward.company, points=10) for _ in range(8)]
+    reward = RewardFactory.create(points_required=1, quantity_available=3)
+    customers = [CustomerFactory.create(company=reward.company, points=10) for _ in range(8)]
     key = make_key(reward.company)
     queue = iter(customers)
 
-    def redeem_for_next_customer():
+    def redeem_for_next_customer() -> int:
         return Api(key).redeem(next(queue).pk, reward.pk).status_code
 
     statuses = sorted(run_together(8, redeem_for_next_customer))

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_validate_by_id_uses_the_coupon(api, customer):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
 
     response = api.validate(customer.pk, coupon.pk)
 
@@ -29,20 +29,20 @@ def test_validate_by_id_uses_the_coupon(api, customer):
     assert coupon.status == CouponStatus.USED
     assert coupon.usage_date is not None
     use = CouponUse.objects.get(coupon=coupon)
-    assert use.api_key.company_id == customer.company_id
+    assert use.api_key is not None and use.api_key.company_id == customer.company_id
     assert use.remaining_after == 0
 
 
 @pytest.mark.parametrize("transform", [str, str.lower, lambda code: f" {code.lower()} "])
 def test_validate_by_code_in_any_case(api, customer, transform):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
     response = api.validate(customer.pk, transform(coupon.code).strip() or coupon.code)
     assert response.status_code == 200, response.content
     assert response.json()["data"]["coupon_code"] == coupon.code
 
 
 def test_multi_use_coupon_counts_down_then_is_used(api, customer):
-    coupon = CouponFactory(customer=customer, reward__total_usages_allowed=3)
+    coupon = CouponFactory.create(customer=customer, reward__total_usages_allowed=3)
     seen = []
     for _ in range(3):
         data = api.validate(customer.pk, coupon.pk).json()["data"]
@@ -54,13 +54,13 @@ def test_multi_use_coupon_counts_down_then_is_used(api, customer):
 
 
 def test_used_coupon_is_409_coupon_used(api, customer):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
     assert api.validate(customer.pk, coupon.code).status_code == 200
     assert_problem(api.validate(customer.pk, coupon.code), 409, "conflict", "coupon_used")
 
 
 def test_expired_coupon_is_409_and_stored_as_expired(api, customer):
-    coupon = CouponFactory(customer=customer, valid_until=timezone.now() - timedelta(seconds=1))
+    coupon = CouponFactory.create(customer=customer, valid_until=timezone.now() - timedelta(seconds=1))
     assert coupon.status == CouponStatus.ACTIVE
     assert_problem(api.validate(customer.pk, coupon.pk), 409, "conflict", "coupon_expired")
     coupon.refresh_from_db()
@@ -71,14 +71,14 @@ def test_expired_coupon_is_409_and_stored_as_expired(api, customer):
 
 
 def test_cancelled_coupon_is_409_coupon_cancelled(api, customer):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
     coupon_cancel(coupon_id=coupon.pk)
     assert_problem(api.validate(customer.pk, coupon.pk), 409, "conflict", "coupon_cancelled")
 
 
 def test_another_customers_coupon_is_404(api, customer):
-    neighbour = CustomerFactory(company=customer.company)
-    coupon = CouponFactory(customer=neighbour)
+    neighbour = CustomerFactory.create(company=customer.company)
+    coupon = CouponFactory.create(customer=neighbour)
     assert_problem(api.validate(customer.pk, coupon.pk), 404, "not-found")
     assert_problem(api.validate(customer.pk, coupon.code), 404, "not-found")
     coupon.refresh_from_db()
@@ -86,7 +86,7 @@ def test_another_customers_coupon_is_404(api, customer):
 
 
 def test_another_companys_coupon_is_404(api):
-    coupon = CouponFactory()
+    coupon = CouponFactory.create()
     assert_problem(api.validate(coupon.customer_id, coupon.pk), 404, "not-found")
     assert_problem(api.validate(coupon.customer_id, coupon.code), 404, "not-found")
 
@@ -97,7 +97,7 @@ def test_malformed_or_unknown_ref_is_404(api, customer, ref):
 
 
 def test_read_only_key_cannot_validate(customer):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
     reader = Api(make_key(customer.company, read_only=True))
     assert_problem(reader.validate(customer.pk, coupon.pk), 403, "permission-denied")
     coupon.refresh_from_db()
@@ -105,6 +105,6 @@ def test_read_only_key_cannot_validate(customer):
 
 
 def test_validate_ignores_a_body(api, customer):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
     url = f"/api/v2/customers/{customer.pk}/coupons/{coupon.pk}/validate/"
     assert api.post(url, {"anything": 1}).status_code == 200

@@ -18,7 +18,7 @@ def _validate_from_many_tills(coupon: Coupon, tills: int) -> list[int]:
 
 
 def test_only_one_of_twenty_concurrent_validates_of_a_single_use_coupon_wins():
-    coupon = CouponFactory(customer=CustomerFactory(company=CompanyFactory()))
+    coupon = CouponFactory.create(customer=CustomerFactory.create(company=CompanyFactory.create()))
     assert _validate_from_many_tills(coupon, 20) == [200] + [409] * 19
     coupon.refresh_from_db()
     assert (coupon.status, coupon.remaining_usages) == (CouponStatus.USED, 0)
@@ -26,7 +26,7 @@ def test_only_one_of_twenty_concurrent_validates_of_a_single_use_coupon_wins():
 
 
 def test_exactly_three_of_twenty_concurrent_validates_of_a_three_use_coupon_win():
-    coupon = CouponFactory(reward__total_usages_allowed=3)
+    coupon = CouponFactory.create(reward__total_usages_allowed=3)
     assert _validate_from_many_tills(coupon, 20) == [200] * 3 + [409] * 17
     coupon.refresh_from_db()
     assert (coupon.status, coupon.remaining_usages) == (CouponStatus.USED, 0)

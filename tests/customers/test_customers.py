@@ -1,7 +1,9 @@
+from typing import Any
+
 import pytest
 
 from customers.models import Customer
-from tests.conftest import assert_problem
+from tests.conftest import Api, assert_problem
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +35,7 @@ UPSTREAM_CUSTOMER = {
 VALID_CPF = "529.982.247-25"
 
 
-def enrol(api, **body):
+def enrol(api: Api, **body: str) -> Any:
     return api.post("/api/v2/customers/", body)
 
 
@@ -71,7 +73,7 @@ def test_enrol_matches_an_existing_customer(api, company, body, matched_on):
 
 
 def test_same_phone_in_another_company_is_another_customer(api):
-    other = CustomerFactory(phone="+5511987654321")
+    other = CustomerFactory.create(phone="+5511987654321")
     data = enrol(api, phone="+5511987654321").json()["data"]
     assert data["created"] is True and data["id"] != other.pk
 
@@ -95,13 +97,15 @@ def test_enrol_refuses_bad_identifiers(api, body, field):
 
 
 def test_list_filters_by_normalised_phone_email_name_and_search(api, company):
-    maria = CustomerFactory(company=company, full_name="Maria Silva", phone="+5511987654321", email="m@x.com")
-    joao = CustomerFactory(
+    maria = CustomerFactory.create(
+        company=company, full_name="Maria Silva", phone="+5511987654321", email="m@x.com"
+    )
+    joao = CustomerFactory.create(
         company=company, full_name="João Souza", phone="+5521912345678", email="j@x.com", cpf="52998224725"
     )
-    CustomerFactory(full_name="Maria Elsewhere")
+    CustomerFactory.create(full_name="Maria Elsewhere")
 
-    def ids(**params):
+    def ids(**params: str) -> list[str]:
         response = api.get("/api/v2/customers/", **params)
         assert response.status_code == 200, response.content
         return [item["id"] for item in response.json()["data"]]
@@ -117,7 +121,7 @@ def test_list_filters_by_normalised_phone_email_name_and_search(api, company):
 
 
 def test_list_paginates(api, company):
-    made = [CustomerFactory(company=company).pk for _ in range(5)]
+    made = [CustomerFactory.create(company=company).pk for _ in range(5)]
     first = api.get("/api/v2/customers/", page_size=3).json()
     second = api.get("/api/v2/customers/", page_size=3, cursor=first["meta"]["cursor"]).json()
     assert [c["id"] for c in first["data"] + second["data"]] == list(reversed(made))
@@ -144,6 +148,6 @@ def test_customer_detail_and_balances(api, customer):
 
 @pytest.mark.parametrize("suffix", ["", "points/", "points/history/", "z-balance/"])
 def test_another_companys_customer_is_404(api, suffix):
-    stranger = CustomerFactory(points=5)
+    stranger = CustomerFactory.create(points=5)
     assert_problem(api.get(f"/api/v2/customers/{stranger.pk}/{suffix}"), 404, "not-found")
     assert_problem(api.get(f"/api/v2/customers/nope/{suffix}"), 404, "not-found")

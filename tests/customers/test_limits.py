@@ -2,6 +2,7 @@
 that writes nothing, never a database overflow (500); the CHECK constraints hold the same bounds."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -9,18 +10,18 @@ from django.db import IntegrityError, transaction
 from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from customers.services import MAX_POINTS_BALANCE, customer_adjust_balance
-from tests.conftest import assert_problem
+from tests.conftest import Api, assert_problem
 from tests.factories import CustomerFactory
 from zupy.money import POINTS_MAX, Z_MICRO_MAX
 
 pytestmark = pytest.mark.django_db
 
 
-def add(api, customer, amount):
+def add(api: Api, customer: Customer, amount: object) -> Any:
     return api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": amount})
 
 
-def snapshot(customer):
+def snapshot(customer: Customer) -> tuple[int, int, int, int, int]:
     row = Customer.objects.get(pk=customer.pk)
     return (row.points_balance, row.points_earned, row.points_spent, row.z_balance, row.ledger.count())
 
@@ -42,7 +43,7 @@ def test_points_add_that_would_overflow_a_lifetime_counter_is_422_and_writes_not
 
 
 def test_repeated_huge_points_adds_stop_at_the_cap_with_a_422(api, company):
-    customer = CustomerFactory(company=company, points=MAX_POINTS_BALANCE - 1_500_000)
+    customer = CustomerFactory.create(company=company, points=MAX_POINTS_BALANCE - 1_500_000)
     assert add(api, customer, 1_000_000).status_code == 200
     before = snapshot(customer)
     for amount in (1_000_000, 1_000_000, 500_001):

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from customers.models import LedgerEntry
@@ -8,7 +10,7 @@ from tests.factories import CustomerFactory, RewardFactory, make_key
 pytestmark = pytest.mark.django_db
 
 
-def add(api, customer_id, body):
+def add(api: Api, customer_id: str, body: dict[str, Any]) -> Any:
     return api.post(f"/api/v2/customers/{customer_id}/points/add/", body)
 
 
@@ -52,19 +54,19 @@ def test_points_add_refuses_bad_amounts_and_writes_nothing(api, customer, body):
 
 
 def test_points_add_caps_the_balance(api, company):
-    customer = CustomerFactory(company=company, points=999_999_999)
+    customer = CustomerFactory.create(company=company, points=999_999_999)
     assert_problem(add(api, customer.pk, {"amount": 2}), 422, "validation-error", "balance_limit")
 
 
 def test_points_add_needs_a_write_key_and_this_companys_customer(api, customer):
     reader = Api(make_key(customer.company, read_only=True))
     assert_problem(add(reader, customer.pk, {"amount": 1}), 403, "permission-denied")
-    assert_problem(add(api, CustomerFactory().pk, {"amount": 1}), 404, "not-found")
+    assert_problem(add(api, CustomerFactory.create().pk, {"amount": 1}), 404, "not-found")
 
 
 def test_history_is_newest_first_with_balances_before_and_after(api, customer):
     add(api, customer.pk, {"amount": 50, "reason": "visit"})
-    reward = RewardFactory(company=customer.company, points_required=300)
+    reward = RewardFactory.create(company=customer.company, points_required=300)
     api.redeem(customer.pk, reward.pk)
     body = api.get(f"/api/v2/customers/{customer.pk}/points/history/", page_size=2).json()
     rows = body["data"]

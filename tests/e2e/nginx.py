@@ -43,8 +43,9 @@ def start_nginx(
     argv = [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", globals_]
     check = subprocess.run([*argv, "-t"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    proc = subprocess.Popen(argv, **quiet, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 30
     while True:  # until nginx listens
         try:

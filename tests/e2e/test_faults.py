@@ -13,6 +13,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -54,7 +56,7 @@ class OwnPostgres:
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack() -> Iterator[dict[str, Any]]:
     pg = OwnPostgres()
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
     env.update(
@@ -89,7 +91,7 @@ def stack():
         pg.destroy()
 
 
-def _get(stack, path):
+def _get(stack: dict[str, Any], path: str) -> requests.Response:
     return requests.get(
         f"{stack['base']}/api/v2{path}", headers={"X-API-Key": stack["seeded"]["api_key"]}, timeout=15
     )
@@ -122,7 +124,7 @@ def test_a_worker_killed_mid_redemption_leaves_no_half_done_redemption(stack):
     stop = time.monotonic() + 4
     statuses: list[int] = []
 
-    def till():
+    def till() -> None:
         session = requests.Session()
         while time.monotonic() < stop:
             for path, body in (

@@ -48,7 +48,7 @@ def manage(on: Server, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_mixed_load_with_z_on_sqlite_keeps_every_balance_exact(server: Server):  # noqa: F811
+def test_mixed_load_with_z_on_sqlite_keeps_every_balance_exact(server: Server) -> None:  # noqa: F811
     seeded = server.seed()
     setup = SETUP.format(
         company_id=seeded["company_id"], customers=CUSTOMERS, points=OPENING_POINTS,
@@ -123,7 +123,7 @@ def test_mixed_load_with_z_on_sqlite_keeps_every_balance_exact(server: Server): 
         assert points.json()["data"]["points_balance"] == expected_points
 
 
-def test_two_workers_of_scripts_serve_share_one_rate_limit_budget(server: Server):  # noqa: F811
+def test_two_workers_of_scripts_serve_share_one_rate_limit_budget(server: Server) -> None:  # noqa: F811
     company = json.loads(manage(server, "create_company", "Free tier", "--tier", "free").stdout)
     key = json.loads(manage(server, "create_api_key", company["company_id"]).stdout)["api_key"]
     if time.time() % 60 > 45:  # stay inside one one-minute window

@@ -8,11 +8,12 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Barrier
+from typing import TypedDict
 
 import pytest
 import requests
@@ -23,6 +24,15 @@ GUIDE = ROOT / "docs" / "reference" / "coupons-guide.txt"
 EXAMPLE = Path(__file__).with_name("guide_full_example.py")
 
 pytestmark = pytest.mark.e2e
+
+
+class Seeded(TypedDict):
+    """What ``manage.py seed_demo --json`` prints."""
+
+    api_key: str
+    company_id: str
+    customer_id: str
+    rewards: dict[str, str]  # name -> id
 
 
 @dataclass
@@ -36,7 +46,7 @@ class Server:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"X-API-Key": key or self.api_key}
 
-    def seed(self) -> dict[str, object]:
+    def seed(self) -> Seeded:
         """Rerun seed_demo on the server's database: balances back to 1000 / 1150, a fresh key."""
         out = subprocess.run(
             [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "seed_demo", "--json"],
@@ -82,13 +92,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop(proc)
 
 
-def test_committed_example_is_the_guides_full_example():
+def test_committed_example_is_the_guides_full_example() -> None:
     guide = GUIDE.read_text()
     script = guide[guide.index("import requests") : guide.index("Next Steps")].rstrip() + "\n"
     assert EXAMPLE.read_text() == script
 
 
-def test_guides_full_example_runs_unchanged(server: Server, tmp_path: Path):
+def test_guides_full_example_runs_unchanged(server: Server, tmp_path: Path) -> None:
     script = EXAMPLE.read_text()
     script = script.replace('"https://api.zupy.com/api/v2"', f'"{server.base_url}"')
     script = script.replace("zupy_pk_your_api_key_here", server.api_key)
@@ -107,7 +117,7 @@ def test_guides_full_example_runs_unchanged(server: Server, tmp_path: Path):
     assert re.fullmatch(r"Coupon CZ-[2-9A-HJKMNP-Z]{8} used at \S+Z", lines[3])
 
 
-def _together(count: int, call) -> list[int]:
+def _together(count: int, call: Callable[[], requests.Response]) -> list[int]:
     barrier = Barrier(count)
 
     def one(_: int) -> int:
@@ -121,7 +131,7 @@ def _together(count: int, call) -> list[int]:
 @pytest.mark.parametrize(("reward_name", "winners"), [("Free Dessert", 1), ("3x Free Coffee", 3)])
 def test_concurrent_validates_on_sqlite_have_exactly_k_winners(
     server: Server, reward_name: str, winners: int
-):
+) -> None:
     seeded = server.seed()
     customer = seeded["customer_id"]
     redeem = requests.post(
@@ -139,7 +149,7 @@ def test_concurrent_validates_on_sqlite_have_exactly_k_winners(
     assert statuses == [200] * winners + [409] * (20 - winners)
 
 
-def test_concurrent_redeems_on_sqlite_never_overspend(server: Server):
+def test_concurrent_redeems_on_sqlite_never_overspend(server: Server) -> None:
     seeded = server.seed()  # 1000 points: exactly two "10% Off Next Order" (500 each)
     customer = seeded["customer_id"]
     url = f"{server.base_url}/customers/{customer}/rewards/{seeded['rewards']['10% Off Next Order']}/redeem/"
@@ -161,13 +171,13 @@ def test_concurrent_redeems_on_sqlite_never_overspend(server: Server):
     assert check.returncode == 0, check.stderr
 
 
-def test_unknown_url_on_the_debug_server_is_problem_json(server: Server):
+def test_unknown_url_on_the_debug_server_is_problem_json(server: Server) -> None:
     response = requests.get(f"{server.base_url}/nowhere/", timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_serve_prints_the_docs_url_and_it_works_offline(server: Server):
+def test_serve_prints_the_docs_url_and_it_works_offline(server: Server) -> None:
     assert server.log_path is not None
     (docs_url,) = re.findall(r"API docs \(Swagger UI\): (\S+)", server.log_path.read_text())
     assert docs_url == server.base_url + "/docs/"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -24,7 +25,7 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def two_servers(tmp_path_factory):
+def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], str]]:
     data = tmp_path_factory.mktemp("ratelimit")
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
     env.update(

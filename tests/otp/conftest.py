@@ -1,5 +1,6 @@
 import re
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import pytest
 from django.utils import timezone
@@ -18,15 +19,21 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+class OtpLog(Protocol):
+    def codes(self) -> list[str]: ...
+    def last_code(self) -> str: ...
+    def lines(self) -> list[str]: ...
+
+
 @pytest.fixture
-def clock(monkeypatch):
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     frozen = Clock()
     monkeypatch.setattr("otp.services.timezone.now", frozen)
     return frozen
 
 
 @pytest.fixture
-def otp_log(caplog):
+def otp_log(caplog: pytest.LogCaptureFixture) -> OtpLog:
     """The console sender's lines: ``otp_log.code_for("+55*******4321")``."""
     caplog.set_level("WARNING", logger="zupy.otp")
 

@@ -2,15 +2,19 @@
 
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import pytest
 from django.core import mail
+from pytest_django.fixtures import Settings
 
 from customers.models import Customer
 from otp.models import OtpChallenge, OtpSession
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
+from zupy.models import Company
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,26 +22,26 @@ PHONE = "+5511987654321"
 
 
 @pytest.fixture
-def strict():
-    return CompanyFactory(otp_preset="strict")
+def strict() -> Company:
+    return CompanyFactory.create(otp_preset="strict")
 
 
 @pytest.fixture
-def api(strict):
+def api(strict: Company) -> Api:
     return Api(make_key(strict))
 
 
-def request_otp(api, identifier):
+def request_otp(api: Api, identifier: str) -> Any:
     return api.post("/api/v2/auth/request-otp/", {"identifier": identifier})
 
 
-def verify_otp(api, identifier, code):
+def verify_otp(api: Api, identifier: str, code: str) -> Any:
     return api.post("/api/v2/auth/verify-otp/", {"identifier": identifier, "otp_code": code})
 
 
 def test_request_verify_and_redeem_with_the_console_senders_code(api, strict, otp_log):
-    customer = CustomerFactory(company=strict, phone=PHONE, points=500)
-    reward = RewardFactory(company=strict, points_required=200)
+    customer = CustomerFactory.create(company=strict, phone=PHONE, points=500)
+    reward = RewardFactory.create(company=strict, points_required=200)
     assert_problem(api.redeem(customer.pk, reward.pk), 403, "otp-required", "otp_required")
 
     sent = request_otp(api, "(11) 98765-4321")
@@ -111,8 +115,8 @@ def test_the_code_expires_after_five_minutes(api, otp_log, clock):
 
 
 def test_the_session_expires_after_thirty_minutes(api, strict, otp_log, clock):
-    customer = CustomerFactory(company=strict, phone=PHONE, points=1000)
-    reward = RewardFactory(company=strict, points_required=1)
+    customer = CustomerFactory.create(company=strict, phone=PHONE, points=1000)
+    reward = RewardFactory.create(company=strict, points_required=1)
     request_otp(api, PHONE)
     session = verify_otp(api, PHONE, otp_log.last_code()).json()["data"]["otp_session"]
     url = f"/api/v2/customers/{customer.pk}/rewards/{reward.pk}/redeem/"
@@ -123,9 +127,9 @@ def test_the_session_expires_after_thirty_minutes(api, strict, otp_log, clock):
 
 
 def test_a_session_for_customer_a_is_refused_for_customer_b(api, strict, otp_log):
-    CustomerFactory(company=strict, phone=PHONE, points=1000)
-    other = CustomerFactory(company=strict, points=1000)
-    reward = RewardFactory(company=strict, points_required=1)
+    CustomerFactory.create(company=strict, phone=PHONE, points=1000)
+    other = CustomerFactory.create(company=strict, points=1000)
+    reward = RewardFactory.create(company=strict, points_required=1)
     request_otp(api, PHONE)
     session = verify_otp(api, PHONE, otp_log.last_code()).json()["data"]["otp_session"]
     response = api.post(
@@ -135,11 +139,11 @@ def test_a_session_for_customer_a_is_refused_for_customer_b(api, strict, otp_log
 
 
 def test_a_session_of_another_company_is_refused(api, strict, otp_log):
-    elsewhere = CompanyFactory(otp_preset="strict")
+    elsewhere = CompanyFactory.create(otp_preset="strict")
     their_api = Api(make_key(elsewhere))
-    CustomerFactory(company=elsewhere, phone=PHONE)
-    mine = CustomerFactory(company=strict, phone=PHONE, points=10)
-    reward = RewardFactory(company=strict, points_required=1)
+    CustomerFactory.create(company=elsewhere, phone=PHONE)
+    mine = CustomerFactory.create(company=strict, phone=PHONE, points=10)
+    reward = RewardFactory.create(company=strict, points_required=1)
     request_otp(their_api, PHONE)
     session = verify_otp(their_api, PHONE, otp_log.last_code()).json()["data"]["otp_session"]
     response = api.post(
@@ -159,13 +163,13 @@ def test_requests_per_identifier_are_limited_with_retry_after(api, otp_log):
 
 def test_one_customers_identifiers_share_one_budget(api, strict, otp_log):
     """Phone, e-mail and CPF of one customer: 5 codes in a window between them, not 5 each."""
-    CustomerFactory(company=strict, phone=PHONE, email="ana@example.com", cpf="52998224725")
+    CustomerFactory.create(company=strict, phone=PHONE, email="ana@example.com", cpf="52998224725")
     identifiers = [PHONE, "ana@example.com", "529.982.247-25", PHONE, "ana@example.com"]
     assert [request_otp(api, identifier).status_code for identifier in identifiers] == [200] * 5
     for identifier in (PHONE, "ANA@example.com", "52998224725"):
         assert_problem(request_otp(api, identifier), 429, "rate-limit-exceeded")
     # Another customer, and a number no customer has yet, keep budgets of their own.
-    CustomerFactory(company=strict, phone="+5511900002222")
+    CustomerFactory.create(company=strict, phone="+5511900002222")
     assert request_otp(api, "+5511900002222").status_code == 200
     assert request_otp(api, "+5511900003333").status_code == 200
 
@@ -178,7 +182,7 @@ def test_requests_per_company_are_limited(api, settings, otp_log):
 
 
 def test_a_cpf_receives_its_code_on_the_customers_phone(api, strict, otp_log):
-    customer = CustomerFactory(company=strict, phone=PHONE, cpf="52998224725")
+    customer = CustomerFactory.create(company=strict, phone=PHONE, cpf="52998224725")
     sent = request_otp(api, "529.982.247-25").json()["data"]
     assert sent["channel"] == "whatsapp"
     assert any("+55*******4321" in line for line in otp_log.lines())
@@ -198,10 +202,10 @@ def test_bad_code_format_is_422(api, code):
 
 
 class Gateway(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: list[dict[str, Any]] = []
     status = 200
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         Gateway.received.append(
             {"auth": self.headers["Authorization"], **json.loads(self.rfile.read(length))}
@@ -209,12 +213,12 @@ class Gateway(BaseHTTPRequestHandler):
         self.send_response(Gateway.status)
         self.end_headers()
 
-    def log_message(self, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 @pytest.fixture
-def gateway(settings):
+def gateway(settings: Settings) -> Iterator[type[Gateway]]:
     server = HTTPServer(("127.0.0.1", 0), Gateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,10 +1,12 @@
 """Each preset against each protected action, without and with an OTP session."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from customers.models import Customer
 from otp.models import OtpSession, session_token_digest
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
@@ -20,7 +22,7 @@ REQUIRED = {
 PHONE = "+5511987654321"
 
 
-def session_for(customer) -> str:
+def session_for(customer: Customer) -> str:
     token = f"test-session-{customer.pk}"
     OtpSession.objects.create(
         company=customer.company, customer=customer, token_digest=session_token_digest(token),
@@ -29,15 +31,17 @@ def session_for(customer) -> str:
     return token
 
 
-def attempt(action: str, api: Api, company: Company, headers: dict, customer=None):
-    customer = customer or CustomerFactory(company=company, phone=PHONE, points=1000)
+def attempt(
+    action: str, api: Api, company: Company, headers: dict[str, str], customer: Customer | None = None
+) -> tuple[Customer, Any]:
+    customer = customer or CustomerFactory.create(company=company, phone=PHONE, points=1000)
     if action == "redemption":
-        reward = RewardFactory(company=company, points_required=10)
+        reward = RewardFactory.create(company=company, points_required=10)
         return customer, api.post(
             f"/api/v2/customers/{customer.pk}/rewards/{reward.pk}/redeem/", {}, **headers
         )
     if action == "coupon_usage":
-        coupon = CouponFactory(customer=customer)
+        coupon = CouponFactory.create(customer=customer)
         return customer, api.post(f"/api/v2/customers/{customer.pk}/coupons/{coupon.pk}/validate/", **headers)
     return customer, api.post("/api/v2/customers/", {"phone": customer.phone}, **headers)
 
@@ -45,7 +49,7 @@ def attempt(action: str, api: Api, company: Company, headers: dict, customer=Non
 @pytest.mark.parametrize("preset", REQUIRED)
 @pytest.mark.parametrize("action", ["enrollment", "redemption", "coupon_usage"])
 def test_policy_presets_guard_their_actions(preset, action):
-    company = CompanyFactory(otp_preset=preset)
+    company = CompanyFactory.create(otp_preset=preset)
     api = Api(make_key(company))
     _, response = attempt(action, api, company, {})
     if action in REQUIRED[preset]:
@@ -56,9 +60,9 @@ def test_policy_presets_guard_their_actions(preset, action):
 
 @pytest.mark.parametrize("action", ["enrollment", "redemption", "coupon_usage"])
 def test_a_valid_session_opens_every_action_under_strict(action):
-    company = CompanyFactory(otp_preset="strict")
+    company = CompanyFactory.create(otp_preset="strict")
     api = Api(make_key(company))
-    customer = CustomerFactory(company=company, phone=PHONE, points=1000)
+    customer = CustomerFactory.create(company=company, phone=PHONE, points=1000)
     _, response = attempt(action, api, company, {"HTTP_X_OTP_SESSION": session_for(customer)}, customer)
     assert response.status_code == 200, response.content
 
@@ -68,14 +72,18 @@ def test_an_otp_refusal_is_not_replayed_to_the_retry_that_brings_a_session(actio
     """The till retries with the same Idempotency-Key once the customer has verified: the 403 came
     before the operation, so it is not stored (only the header changed, which the key's
     fingerprint does not cover)."""
-    company = CompanyFactory(otp_preset="strict")
+    company = CompanyFactory.create(otp_preset="strict")
     api = Api(make_key(company))
-    customer = CustomerFactory(company=company, phone=PHONE, points=1000)
-    path, body = "/api/v2/customers/", {"phone": PHONE}
+    customer = CustomerFactory.create(company=company, phone=PHONE, points=1000)
+    body: dict[str, str] | None = {"phone": PHONE}
+    path = "/api/v2/customers/"
     if action == "redemption":
-        path, body = f"{path}{customer.pk}/rewards/{RewardFactory(company=company).pk}/redeem/", {}
+        path, body = f"{path}{customer.pk}/rewards/{RewardFactory.create(company=company).pk}/redeem/", {}
     elif action == "coupon_usage":
-        path, body = f"{path}{customer.pk}/coupons/{CouponFactory(customer=customer).pk}/validate/", None
+        path, body = (
+            f"{path}{customer.pk}/coupons/{CouponFactory.create(customer=customer).pk}/validate/",
+            None,
+        )
     refused = api.post(path, body, HTTP_IDEMPOTENCY_KEY="till-1-sale-7")
     assert_problem(refused, 403, "otp-required", "otp_required")
     retried = api.post(
@@ -87,24 +95,24 @@ def test_an_otp_refusal_is_not_replayed_to_the_retry_that_brings_a_session(actio
 
 @pytest.mark.parametrize("action", ["enrollment", "redemption", "coupon_usage"])
 def test_another_customers_session_is_refused_under_strict(action):
-    company = CompanyFactory(otp_preset="strict")
+    company = CompanyFactory.create(otp_preset="strict")
     api = Api(make_key(company))
-    token = session_for(CustomerFactory(company=company, phone="+5511900000099"))
+    token = session_for(CustomerFactory.create(company=company, phone="+5511900000099"))
     _, response = attempt(action, api, company, {"HTTP_X_OTP_SESSION": token})
     assert_problem(response, 403, "otp-required", "otp_required")
 
 
 def test_strict_enrolment_of_someone_else_is_refused_and_creates_nobody():
-    company = CompanyFactory(otp_preset="strict")
+    company = CompanyFactory.create(otp_preset="strict")
     api = Api(make_key(company))
-    token = session_for(CustomerFactory(company=company, phone="+5511900000099"))
+    token = session_for(CustomerFactory.create(company=company, phone="+5511900000099"))
     response = api.post("/api/v2/customers/", {"phone": "+5511900000011"}, HTTP_X_OTP_SESSION=token)
     assert_problem(response, 403, "otp-required", "otp_required")
     assert not company.customers.filter(phone="+5511900000011").exists()
 
 
 def test_trust_partner_validation_waives_the_requirements():
-    company = CompanyFactory(otp_preset="strict")
+    company = CompanyFactory.create(otp_preset="strict")
     company.trust_partner_validation = True
     company.save()
     _, response = attempt("redemption", Api(make_key(company)), company, {})

@@ -7,6 +7,7 @@ import contextlib
 import os
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db.models import Count, Q, Sum
@@ -43,16 +44,16 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.company = CompanyFactory(rate_tier="enterprise")
+        self.company = CompanyFactory.create(rate_tier="enterprise")
         self.api = Api(make_key(self.company))
         self.rewards = [
-            RewardFactory(company=self.company, points_required=500, quantity_available=STOCK),
-            RewardFactory(company=self.company, points_required=300, total_usages_allowed=3),
-            RewardFactory(company=self.company, points_required=100, max_redemptions_per_customer=2),
+            RewardFactory.create(company=self.company, points_required=500, quantity_available=STOCK),
+            RewardFactory.create(company=self.company, points_required=300, total_usages_allowed=3),
+            RewardFactory.create(company=self.company, points_required=100, max_redemptions_per_customer=2),
         ]
         self.replies: dict[str, tuple[int, bytes]] = {}
 
-    def post(self, path: str, body: dict[str, object], replay: bool) -> object:
+    def post(self, path: str, body: dict[str, object], replay: bool) -> Any:
         key = uuid.uuid4().hex
         response = self.api.post(path, body, HTTP_IDEMPOTENCY_KEY=key)
         assert response.status_code < 500, response.content
@@ -69,6 +70,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def enrol_with_balances(self, points: int, micro: int) -> str:
         """A customer near a reward's price with some Z$: the Z$ top-up is one redeem away."""
         customer = self.enrol(10**7 + 1)
+        assert isinstance(customer, str)  # a rule called directly returns its value, not a bundle entry
         if points:
             self.add_points(customer, points, replay=False)
         self.adjust_z(customer, micro)

@@ -18,7 +18,7 @@ UPSTREAM_REQUIRED = {
 
 
 def test_catalog_lists_rewards_with_the_guides_and_upstreams_fields(api, company):
-    reward = RewardFactory(company=company, name="Free Dessert", points_required=200, validity_days=30)
+    reward = RewardFactory.create(company=company, name="Free Dessert", points_required=200, validity_days=30)
     response = api.get("/api/v2/rewards/")
     assert response.status_code == 200
     body = response.json()
@@ -33,11 +33,11 @@ def test_catalog_lists_rewards_with_the_guides_and_upstreams_fields(api, company
 
 
 def test_already_redeemed_reflects_the_customers_coupons(api, customer):
-    redeemed = RewardFactory(company=customer.company)
-    cancelled = RewardFactory(company=customer.company)
-    fresh = RewardFactory(company=customer.company)
-    CouponFactory(customer=customer, reward=redeemed)
-    coupon_cancel(coupon_id=CouponFactory(customer=customer, reward=cancelled).pk)
+    redeemed = RewardFactory.create(company=customer.company)
+    cancelled = RewardFactory.create(company=customer.company)
+    fresh = RewardFactory.create(company=customer.company)
+    CouponFactory.create(customer=customer, reward=redeemed)
+    coupon_cancel(coupon_id=CouponFactory.create(customer=customer, reward=cancelled).pk)
 
     data = api.get("/api/v2/rewards/", customer_id=customer.pk).json()["data"]
 
@@ -48,12 +48,12 @@ def test_already_redeemed_reflects_the_customers_coupons(api, customer):
 def test_is_available_follows_active_dates_and_stock(api, company):
     now = timezone.now()
     rewards = {
-        "ok": RewardFactory(company=company),
-        "inactive": RewardFactory(company=company, is_active=False),
-        "future": RewardFactory(company=company, start_date=now + timedelta(days=1)),
-        "past": RewardFactory(company=company, end_date=now - timedelta(days=1)),
-        "sold-out": RewardFactory(company=company, quantity_available=0),
-        "in-window": RewardFactory(
+        "ok": RewardFactory.create(company=company),
+        "inactive": RewardFactory.create(company=company, is_active=False),
+        "future": RewardFactory.create(company=company, start_date=now + timedelta(days=1)),
+        "past": RewardFactory.create(company=company, end_date=now - timedelta(days=1)),
+        "sold-out": RewardFactory.create(company=company, quantity_available=0),
+        "in-window": RewardFactory.create(
             company=company, start_date=now - timedelta(days=1), end_date=now + timedelta(1)
         ),
     }
@@ -64,15 +64,15 @@ def test_is_available_follows_active_dates_and_stock(api, company):
 
 
 def test_redeemable_keeps_what_the_customer_can_afford_and_may_still_redeem(api, company):
-    customer = CustomerFactory(company=company, points=300)
-    affordable = RewardFactory(company=company, points_required=300)
-    too_dear = RewardFactory(company=company, points_required=301)
-    RewardFactory(company=company, points_required=10, is_active=False)
-    free_taken = RewardFactory(company=company, points_required=0)
-    CouponFactory(customer=customer, reward=free_taken)
-    free_open = RewardFactory(company=company, points_required=0)
-    capped = RewardFactory(company=company, points_required=10, max_redemptions_per_customer=1)
-    CouponFactory(customer=customer, reward=capped)
+    customer = CustomerFactory.create(company=company, points=300)
+    affordable = RewardFactory.create(company=company, points_required=300)
+    too_dear = RewardFactory.create(company=company, points_required=301)
+    RewardFactory.create(company=company, points_required=10, is_active=False)
+    free_taken = RewardFactory.create(company=company, points_required=0)
+    CouponFactory.create(customer=customer, reward=free_taken)
+    free_open = RewardFactory.create(company=company, points_required=0)
+    capped = RewardFactory.create(company=company, points_required=10, max_redemptions_per_customer=1)
+    CouponFactory.create(customer=customer, reward=capped)
 
     data = api.get("/api/v2/rewards/", customer_id=customer.pk, redeemable="true").json()["data"]
 
@@ -82,7 +82,7 @@ def test_redeemable_keeps_what_the_customer_can_afford_and_may_still_redeem(api,
 
 
 def test_python_requests_spelling_of_true_is_accepted(api, customer):
-    RewardFactory(company=customer.company, points_required=1)
+    RewardFactory.create(company=customer.company, points_required=1)
     response = api.get("/api/v2/rewards/", customer_id=customer.pk, redeemable="True")
     assert len(response.json()["data"]) == 1
 
@@ -98,20 +98,20 @@ def test_bad_query_parameters_are_422(api, params):
 
 
 def test_unknown_or_foreign_customer_is_404(api):
-    stranger = CustomerFactory()
+    stranger = CustomerFactory.create()
     assert_problem(api.get("/api/v2/rewards/", customer_id=stranger.pk), 404, "not-found")
     assert_problem(api.get("/api/v2/rewards/", customer_id="2awTHloSJX7kGGprFerOOsvAAAA"), 404, "not-found")
 
 
 def test_catalog_shows_only_the_keys_company(api, company):
-    ours = RewardFactory(company=company)
-    RewardFactory()
+    ours = RewardFactory.create(company=company)
+    RewardFactory.create()
     assert [item["id"] for item in api.get("/api/v2/rewards/").json()["data"]] == [ours.pk]
 
 
 def test_reward_detail(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=200)
-    CouponFactory(customer=customer, reward=reward)
+    reward = RewardFactory.create(company=customer.company, points_required=200)
+    CouponFactory.create(customer=customer, reward=reward)
     response = api.get(f"/api/v2/rewards/{reward.pk}/", customer_id=customer.pk)
     assert response.status_code == 200
     body = response.json()
@@ -122,14 +122,14 @@ def test_reward_detail(api, customer):
 
 
 def test_reward_detail_of_another_company_or_unknown_is_404(api):
-    assert_problem(api.get(f"/api/v2/rewards/{RewardFactory().pk}/"), 404, "not-found")
+    assert_problem(api.get(f"/api/v2/rewards/{RewardFactory.create().pk}/"), 404, "not-found")
     assert_problem(api.get("/api/v2/rewards/2awTHloSJX7kGGprFerOOsvAAAA/"), 404, "not-found")
     assert_problem(api.get("/api/v2/rewards/whatever/"), 404, "not-found")
 
 
 def test_catalog_costs_a_constant_number_of_queries(api, customer, django_assert_max_num_queries):
     for _ in range(30):
-        RewardFactory(company=customer.company)
+        RewardFactory.create(company=customer.company)
     api.get("/api/v2/rewards/")  # warm up
     with django_assert_max_num_queries(3):
         response = api.get("/api/v2/rewards/", customer_id=customer.pk, page_size=30)

@@ -7,6 +7,7 @@ body field added later is walked too without anyone remembering to add it here.
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from coupons.models import Coupon, CouponUse
 from customers.models import Customer, LedgerEntry
 from otp.models import OtpChallenge
+from tests.conftest import Api
 from tests.factories import CouponFactory, RewardFactory
 from webhooks.models import WebhookEndpoint
 
@@ -76,10 +78,14 @@ def assert_refused_cleanly(response: Any, before: tuple[int, ...]) -> None:
         assert counts() == before
 
 
+def _fill(values: dict[str, str], match: re.Match[str]) -> str:
+    return values[match.group(1)]
+
+
 @pytest.fixture
-def world(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=10)
-    coupon = CouponFactory(customer=customer, reward=reward)
+def world(api: Api, customer: Customer) -> dict[str, str]:
+    reward = RewardFactory.create(company=customer.company, points_required=10)
+    coupon = CouponFactory.create(customer=customer, reward=reward)
     return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk}
 
 
@@ -96,7 +102,7 @@ def test_odd_ids_in_every_path_are_refused_cleanly(api, world, route):
         # Each id odd in turn with the others real (to get past the first lookup), then all odd.
         for odd_names in [[name] for name in names] + [names]:
             values = {name: odd if name in odd_names else world.get(name, odd) for name in names}
-            path = "/" + _PARAM.sub(lambda m, v=values: v[m.group(1)], route)
+            path = "/" + _PARAM.sub(partial(_fill, values), route)
             for method in ("GET", "POST", "PUT"):
                 response = api.client.generic(
                     method, path, BODY_FOR_ANY_WRITE, content_type="application/json"

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_concurrent_points_adds_and_redeems_keep_the_ledger_exact():
-    customer = CustomerFactory(points=500)
-    reward = RewardFactory(company=customer.company, points_required=50)
+    customer = CustomerFactory.create(points=500)
+    reward = RewardFactory.create(company=customer.company, points_required=50)
     key = make_key(customer.company)
     calls = iter(["add", "redeem"] * 10)
 
@@ -39,8 +39,8 @@ def test_concurrent_points_adds_and_redeems_keep_the_ledger_exact():
 
 @pytest.mark.parametrize("attempt", range(5))
 def test_a_concurrent_cancel_and_validate_of_one_coupon_have_one_winner(attempt):
-    customer = CustomerFactory(points=1000)
-    reward = RewardFactory(company=customer.company, points_required=100)
+    customer = CustomerFactory.create(points=1000)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     key = make_key(customer.company)
     coupon_id = Api(key).redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
     actions = iter(["cancel", "validate"])
@@ -70,7 +70,7 @@ def test_a_concurrent_cancel_and_validate_of_one_coupon_have_one_winner(attempt)
 
 
 def test_a_used_coupon_cannot_be_cancelled_afterwards():
-    coupon = CouponFactory(customer=CustomerFactory(points=10))
+    coupon = CouponFactory.create(customer=CustomerFactory.create(points=10))
     Api(make_key(coupon.company)).validate(coupon.customer_id, coupon.pk)
     with pytest.raises(CouponNotCancellable):
         coupon_cancel(coupon_id=coupon.pk)

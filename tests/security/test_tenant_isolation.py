@@ -1,6 +1,8 @@
 """OWASP API1 (BOLA): walk the URL configuration, so a new endpoint cannot forget the scoping."""
 
 import re
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -15,10 +17,10 @@ pytestmark = pytest.mark.django_db
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
-def api_routes():
+def api_routes() -> list[tuple[str, Any]]:
     """(route, view class) for every /api/v2/ pattern."""
 
-    def walk(patterns, prefix):
+    def walk(patterns: Sequence[URLPattern | URLResolver], prefix: str) -> Iterator[tuple[str, Any]]:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
@@ -42,17 +44,17 @@ def test_the_walk_finds_the_routes_it_must():
 
 
 @pytest.fixture
-def victim():
-    company = CompanyFactory()
-    customer = CustomerFactory(company=company, points=1000)
-    reward = RewardFactory(company=company, points_required=10)
-    coupon = CouponFactory(customer=customer, reward=reward)
+def victim() -> dict[str, str]:
+    company = CompanyFactory.create()
+    customer = CustomerFactory.create(company=company, points=1000)
+    reward = RewardFactory.create(company=company, points_required=10)
+    coupon = CouponFactory.create(customer=customer, reward=reward)
     return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk, "code": coupon.code}
 
 
 @pytest.mark.parametrize(("route", "view"), ID_ROUTES, ids=[route for route, _ in ID_ROUTES])
 def test_another_companys_key_gets_404_for_every_object_route(route, view, victim):
-    attacker = Api(make_key(CompanyFactory()))
+    attacker = Api(make_key(CompanyFactory.create()))
     names = PARAM.findall(route)
     assert set(names) <= set(victim), f"{route}: teach this test the id kind {names}"
     url = PARAM.sub(lambda m: victim[m.group(1)], route)

@@ -1,10 +1,12 @@
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 
 
 class Receiver:
@@ -13,13 +15,13 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict] = []
         # per request: a status code, ("sleep", seconds) or ("redirect", location)
-        self.script: list[object] = []
+        self.script: list[int | tuple[str, Any]] = []
         self.during: Callable[[], object] | None = None  # called while a request is being answered
         self.during_results: list[object] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append(
                     {"headers": dict(self.headers), "body": body, "json": json.loads(body)}
@@ -29,7 +31,7 @@ class Receiver:
                 action = receiver.script.pop(0) if receiver.script else 200
                 location = None
                 if isinstance(action, tuple) and action[0] == "redirect":
-                    action, location = 302, action[1]
+                    location, action = action[1], 302
                 elif isinstance(action, tuple):
                     time.sleep(action[1])
                     action = 200
@@ -38,7 +40,7 @@ class Receiver:
                     self.send_header("Location", location)
                 self.end_headers()
 
-            def log_message(self, *args):
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -54,7 +56,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(settings):
+def receiver(settings: Settings) -> Iterator[Receiver]:
     settings.WEBHOOK_ALLOW_HTTP = True
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_RETRY_DELAYS = [0.0, 0.0, 0.0]
@@ -65,7 +67,7 @@ def receiver(settings):
 
 
 @pytest.fixture
-def second_receiver(receiver):
+def second_receiver(receiver: Receiver) -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.shutdown()

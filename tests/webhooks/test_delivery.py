@@ -1,6 +1,8 @@
 """How an attempt goes out: to the checked address only, no redirects, no lock held while it waits,
 and no failure of one delivery reaching the next."""
 
+from typing import NoReturn
+
 import pytest
 from django.db import connections, transaction
 from django.db.utils import OperationalError
@@ -10,13 +12,14 @@ from tests.factories import CompanyFactory
 from webhooks import services, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_claim, webhook_deliver_batch, webhook_deliver_next
+from zupy.models import Company
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def outbox_row(url: str, company=None) -> WebhookDelivery:
+def outbox_row(url: str, company: Company | None = None) -> WebhookDelivery:
     """A due delivery as ``webhook_emit`` writes it, to any URL (even one PUT would refuse)."""
-    company = company or CompanyFactory()
+    company = company or CompanyFactory.create()
     WebhookEndpoint.objects.get_or_create(company=company, defaults={"url": url, "secret": "whsec_test"})
     row = WebhookDelivery(company=company, event="points.earned", url=url, next_attempt_at=timezone.now())
     row.payload = {
@@ -47,7 +50,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(receiver, second_rec
 def test_the_checked_address_is_the_one_connected_to_with_the_original_host(receiver, monkeypatch):
     lookups = []
 
-    def resolve(host, port):
+    def resolve(host: str, port: int) -> list[str]:
         lookups.append(host)
         return ["127.0.0.1"]
 
@@ -97,7 +100,7 @@ def test_a_bad_port_is_a_recorded_failure(receiver):
 
 
 def test_any_exception_while_delivering_is_recorded_on_the_row(receiver, monkeypatch):
-    def explode(**kwargs):
+    def explode(**kwargs: object) -> NoReturn:
         raise KeyError("something nobody foresaw")
 
     monkeypatch.setattr(services, "webhook_send", explode)
@@ -113,7 +116,7 @@ def test_any_exception_while_delivering_is_recorded_on_the_row(receiver, monkeyp
 def test_no_lock_or_transaction_is_held_while_the_receiver_answers(receiver):
     row = outbox_row(receiver.url)
 
-    def try_to_lock_the_row():
+    def try_to_lock_the_row() -> str:
         try:
             with transaction.atomic():
                 WebhookDelivery.objects.select_for_update(nowait=True).get(pk=row.pk)
@@ -139,7 +142,7 @@ def test_a_leased_row_is_not_claimed_again():
 
 
 def test_one_companys_backlog_does_not_hold_back_another():
-    busy = CompanyFactory()
+    busy = CompanyFactory.create()
     backlog = [outbox_row("https://93.184.216.34/busy", company=busy) for _ in range(5)]
     other = outbox_row("https://93.184.216.34/other")
     claimed = [row.pk for row in webhook_claim()]

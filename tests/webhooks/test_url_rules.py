@@ -1,6 +1,7 @@
 """Which receivers a company may configure, checked at PUT and again before every attempt."""
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, make_key
@@ -12,9 +13,9 @@ PUT = "/api/v2/integrations/webhooks/"
 
 
 @pytest.fixture
-def api(settings):
+def api(settings: Settings) -> Api:
     settings.WEBHOOK_ALLOW_HTTP, settings.WEBHOOK_ALLOW_PRIVATE = False, False
-    return Api(make_key(CompanyFactory()))
+    return Api(make_key(CompanyFactory.create()))
 
 
 @pytest.mark.parametrize(

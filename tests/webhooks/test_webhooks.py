@@ -3,6 +3,7 @@ import hmac
 import json
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -13,31 +14,32 @@ from coupons.models import CouponStatus
 from coupons.services import coupon_cancel, coupon_expire_due, coupon_redeem
 from tests.conftest import Api, assert_problem, run_together
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from tests.webhooks.conftest import Receiver
 from webhooks.models import EVENTS, WebhookDelivery
 from webhooks.services import webhook_deliver_next
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def configure(api, url, events=None):
+def configure(api: Api, url: str, events: list[str] | None = None) -> Any:
     body = {"webhook_url": url} | ({"webhook_events": events} if events is not None else {})
     response = api.client.put("/api/v2/integrations/webhooks/", body, format="json")
     assert response.status_code == 200, response.content
     return response.json()["data"]
 
 
-def deliver_all():
+def deliver_all() -> None:
     while webhook_deliver_next() is not None:
         pass
 
 
 @pytest.fixture
-def shop(receiver):
-    company = CompanyFactory()
+def shop(receiver: Receiver) -> dict[str, Any]:
+    company = CompanyFactory.create()
     api = Api(make_key(company))
     config = configure(api, receiver.url)
-    customer = CustomerFactory(company=company, points=1000)
-    reward = RewardFactory(company=company, points_required=100)
+    customer = CustomerFactory.create(company=company, points=1000)
+    reward = RewardFactory.create(company=company, points_required=100)
     return {
         "company": company,
         "api": api,
@@ -48,7 +50,7 @@ def shop(receiver):
 
 
 def test_configuration_shows_the_secret_once_then_masked(receiver):
-    api = Api(make_key(CompanyFactory()))
+    api = Api(make_key(CompanyFactory.create()))
     empty = api.get("/api/v2/integrations/webhooks/").json()["data"]
     assert empty == {
         "webhook_url": None,
@@ -77,14 +79,14 @@ def test_configuration_shows_the_secret_once_then_masked(receiver):
 )
 def test_unsafe_urls_are_refused(settings, url, allow_http, allow_private):
     settings.WEBHOOK_ALLOW_HTTP, settings.WEBHOOK_ALLOW_PRIVATE = allow_http, allow_private
-    api = Api(make_key(CompanyFactory()))
+    api = Api(make_key(CompanyFactory.create()))
     response = api.client.put("/api/v2/integrations/webhooks/", {"webhook_url": url}, format="json")
     body = assert_problem(response, 422, "validation-error")
     assert body["errors"][0]["field"] == "webhook_url"
 
 
 def test_unknown_events_are_refused():
-    api = Api(make_key(CompanyFactory()))
+    api = Api(make_key(CompanyFactory.create()))
     response = api.client.put(
         "/api/v2/integrations/webhooks/", {"webhook_events": ["coupon.eaten"]}, format="json"
     )
@@ -119,9 +121,9 @@ def test_every_event_kind_is_emitted(shop, receiver):
     api.post(f"/api/v2/customers/{shop['customer'].pk}/points/add/", {"amount": 5})
     coupon_id = api.redeem(shop["customer"].pk, shop["reward"].pk).json()["data"]["coupon_id"]
     coupon_cancel(coupon_id=coupon_id)
-    api.validate(shop["customer"].pk, CouponFactory(customer=shop["customer"]).pk)
-    CouponFactory(customer=shop["customer"], valid_until=timezone.now() - timedelta(minutes=1))
-    CouponFactory(customer=shop["customer"], valid_until=timezone.now() + timedelta(days=1))
+    api.validate(shop["customer"].pk, CouponFactory.create(customer=shop["customer"]).pk)
+    CouponFactory.create(customer=shop["customer"], valid_until=timezone.now() - timedelta(minutes=1))
+    CouponFactory.create(customer=shop["customer"], valid_until=timezone.now() + timedelta(days=1))
     call_command("expire_coupons", stdout=StringIO())
     deliver_all()
     assert set(EVENTS) - set(receiver.events()) == set()
@@ -129,13 +131,13 @@ def test_every_event_kind_is_emitted(shop, receiver):
 
 
 def test_only_subscribed_events_are_sent(receiver):
-    company = CompanyFactory()
+    company = CompanyFactory.create()
     api = Api(make_key(company))
     configure(api, receiver.url, ["coupon.used"])
-    customer = CustomerFactory(company=company, points=1000)
-    coupon_id = api.redeem(customer.pk, RewardFactory(company=company, points_required=1).pk).json()["data"][
-        "coupon_id"
-    ]
+    customer = CustomerFactory.create(company=company, points=1000)
+    coupon_id = api.redeem(customer.pk, RewardFactory.create(company=company, points_required=1).pk).json()[
+        "data"
+    ]["coupon_id"]
     api.validate(customer.pk, coupon_id)
     deliver_all()
     assert receiver.events() == ["coupon.used"]
@@ -171,7 +173,8 @@ def test_a_timeout_is_retried_and_four_failures_mark_it_failed(shop, receiver, s
     deliver_all()
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("failed", 4)
-    assert "timed out" in delivery.attempt_log.first().error.lower()
+    attempt = delivery.attempt_log.first()
+    assert attempt is not None and "timed out" in attempt.error.lower()
 
 
 def test_retries_wait_1_4_16_seconds_by_default(shop, receiver, settings):
@@ -193,7 +196,7 @@ def test_two_workers_deliver_each_event_once(shop, receiver):
     for _ in range(15):
         api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 1})
 
-    def worker():
+    def worker() -> int:
         made = 0
         while webhook_deliver_next() is not None:
             made += 1
@@ -215,9 +218,11 @@ def test_the_test_endpoint_pings(shop, receiver):
 
 
 def test_expire_coupons_is_idempotent(shop, receiver):
-    lapsed = CouponFactory(customer=shop["customer"], valid_until=timezone.now() - timedelta(seconds=1))
-    soon = CouponFactory(customer=shop["customer"], valid_until=timezone.now() + timedelta(days=2))
-    CouponFactory(customer=shop["customer"], valid_until=timezone.now() + timedelta(days=20))
+    lapsed = CouponFactory.create(
+        customer=shop["customer"], valid_until=timezone.now() - timedelta(seconds=1)
+    )
+    soon = CouponFactory.create(customer=shop["customer"], valid_until=timezone.now() + timedelta(days=2))
+    CouponFactory.create(customer=shop["customer"], valid_until=timezone.now() + timedelta(days=20))
     first, second = coupon_expire_due(), coupon_expire_due()
     assert (first.expired, first.expiring, second.expired, second.expiring) == (1, 1, 0, 0)
     lapsed.refresh_from_db()
@@ -236,6 +241,6 @@ def test_webhook_worker_command_runs_once(shop, receiver):
 
 
 def test_the_test_endpoint_needs_a_configured_url():
-    api = Api(make_key(CompanyFactory()))
+    api = Api(make_key(CompanyFactory.create()))
     body = assert_problem(api.post("/api/v2/integrations/webhooks/test/"), 422, "validation-error")
     assert body["errors"][0]["field"] == "webhook_url"

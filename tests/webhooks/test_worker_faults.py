@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -67,8 +68,8 @@ def run_worker() -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def receivers(receiver):
-    made = {
+def receivers(receiver: Receiver) -> Iterator[dict[str, Receiver | MalformedReceiver]]:
+    made: dict[str, Receiver | MalformedReceiver] = {
         "good": receiver,
         "hang": Receiver(),
         "redirect": Receiver(),
@@ -94,12 +95,12 @@ def test_the_worker_survives_bad_receivers_and_bad_rows_and_delivers_the_good_co
         "hang": outbox_row(receivers["hang"].url),
         "redirect": outbox_row(receivers["redirect"].url),
     }
-    unsendable = CompanyFactory()
+    unsendable = CompanyFactory.create()
     for path in ("/a b", "/a\r\nX-Injected: 1", "/a\x01b"):
         bad[repr(path)] = outbox_row(f"http://127.0.0.1:{sentinel_port}{path}", company=unsendable)
     bad["port"] = outbox_row("http://127.0.0.1:99999/hooks", company=unsendable)
 
-    good = CompanyFactory()
+    good = CompanyFactory.create()
     api = Api(make_key(good))
     assert (
         api.client.put(
@@ -107,7 +108,7 @@ def test_the_worker_survives_bad_receivers_and_bad_rows_and_delivers_the_good_co
         ).status_code
         == 200
     )
-    customer = CustomerFactory(company=good, points=0)
+    customer = CustomerFactory.create(company=good, points=0)
     for amount in (1, 2, 3):
         api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": amount})
 

@@ -1,8 +1,10 @@
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.utils import timezone
 
 from coupons.models import Coupon, CouponStatus
@@ -18,13 +20,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client):
+def admin_client(client: Client) -> Client:
     user = User.objects.create_superuser("admin", "admin@example.com", "pw")
     client.force_login(user)
     return client
 
 
-def staff_client(client, *codenames):
+def staff_client(client: Client, *codenames: str) -> Client:
     """A logged-in staff member holding exactly these permissions ("coupons.view_coupon", …)."""
     user = User.objects.create_user("clerk", "clerk@example.com", "pw", is_staff=True)
     for name in codenames:
@@ -47,17 +49,19 @@ def test_admin_requires_staff_login(client):
      "/admin/coupons/coupon/", "/admin/customers/ledgerentry/", "/admin/zupy/apikey/add/"],
 )  # fmt: skip
 def test_admin_pages_render(admin_client, path):
-    CouponFactory()
+    CouponFactory.create()
     assert admin_client.get(path).status_code == 200
 
 
 def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
-    company = CompanyFactory()
+    company = CompanyFactory.create()
     response = admin_client.post(
         "/admin/zupy/apikey/add/", {"company": company.pk, "name": "till 1", "read_only": ""}, follow=True
     )
     assert response.status_code == 200
-    raw = re.search(r"zupy_pk_[A-Za-z0-9]{32}", response.content.decode()).group(0)
+    shown = re.search(r"zupy_pk_[A-Za-z0-9]{32}", response.content.decode())
+    assert shown, "the new key is shown once"
+    raw = shown.group(0)
     key = ApiKey.objects.get(company=company)
     assert key.matches(raw)
     assert Api(raw).get("/api/v2/rewards/").status_code == 200
@@ -66,7 +70,7 @@ def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
 
 
 def test_admin_company_preset_sets_the_otp_flags(admin_client):
-    company = CompanyFactory()
+    company = CompanyFactory.create()
     data = {"name": company.name, "rate_tier": "enterprise", "otp_preset": "strict"}
     response = admin_client.post(f"/admin/zupy/company/{company.pk}/change/", data)
     assert response.status_code == 302, response.content
@@ -75,7 +79,7 @@ def test_admin_company_preset_sets_the_otp_flags(admin_client):
 
 
 def test_admin_adjusts_balances_through_the_ledger(admin_client):
-    customer = CustomerFactory(points=100)
+    customer = CustomerFactory.create(points=100)
     data = {
         "company": customer.company_id, "full_name": customer.full_name, "phone": customer.phone,
         "email": customer.email, "cpf": "", "tier": "default", "is_active": "on",
@@ -94,7 +98,7 @@ def test_admin_adjusts_balances_through_the_ledger(admin_client):
 
 
 def test_admin_refuses_an_adjustment_without_reason(admin_client):
-    customer = CustomerFactory(points=100)
+    customer = CustomerFactory.create(points=100)
     data = {"company": customer.company_id, "full_name": "x", "tier": "default", "points_adjustment": "5",
             "ledger-TOTAL_FORMS": "0", "ledger-INITIAL_FORMS": "0"}  # fmt: skip
     response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
@@ -104,9 +108,9 @@ def test_admin_refuses_an_adjustment_without_reason(admin_client):
 
 
 def test_admin_cancel_and_refund_action(admin_client):
-    customer = CustomerFactory(points=1000)
+    customer = CustomerFactory.create(points=1000)
     api = Api(make_key(customer.company))
-    reward = RewardFactory(company=customer.company, points_required=300)
+    reward = RewardFactory.create(company=customer.company, points_required=300)
     coupon_id = api.redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
     response = admin_client.post(
         "/admin/coupons/coupon/",
@@ -121,7 +125,7 @@ def test_admin_cancel_and_refund_action(admin_client):
 
 
 def test_admin_ledger_and_coupons_are_read_only(admin_client):
-    coupon = CouponFactory()
+    coupon = CouponFactory.create()
     assert admin_client.get("/admin/customers/ledgerentry/add/").status_code == 403
     response = admin_client.post(f"/admin/coupons/coupon/{coupon.pk}/change/", {"status": "used"})
     assert response.status_code == 403
@@ -129,18 +133,18 @@ def test_admin_ledger_and_coupons_are_read_only(admin_client):
     assert coupon.status == CouponStatus.ACTIVE
 
 
-def redeemed_coupon(customer):
-    reward = RewardFactory(company=customer.company, points_required=300)
+def redeemed_coupon(customer: Customer) -> str:
+    reward = RewardFactory.create(company=customer.company, points_required=300)
     return Api(make_key(customer.company)).redeem(customer.pk, reward.pk).json()["data"]["coupon_id"]
 
 
-def cancel_action(client, coupon_id):
+def cancel_action(client: Client, coupon_id: str) -> Any:
     data = {"action": "cancel_and_refund", "_selected_action": [coupon_id]}
     return client.post("/admin/coupons/coupon/", data, follow=True)
 
 
 def test_staff_who_may_only_view_coupons_cannot_cancel_and_refund(client):
-    customer = CustomerFactory(points=1000)
+    customer = CustomerFactory.create(points=1000)
     coupon_id = redeemed_coupon(customer)
     clerk = staff_client(client, "coupons.view_coupon")
     assert clerk.get("/admin/coupons/coupon/").status_code == 200
@@ -153,7 +157,7 @@ def test_staff_who_may_only_view_coupons_cannot_cancel_and_refund(client):
 
 
 def test_staff_with_the_change_permission_can_cancel_and_refund(client):
-    customer = CustomerFactory(points=1000)
+    customer = CustomerFactory.create(points=1000)
     coupon_id = redeemed_coupon(customer)
     clerk = staff_client(client, "coupons.view_coupon", "coupons.change_coupon")
     cancel_action(clerk, coupon_id)
@@ -164,7 +168,7 @@ def test_staff_with_the_change_permission_can_cancel_and_refund(client):
     assert clerk.post(f"/admin/coupons/coupon/{coupon_id}/change/", {}).status_code == 403
 
 
-def failed_delivery(company):
+def failed_delivery(company: Company) -> WebhookDelivery:
     return WebhookDelivery.objects.create(
         company=company, event="coupon.used", payload={}, url="http://127.0.0.1:9/hook",
         status=DeliveryStatus.FAILED, attempts=8, next_attempt_at=timezone.now() - timedelta(days=1),
@@ -177,7 +181,7 @@ def failed_delivery(company):
      (["webhooks.view_webhookdelivery", "webhooks.change_webhookdelivery"], DeliveryStatus.PENDING)],
 )  # fmt: skip
 def test_send_again_takes_the_change_permission(client, codenames, status):
-    delivery = failed_delivery(CompanyFactory())
+    delivery = failed_delivery(CompanyFactory.create())
     clerk = staff_client(client, *codenames)
     data = {"action": "resend", "_selected_action": [delivery.pk]}
     assert clerk.post("/admin/webhooks/webhookdelivery/", data, follow=True).status_code == 200
@@ -190,7 +194,7 @@ def test_send_again_takes_the_change_permission(client, codenames, status):
     [(["zupy.view_apikey"], False), (["zupy.view_apikey", "zupy.change_apikey"], True)],
 )
 def test_revoking_keys_takes_the_change_permission(client, codenames, revoked):
-    company = CompanyFactory()
+    company = CompanyFactory.create()
     raw = make_key(company)
     key = ApiKey.objects.get(company=company)
     clerk = staff_client(client, *codenames)
@@ -200,7 +204,7 @@ def test_revoking_keys_takes_the_change_permission(client, codenames, revoked):
     assert (Api(raw).get("/api/v2/rewards/").status_code == 401) == revoked
 
 
-def customer_form(customer, **changes):
+def customer_form(customer: Customer, **changes: str) -> dict[str, object]:
     data = {
         "company": customer.company_id, "full_name": customer.full_name, "phone": customer.phone,
         "email": customer.email, "cpf": "", "tier": "default", "is_active": "on",
@@ -210,8 +214,8 @@ def customer_form(customer, **changes):
 
 
 def test_a_customer_cannot_be_moved_to_another_company(admin_client):
-    customer = CustomerFactory(points=100)
-    home, other = customer.company, CompanyFactory()
+    customer = CustomerFactory.create(points=100)
+    home, other = customer.company, CompanyFactory.create()
     data = customer_form(customer, company=other.pk, full_name="Renamed")
     response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -221,7 +225,7 @@ def test_a_customer_cannot_be_moved_to_another_company(admin_client):
 
 
 def test_the_company_is_chosen_when_a_customer_is_added(admin_client):
-    company = CompanyFactory()
+    company = CompanyFactory.create()
     data = {"company": company.pk, "full_name": "New", "phone": "+5511955550000", "tier": "default",
             "ledger-TOTAL_FORMS": "0", "ledger-INITIAL_FORMS": "0"}  # fmt: skip
     response = admin_client.post("/admin/customers/customer/add/", data)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,13 +15,13 @@ pytestmark = pytest.mark.django_db
 URL = "/admin/login/?next=/admin/"
 
 
-def attempt(client: Client, password: str, **meta: str) -> int:
+def attempt(client: Client, password: str, **meta: Any) -> int:  # WSGI environ extras
     response = client.post(URL, {"username": "boss", "password": password}, **meta)
     return response.status_code
 
 
 @pytest.fixture(autouse=True)
-def boss():
+def boss() -> User:
     return User.objects.create_superuser("boss", "boss@example.com", "right-password")
 
 

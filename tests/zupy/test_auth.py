@@ -1,7 +1,10 @@
+from typing import Any
+
 import pytest
 from django.db import connection
+from django.test import Client
 
-from customers.models import LedgerEntry
+from customers.models import Customer, LedgerEntry
 from tests.conftest import Api, assert_problem
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
 from zupy.models import ApiKey
@@ -43,9 +46,9 @@ def test_key_is_stored_only_as_a_digest(company):
 
 
 def test_read_only_key_reads_but_cannot_write(company):
-    customer = CustomerFactory(company=company, points=1000)
-    reward = RewardFactory(company=company)
-    coupon = CouponFactory(customer=customer)
+    customer = CustomerFactory.create(company=company, points=1000)
+    reward = RewardFactory.create(company=company)
+    coupon = CouponFactory.create(customer=customer)
     reader = Api(make_key(company, read_only=True))
     for path in READ_PATHS:
         assert reader.get(path).status_code == 200
@@ -54,8 +57,8 @@ def test_read_only_key_reads_but_cannot_write(company):
 
 
 def test_every_object_of_another_company_is_404(api):
-    stranger = CustomerFactory(points=1000)
-    coupon = CouponFactory(customer=stranger)
+    stranger = CustomerFactory.create(points=1000)
+    coupon = CouponFactory.create(customer=stranger)
     assert_problem(api.get(f"/api/v2/rewards/{coupon.reward_id}/"), 404, "not-found")
     assert_problem(api.get("/api/v2/rewards/", customer_id=stranger.pk), 404, "not-found")
     assert_problem(api.get("/api/v2/rewards/coupons/", customer_id=stranger.pk), 404, "not-found")
@@ -89,14 +92,14 @@ def test_a_tier_change_in_admin_reaches_cached_keys(company, client):
 
 
 @pytest.fixture
-def admin_client(client):
+def admin_client(client: Client) -> Client:
     from django.contrib.auth.models import User
 
     client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
     return client
 
 
-def points_add(api, customer):
+def points_add(api: Api, customer: Customer) -> Any:
     return api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5})
 
 
@@ -112,7 +115,7 @@ def test_a_key_made_read_only_in_the_admin_cannot_write_at_once(admin_client, co
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how", ["admin", "queryset"])
 def test_a_deleted_key_is_401_at_once(admin_client, how):
-    company = CustomerFactory(points=10).company
+    company = CustomerFactory.create(points=10).company
     customer = company.customers.get()
     key, raw = api_key_create(company=company)
     partner = Api(raw)

@@ -1,6 +1,8 @@
 """The database cache (the default without CACHE_URL) counts exactly when many threads, each with its
 own connection, increment one key at once: its incr holds the row between read and write."""
 
+from collections.abc import Iterator
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -12,7 +14,7 @@ TABLE = "zupy_cache_under_test"
 
 
 @pytest.fixture
-def db_cache(transactional_db):
+def db_cache(transactional_db: None) -> Iterator[DatabaseCache]:
     call_command("createcachetable", TABLE, verbosity=0)
     yield DatabaseCache(TABLE, {})
     with connection.cursor() as cursor:
@@ -22,7 +24,7 @@ def db_cache(transactional_db):
 def test_concurrent_increments_are_never_lost(db_cache):
     db_cache.add("hits", 0, timeout=60)
 
-    def bump_ten_times():
+    def bump_ten_times() -> list[int]:
         return [db_cache.incr("hits") for _ in range(10)]
 
     results = run_together(16, bump_ten_times)

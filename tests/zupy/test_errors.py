@@ -1,5 +1,6 @@
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from tests.conftest import assert_problem
 
@@ -7,13 +8,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])
-def any_debug(request, settings):
+def any_debug(request: pytest.FixtureRequest, settings: Settings) -> bool:
     settings.DEBUG = request.param
     return request.param
 
 
 @pytest.fixture
-def raw():
+def raw() -> Client:
     return Client(raise_request_exception=False)
 
 

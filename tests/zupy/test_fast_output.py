@@ -1,6 +1,7 @@
 """FastOutput must render exactly what DRF's generic Serializer would."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -17,15 +18,15 @@ from tests.factories import CouponFactory, CustomerFactory, RewardFactory
 pytestmark = pytest.mark.django_db
 
 
-def generic(serializer):
+def generic(serializer: serializers.Serializer) -> Any:
     return serializers.Serializer.to_representation(serializer, serializer.instance)
 
 
 def test_fast_output_matches_drf_for_every_field_type(company):
-    customer = CustomerFactory(company=company, points=120, z=Decimal("3.5"), cpf="52998224725")
-    RewardFactory(company=company, monetary_value=Decimal("12.5"), discount_percentage=Decimal("10"),
+    customer = CustomerFactory.create(company=company, points=120, z=Decimal("3.5"), cpf="52998224725")
+    RewardFactory.create(company=company, monetary_value=Decimal("12.5"), discount_percentage=Decimal("10"),
                   start_date=timezone.now(), quantity_available=4)  # fmt: skip
-    coupon = CouponFactory(customer=customer, usage_date=timezone.now())
+    coupon = CouponFactory.create(customer=customer, usage_date=timezone.now())
     context = {"now": timezone.now(), "company": company}
     cases = [
         RewardOut(

@@ -1,3 +1,5 @@
+from typing import NoReturn
+
 import pytest
 from django.db import OperationalError
 from django.test import Client
@@ -18,7 +20,7 @@ def test_readyz_checks_database_and_cache():
 
 
 def test_readyz_is_503_problem_when_the_database_is_down(monkeypatch):
-    def refuse(*args, **kwargs):
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("zupy.health.connection.cursor", refuse)

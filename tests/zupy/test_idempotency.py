@@ -1,5 +1,6 @@
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import psycopg
 import pytest
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from coupons.models import Coupon, CouponUse
 from customers.models import Customer, LedgerEntry
+from rewards.models import Reward
 from tests.conftest import Api, assert_problem, run_together
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
 from zupy.idempotency import advisory_lock_id
@@ -17,16 +19,16 @@ from zupy.models import IdempotencyRecord
 pytestmark = pytest.mark.django_db
 
 
-def post(api, path, body=None, key="key-1"):
+def post(api: Api, path: str, body: dict[str, Any] | None = None, key: str = "key-1") -> Any:
     return api.post(path, body, HTTP_IDEMPOTENCY_KEY=key)
 
 
-def redeem_path(customer, reward):
+def redeem_path(customer: Customer, reward: Reward) -> str:
     return f"/api/v2/customers/{customer.pk}/rewards/{reward.pk}/redeem/"
 
 
 def test_retry_with_the_same_key_replays_the_first_answer_byte_for_byte(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     first = post(api, redeem_path(customer, reward), {"use_z_tokens": False})
     again = post(api, redeem_path(customer, reward), {"use_z_tokens": False})
     assert first.status_code == again.status_code == 200
@@ -40,7 +42,7 @@ def test_retry_with_the_same_key_replays_the_first_answer_byte_for_byte(api, cus
 
 
 def test_each_write_endpoint_honours_the_key(api, customer):
-    coupon = CouponFactory(customer=customer)
+    coupon = CouponFactory.create(customer=customer)
     cases = [
         (f"/api/v2/customers/{customer.pk}/coupons/{coupon.pk}/validate/", None),
         (f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5}),
@@ -59,11 +61,11 @@ def test_each_write_endpoint_honours_the_key(api, customer):
 
 
 def test_same_key_with_a_different_request_is_422(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     post(api, redeem_path(customer, reward), {"use_z_tokens": False})
     response = post(api, redeem_path(customer, reward), {"use_z_tokens": True})
     assert_problem(response, 422, "validation-error", "idempotency_key_reused")
-    other = RewardFactory(company=customer.company)
+    other = RewardFactory.create(company=customer.company)
     assert_problem(
         post(api, redeem_path(customer, other), {}), 422, "validation-error", "idempotency_key_reused"
     )
@@ -71,8 +73,8 @@ def test_same_key_with_a_different_request_is_422(api, customer):
 
 
 def test_domain_refusals_are_replayed_too(api, company):
-    customer = CustomerFactory(company=company, points=10)
-    reward = RewardFactory(company=company, points_required=100)
+    customer = CustomerFactory.create(company=company, points=10)
+    reward = RewardFactory.create(company=company, points_required=100)
     first = post(api, redeem_path(customer, reward), {})
     assert_problem(first, 422, "validation-error", "insufficient_points")
     api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 500})
@@ -81,7 +83,7 @@ def test_domain_refusals_are_replayed_too(api, company):
 
 
 def test_refusals_before_the_operation_are_not_stored(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     path = redeem_path(customer, reward)
     bad_json = api.client.post(path, data="{oops", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
     assert_problem(bad_json, 400, "validation-error", "malformed_body")
@@ -94,10 +96,10 @@ def test_refusals_before_the_operation_are_not_stored(api, customer):
 
 
 def test_keys_are_scoped_to_the_company(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     post(api, redeem_path(customer, reward), {})
-    stranger = CustomerFactory(points=500)
-    their_reward = RewardFactory(company=stranger.company, points_required=100)
+    stranger = CustomerFactory.create(points=500)
+    their_reward = RewardFactory.create(company=stranger.company, points_required=100)
     their_api = Api(make_key(stranger.company))
     response = post(their_api, redeem_path(stranger, their_reward), {})
     assert response.status_code == 200 and "Idempotent-Replayed" not in response
@@ -105,7 +107,7 @@ def test_keys_are_scoped_to_the_company(api, customer):
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "ção"])
 def test_malformed_key_is_422(api, customer, key):
-    reward = RewardFactory(company=customer.company)
+    reward = RewardFactory.create(company=customer.company)
     response = api.client.post(redeem_path(customer, reward), {}, format="json", HTTP_IDEMPOTENCY_KEY=key)
     body = assert_problem(response, 422, "validation-error")
     assert body["errors"][0]["field"] == "Idempotency-Key"
@@ -113,7 +115,7 @@ def test_malformed_key_is_422(api, customer, key):
 
 
 def test_expired_keys_are_forgotten_and_purged(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     post(api, redeem_path(customer, reward), {})
     IdempotencyRecord.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     again = post(api, redeem_path(customer, reward), {})
@@ -127,7 +129,7 @@ def test_expired_keys_are_forgotten_and_purged(api, customer):
 
 
 def test_a_request_while_the_first_is_in_flight_is_409(api, customer):
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     lock = advisory_lock_id(customer.company_id, "busy")
     with other_connection() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [lock])
@@ -140,7 +142,7 @@ def test_a_request_while_the_first_is_in_flight_is_409(api, customer):
     assert post(api, redeem_path(customer, reward), {}, key="busy").status_code == 200
 
 
-def other_connection():
+def other_connection() -> psycopg.Connection[Any]:
     settings = connection.settings_dict
     return psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
                            port=settings["PORT"] or 5432, autocommit=True)  # fmt: skip
@@ -151,8 +153,8 @@ def test_the_key_is_free_again_once_the_request_has_answered(company):
     """The lock ends with the request's transaction, refused or not: no lock is left on the
     request's connection (which a persistent connection or a pool would keep for the next one)."""
     api = Api(make_key(company))
-    customer = CustomerFactory(company=company, points=150)
-    reward = RewardFactory(company=company, points_required=100)
+    customer = CustomerFactory.create(company=company, points=150)
+    reward = RewardFactory.create(company=company, points_required=100)
     assert post(api, redeem_path(customer, reward), {}, key="ok").status_code == 200
     assert post(api, redeem_path(customer, reward), {}, key="poor").status_code == 422
     with other_connection() as other:
@@ -164,8 +166,8 @@ def test_the_key_is_free_again_once_the_request_has_answered(company):
 
 @pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_retries_of_one_redeem_make_one_coupon_and_one_debit():
-    customer = CustomerFactory(points=1000)
-    reward = RewardFactory(company=customer.company, points_required=100)
+    customer = CustomerFactory.create(points=1000)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     key = make_key(customer.company)
     path = redeem_path(customer, reward)
 

@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -54,7 +56,7 @@ print(json.dumps({"z": str(z), "ledger": [[str(v) for v in row] for row in rows]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/migrate.sqlite3"
         return

@@ -2,10 +2,12 @@ import json
 import logging
 import random
 import string
+from typing import Any
 
 import pytest
 from django.core import mail
 from django.test import Client
+from prometheus_client.metrics import MetricWrapperBase
 
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
@@ -13,7 +15,7 @@ from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make
 pytestmark = pytest.mark.django_db
 
 
-def request_lines(caplog):
+def request_lines(caplog: pytest.LogCaptureFixture) -> list[Any]:  # records with the log line's extra fields
     return [r for r in caplog.records if r.name == "zupy.request"]
 
 
@@ -64,11 +66,11 @@ def test_secrets_never_reach_the_logs(caplog, settings):
     """API keys, OTP codes and OTP session tokens: in no log line of a whole flow, at DEBUG level."""
     settings.OTP_SENDERS = {"whatsapp": "otp.senders.EmailSender", "email": "otp.senders.EmailSender"}
     caplog.set_level(logging.DEBUG)
-    company = CompanyFactory(otp_preset="strict")
+    company = CompanyFactory.create(otp_preset="strict")
     raw_key = make_key(company)
     api = Api(raw_key)
-    customer = CustomerFactory(company=company, email="m@example.com", points=500)
-    reward = RewardFactory(company=company, points_required=100)
+    customer = CustomerFactory.create(company=company, email="m@example.com", points=500)
+    reward = RewardFactory.create(company=company, points_required=100)
     api.post("/api/v2/auth/request-otp/", {"identifier": "m@example.com"})
     code = next(w for w in mail.outbox[-1].body.split() if w.isdigit() and len(w) == 6)
     wrong = "000000" if code != "000000" else "111111"
@@ -108,10 +110,10 @@ def test_metrics_with_a_token(settings):
 def test_domain_metrics_count_redemptions_validations_and_conflicts(api, customer):
     from prometheus_client import REGISTRY
 
-    def value(name, **labels):
+    def value(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0
 
-    reward = RewardFactory(company=customer.company, points_required=10)
+    reward = RewardFactory.create(company=customer.company, points_required=10)
     route = "/api/v2/customers/<id:customer_id>/coupons/<id:coupon_ref>/validate/"
     counters = [
         ("zupy_redemptions_total", {"status": "200"}),
@@ -127,7 +129,7 @@ def test_domain_metrics_count_redemptions_validations_and_conflicts(api, custome
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
 
 
-def label_sets(metric):
+def label_sets(metric: MetricWrapperBase) -> set[tuple[tuple[str, str], ...]]:
     return {tuple(sorted(sample.labels.items())) for family in metric.collect() for sample in family.samples}
 
 

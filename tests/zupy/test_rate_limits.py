@@ -20,13 +20,13 @@ def test_every_answer_carries_the_rate_limit_headers(api):
 
 @pytest.mark.parametrize(("tier", "limit"), [("free", 60), ("standard", 300), ("enterprise", 3000)])
 def test_limit_follows_the_companys_tier(tier, limit):
-    api = Api(make_key(CompanyFactory(rate_tier=tier)))
+    api = Api(make_key(CompanyFactory.create(rate_tier=tier)))
     assert api.get("/api/v2/rewards/")["X-RateLimit-Limit"] == str(limit)
 
 
 def test_over_the_limit_is_429_with_retry_after(settings):
     settings.ZUPY_RATE_LIMITS = {**settings.ZUPY_RATE_LIMITS, "free": 3}
-    company = CompanyFactory()
+    company = CompanyFactory.create()
     api = Api(make_key(company))
     assert [api.get("/api/v2/rewards/").status_code for _ in range(3)] == [200, 200, 200]
     response = api.get("/api/v2/rewards/")
@@ -60,5 +60,5 @@ def test_a_cache_outage_fails_open(api, customer, redis_down, caplog):
     assert response.status_code == 200, response.content
     assert "X-RateLimit-Limit" not in response
     assert "rate-limit cache unavailable; request allowed" in caplog.text
-    reward = RewardFactory(company=customer.company, points_required=100)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
     assert api.redeem(customer.pk, reward.pk).status_code == 200

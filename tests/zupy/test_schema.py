@@ -1,5 +1,7 @@
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -42,7 +44,7 @@ OTP_GUARDED = {
 
 
 @pytest.fixture(scope="module")
-def schema():
+def schema() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "openapi.yaml").read_text())
 
 
@@ -73,7 +75,7 @@ def test_docs_page_is_served():
     assert Client().get("/api/v2/docs/").status_code == 200
 
 
-def _operations(schema):
+def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             yield path, method, operation

@@ -95,9 +95,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         body = problem(401, instance=instance)
         return problem_response(401, body, {"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
     if isinstance(exc, drf.Throttled):
-        if exc.wait is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
-        detail = "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
+        wait = exc.wait  # type: ignore[attr-defined]  # DRF's Throttled sets it in __init__; the stubs omit it
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        detail: str | None = (
+            "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
+        )
         return problem_response(429, problem(429, instance=instance, detail=detail), headers)
     if isinstance(exc, drf.APIException):
         status = exc.status_code

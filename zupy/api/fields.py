@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
@@ -9,7 +11,7 @@ ksuid_validator = RegexValidator(KSUID_RE, "Must be a KSUID (27 letters and digi
 
 
 class KsuidField(serializers.CharField):
-    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 27)
         kwargs.setdefault("min_length", 27)
         super().__init__(**kwargs)
@@ -25,6 +27,8 @@ class AsciiIntegerField(serializers.IntegerField):
     """DRF's IntegerField, but a string of digits must be ASCII digits (DRF's ``int()`` reads "٣" as 3)."""
 
     def to_internal_value(self, data: object) -> int:
+        if not isinstance(data, str | int | float):  # what DRF's int(str(data)) would refuse as well
+            self.fail("invalid")
         if isinstance(data, str) and ascii_int(data.strip().lstrip("-")) is None:
             self.fail("invalid")
         return int(super().to_internal_value(data))

@@ -1,4 +1,5 @@
 import json
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +17,7 @@ class ProblemJsonMiddleware:
     The admin keeps its own HTML pages for 4xx; a 5xx never shows a debug page anywhere.
     """
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -41,7 +42,7 @@ class BodySizeLimitMiddleware:
     """413 before anything reads a body larger than ZUPY_MAX_BODY_BYTES (DRF's JSON parser reads the
     stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop it)."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -65,7 +66,7 @@ class RequestBoundsMiddleware:
     headers -> 431, a Content-Length that is not a number -> 400. gunicorn.conf.py sets gunicorn's own
     limits above these so such requests get here instead of gunicorn's HTML page."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -59,7 +59,7 @@ def paginate(
     queryset: QuerySet[Any],
     *,
     descending: bool,
-    serialize: Callable[[Sequence[Any]], list[dict[str, Any]]],
+    serialize: Callable[[Sequence[Any]], object],  # the rows as the page's JSON-able data
 ) -> Response:
     """One page of ``queryset`` ordered by id, as ``{data, meta: {cursor, has_next, count}}``.
 

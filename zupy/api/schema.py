@@ -1,13 +1,18 @@
 """drf-spectacular: describe the X-API-Key scheme (loaded by zupy.apps)."""
 
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.openapi import AutoSchema
+from rest_framework.request import Request
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "zupy.api.authentication.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "X-API-Key"}
 
 
@@ -64,7 +69,9 @@ ERRORS = {
 WRITE_ONLY = {"400", "409", "413", "415"}
 
 
-def envelope_and_problems(result, generator, request, public):  # type: ignore[no-untyped-def]
+def envelope_and_problems(
+    result: dict[str, Any], generator: SchemaGenerator, request: Request | None, public: bool
+) -> dict[str, Any]:
     """Post-process the document so it says what the API does: every success is {data, meta}, lists
     carry the cursor meta, every operation lists its problem+json answers and rate-limit headers."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})

@@ -15,7 +15,8 @@ from rest_framework import serializers
 
 from zupy.timefmt import iso_utc
 
-Plan = list[tuple[str, Callable[[Any, Any], Any]]]
+Render = Callable[[Any, Any], Any]  # (serializer, instance) -> the field's output
+Plan = list[tuple[str, Render]]
 
 
 def _converter(field: serializers.Field) -> Callable[[Any], Any]:
@@ -37,6 +38,14 @@ def _converter(field: serializers.Field) -> Callable[[Any], Any]:
     raise TypeError(f"FastOutput does not know how to render {type(field).__name__}")
 
 
+def _method_render(method: str) -> Render:
+    return lambda self, obj: getattr(self, method)(obj)
+
+
+def _field_render(get: Callable[[Any], Any], convert: Callable[[Any], Any]) -> Render:
+    return lambda self, obj: convert(get(obj))
+
+
 class FastOutput(serializers.Serializer):
     _plans: ClassVar[dict[type, Plan]] = {}
 
@@ -48,11 +57,9 @@ class FastOutput(serializers.Serializer):
             for name, field in cls._declared_fields.items():
                 if isinstance(field, serializers.SerializerMethodField):
                     method = field.method_name or f"get_{name}"
-                    plan.append((name, lambda self, obj, m=method: getattr(self, m)(obj)))
+                    plan.append((name, _method_render(method)))
                     continue
-                get = attrgetter(field.source or name)
-                convert = _converter(field)
-                plan.append((name, lambda self, obj, g=get, c=convert: c(g(obj))))
+                plan.append((name, _field_render(attrgetter(str(field.source or name)), _converter(field))))
             FastOutput._plans[cls] = plan
         return plan
 

@@ -5,12 +5,18 @@ one-minute windows."""
 import logging
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+
+from zupy.models import ApiKey
+
+if TYPE_CHECKING:  # rest_framework.views imports the settings that name these classes: a cycle at run time
+    from rest_framework.views import APIView
 
 log = logging.getLogger("zupy.ratelimit")
 WINDOW = 60
@@ -22,9 +28,11 @@ _clients: dict[int, Any] = {}
 def _redis_client(backend: RedisCache) -> Any:
     """Django builds a new client object per cache call; one per process is enough (the connection
     pool underneath is shared anyway)."""
-    client = _clients.get(id(backend._cache))
+    # RedisCache._cache (Django's RedisCacheClient) is private, so django-stubs leaves it out.
+    redis_cache = backend._cache  # type: ignore[attr-defined]
+    client = _clients.get(id(redis_cache))
     if client is None:
-        client = _clients[id(backend._cache)] = backend._cache.get_client(write=True)
+        client = _clients[id(redis_cache)] = redis_cache.get_client(write=True)
     return client
 
 
@@ -45,9 +53,9 @@ def _count(key: str) -> int:
 
 
 class TierRateThrottle(BaseThrottle):
-    def allow_request(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+    def allow_request(self, request: Request, view: "APIView") -> bool:
         api_key = request.auth
-        if api_key is None:
+        if not isinstance(api_key, ApiKey):
             return True
         limit = settings.ZUPY_RATE_LIMITS[api_key.company.rate_tier]
         now = time.time()
@@ -60,7 +68,8 @@ class TierRateThrottle(BaseThrottle):
             log.warning("rate-limit cache unavailable; request allowed", exc_info=True)
             return True
         # The middleware copies these onto every answer, the 429 included.
-        request._request.zupy_ratelimit = (limit, max(limit - count, 0), reset)
+        # Read by RequestObservabilityMiddleware; an attribute the stubs cannot declare (see authentication).
+        request._request.zupy_ratelimit = (limit, max(limit - count, 0), reset)  # type: ignore[attr-defined]
         self.reset = reset
         return count <= limit
 

@@ -3,6 +3,7 @@ from typing import Any
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from zupy.errors import ValidationFailed
@@ -11,7 +12,7 @@ from zupy.idempotency import HEADER, check_key, idempotent, request_fingerprint
 PAGE_PARAMS = frozenset({"cursor", "page_size"})
 
 
-def params_of(*serializers: type) -> frozenset[str]:
+def params_of(*serializers: type[Serializer]) -> frozenset[str]:
     """The query parameter names that the given query serializers declare."""
     return frozenset(name for serializer in serializers for name in serializer._declared_fields)
 
