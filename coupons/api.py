@@ -11,17 +11,9 @@ from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_validate
 from customers.selectors import customer_get
 from zupy.api.inputs import KsuidField
+from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
 from zupy.api.rendering import ConstantField, FastOutput, z_amount
-from zupy.api.views import (
-    IDEMPOTENCY_KEY,
-    OTP_SESSION,
-    PAGE_PARAMS,
-    ApiView,
-    PageQuery,
-    WriteView,
-    paginate,
-    params_of,
-)
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
 
 
 class CouponQuery(serializers.Serializer):

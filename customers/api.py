@@ -12,17 +12,9 @@ from customers.selectors import customer_get, customer_list, points_history
 from customers.services import points_add
 from otp.services import customer_enrol_guarded
 from zupy.api.inputs import AsciiIntegerField, json_object
+from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
 from zupy.api.rendering import ConstantField, FastOutput, z_amount
-from zupy.api.views import (
-    IDEMPOTENCY_KEY,
-    OTP_SESSION,
-    PAGE_PARAMS,
-    ApiView,
-    PageQuery,
-    WriteView,
-    paginate,
-    params_of,
-)
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
 
 MAX_POINTS_PER_ADD = 1_000_000
 

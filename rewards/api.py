@@ -11,17 +11,9 @@ from rewards.models import Reward
 from rewards.selectors import reward_catalog
 from rewards.services import reward_redeem
 from zupy.api.inputs import JsonBooleanField, KsuidField, StrictBooleanField, json_object
+from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
 from zupy.api.rendering import FastOutput, z_amount
-from zupy.api.views import (
-    IDEMPOTENCY_KEY,
-    OTP_SESSION,
-    PAGE_PARAMS,
-    ApiView,
-    PageQuery,
-    WriteView,
-    paginate,
-    params_of,
-)
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
 from zupy.errors import NotFound
 from zupy.ids import is_ksuid
 

@@ -1,3 +1,4 @@
+import inspect
 import json
 from pathlib import Path
 
@@ -5,6 +6,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
+
+from zupy.api.views import ApiView, WriteView
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +147,17 @@ def test_every_field_upstream_requires_exists_in_ours(schema):
         if lacking:
             missing[theirs] = sorted(lacking)
     assert missing == {}
+
+
+def test_an_operation_is_never_described_by_the_kits_base_views(schema):
+    """A view without a docstring of its own gets no description, not ApiView's or WriteView's (they
+    describe the kit to its developers, not the operation to a partner)."""
+    kit_docs = [inspect.cleandoc(view.__doc__ or "") for view in (ApiView, WriteView)]
+    described = [
+        operation["description"]
+        for item in schema["paths"].values()
+        for operation in item.values()
+        if "description" in operation
+    ]
+    assert described, "the views' own docstrings still describe their operations"
+    assert not [text for text in described if any(text.startswith(doc[:40]) for doc in kit_docs)]
