@@ -10,12 +10,11 @@ from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_redeem, coupon_validate
 from customers.selectors import customer_get
-from zupy.api.authentication import partner_of
-from zupy.api.fields import JsonBooleanField, KsuidField, z_amount
-from zupy.api.pagination import PageQuery, paginate
-from zupy.api.parsing import json_object
-from zupy.api.serializers import FastOutput
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
+from zupy.api.auth import partner_of
+from zupy.api.inputs import JsonBooleanField, KsuidField, json_object
+from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.rendering import ConstantField, FastOutput, z_amount
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
 
 
 class CouponQuery(serializers.Serializer):
@@ -42,7 +41,7 @@ class CouponOut(FastOutput):
     customer_id = serializers.CharField()
     customer_name = serializers.CharField(source="customer.full_name")
     points_spent = serializers.IntegerField()
-    origin_type = serializers.SerializerMethodField()
+    origin_type = ConstantField("loyalty_reward")
     redemption_date = serializers.DateTimeField(source="created_at")
     usage_date = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -52,9 +51,6 @@ class CouponOut(FastOutput):
 
     def get_status_display(self, coupon: Coupon) -> str:
         return str(CouponStatus(coupon.effective_status(self.context["now"])).label)
-
-    def get_origin_type(self, coupon: Coupon) -> str:
-        return "loyalty_reward"
 
 
 def _filtered(request: Request, query_class: type[CouponQuery]) -> tuple[Any, Any]:
@@ -120,22 +116,19 @@ class CouponStatsView(ApiView):
     @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:
         coupons, now = _filtered(request, CouponQuery)
-        return Response(coupon_stats(queryset=coupons, now=now))
+        return Response(CouponStatsOut(coupon_stats(queryset=coupons, now=now)).data)
 
 
 class ValidateOut(FastOutput):
     customer_id = serializers.CharField(source="customer.id")
     coupon_id = serializers.CharField(source="coupon.id")
     coupon_code = serializers.CharField(source="coupon.code")
-    status = serializers.SerializerMethodField()
+    status = ConstantField("validated")
     remaining_usages = serializers.IntegerField(source="coupon.remaining_usages")
     total_usages_allowed = serializers.IntegerField(source="coupon.total_usages_allowed")
     validated_at = serializers.DateTimeField(source="use.used_at")
     new_balance = serializers.IntegerField(source="customer.points_balance")
     new_z_balance = serializers.SerializerMethodField()
-
-    def get_status(self, validation: Any) -> str:
-        return "validated"
 
     def get_new_z_balance(self, validation: Any) -> str | None:
         return z_amount(validation.customer.z_balance)

@@ -10,12 +10,11 @@ from customers.identifiers import normalise_cpf, normalise_email, normalise_phon
 from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
-from zupy.api.authentication import partner_of
-from zupy.api.fields import AsciiIntegerField, z_amount
-from zupy.api.pagination import PageQuery, paginate
-from zupy.api.parsing import json_object
-from zupy.api.serializers import FastOutput
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, PAGE_PARAMS, ApiView, WriteView, params_of
+from zupy.api.auth import partner_of
+from zupy.api.inputs import AsciiIntegerField, json_object
+from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.rendering import ConstantField, FastOutput, z_amount
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
 
 MAX_POINTS_PER_ADD = 1_000_000
 
@@ -37,13 +36,13 @@ class NormalisedField(serializers.CharField):
 class CustomerOut(FastOutput):
     id = serializers.CharField()
     full_name = serializers.CharField()
-    avatar_url = serializers.SerializerMethodField()
+    avatar_url = ConstantField(None, schema_type=str)
     email = serializers.CharField(allow_null=True)
-    is_email_verified = serializers.SerializerMethodField()
+    is_email_verified = ConstantField(False)
     phone = serializers.CharField(allow_null=True)
-    is_phone_verified = serializers.SerializerMethodField()
+    is_phone_verified = ConstantField(False)
     cpf = serializers.CharField(allow_null=True)
-    birth_date = serializers.SerializerMethodField()
+    birth_date = ConstantField(None, schema_type=str)
     points_balance = serializers.IntegerField()
     points_earned = serializers.IntegerField()
     points_spent = serializers.IntegerField()
@@ -55,31 +54,16 @@ class CustomerOut(FastOutput):
     zupy_balance = serializers.SerializerMethodField()
     program_id = serializers.CharField(source="company_id")
     program_name = serializers.CharField(source="company.name")
-    rfm_segment = serializers.SerializerMethodField()
+    rfm_segment = ConstantField(None, schema_type=str)
     company_id = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-
-    def get_avatar_url(self, customer: Customer) -> str | None:
-        return None
-
-    def get_is_email_verified(self, customer: Customer) -> bool:
-        return False
-
-    def get_is_phone_verified(self, customer: Customer) -> bool:
-        return False
-
-    def get_birth_date(self, customer: Customer) -> str | None:
-        return None
 
     def get_card_number(self, customer: Customer) -> str:
         return f"ZP-{customer.pk}"
 
     def get_zupy_balance(self, customer: Customer) -> str | None:
         return z_amount(customer.z_balance)
-
-    def get_rfm_segment(self, customer: Customer) -> str | None:
-        return None
 
 
 class CustomerQuery(serializers.Serializer):
@@ -159,12 +143,9 @@ class PointsBalanceOut(FastOutput):
     points_balance = serializers.IntegerField()
     points_earned = serializers.IntegerField()
     points_spent = serializers.IntegerField()
-    points_name = serializers.SerializerMethodField()
+    points_name = ConstantField("points")
     last_activity_date = serializers.DateTimeField(allow_null=True)
     tier = serializers.CharField()
-
-    def get_points_name(self, customer: Customer) -> str:
-        return "points"
 
 
 class PointsBalanceView(ApiView):
@@ -181,7 +162,7 @@ class PointsAddIn(serializers.Serializer):
 
 class PointsOperationOut(FastOutput):
     customer_id = serializers.CharField()
-    operation = serializers.SerializerMethodField()
+    operation = ConstantField("add")
     # The ledger keeps points as decimals (one column for points and Z$); points are whole numbers.
     amount = serializers.IntegerField()
     balance_before = serializers.IntegerField()
@@ -189,9 +170,6 @@ class PointsOperationOut(FastOutput):
     activity_id = serializers.CharField(source="id")
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
-
-    def get_operation(self, entry: LedgerEntry) -> str:
-        return "add"
 
 
 class PointsAddView(WriteView):
@@ -261,17 +239,11 @@ class PointsHistoryView(ApiView):
 
 class ZBalanceOut(FastOutput):
     z_balance = serializers.SerializerMethodField()
-    wallet_address = serializers.SerializerMethodField()
-    has_wallet = serializers.SerializerMethodField()
+    wallet_address = ConstantField(None, schema_type=str)
+    has_wallet = ConstantField(False)
 
     def get_z_balance(self, customer: Customer) -> str | None:
         return z_amount(customer.z_balance)
-
-    def get_wallet_address(self, customer: Customer) -> str | None:
-        return None
-
-    def get_has_wallet(self, customer: Customer) -> bool:
-        return False
 
 
 class ZBalanceView(ApiView):

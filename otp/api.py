@@ -4,8 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from otp.services import otp_request, otp_verify
-from zupy.api.authentication import partner_of
-from zupy.api.parsing import json_object
+from zupy.api.auth import partner_of
+from zupy.api.inputs import json_object
 from zupy.api.views import ApiView
 
 
@@ -27,7 +27,7 @@ class RequestOtpView(ApiView):
         body = RequestOtpIn(data=json_object(request))
         body.is_valid(raise_exception=True)
         sent = otp_request(company=partner_of(request).company, identifier=body.validated_data["identifier"])
-        return Response({"status": "sent", "channel": sent.channel, "expires_in": sent.expires_in})
+        return Response(RequestOtpOut(sent).data)
 
 
 class VerifyOtpIn(serializers.Serializer):
@@ -36,14 +36,14 @@ class VerifyOtpIn(serializers.Serializer):
 
 
 class VerifyOtpOut(serializers.Serializer):
-    customer_id = serializers.CharField()
+    customer_id = serializers.CharField(source="customer.pk")
     is_new = serializers.BooleanField()
     otp_session = serializers.CharField(
-        help_text="Send as X-OTP-Session; valid 30 minutes for this customer."
+        source="session_token", help_text="Send as X-OTP-Session; valid 30 minutes for this customer."
     )
-    full_name = serializers.CharField()
-    points_balance = serializers.IntegerField()
-    tier = serializers.CharField()
+    full_name = serializers.CharField(source="customer.full_name")
+    points_balance = serializers.IntegerField(source="customer.points_balance")
+    tier = serializers.CharField(source="customer.tier")
 
 
 class VerifyOtpView(ApiView):
@@ -58,14 +58,4 @@ class VerifyOtpView(ApiView):
             identifier=body.validated_data["identifier"],
             code=body.validated_data["otp_code"],
         )
-        customer = verified.customer
-        return Response(
-            {
-                "customer_id": customer.pk,
-                "is_new": verified.is_new,
-                "otp_session": verified.session_token,
-                "full_name": customer.full_name,
-                "points_balance": customer.points_balance,
-                "tier": customer.tier,
-            }
-        )
+        return Response(VerifyOtpOut(verified).data)

@@ -13,11 +13,11 @@ from customers.models import Customer
 from customers.selectors import customer_get
 from rewards.models import Reward
 from rewards.selectors import reward_catalog, reward_get
-from zupy.api.authentication import partner_of
-from zupy.api.fields import KsuidField, StrictBooleanField
-from zupy.api.pagination import PageQuery, paginate
-from zupy.api.serializers import FastOutput
-from zupy.api.views import PAGE_PARAMS, ApiView, params_of
+from zupy.api.auth import partner_of
+from zupy.api.inputs import KsuidField, StrictBooleanField
+from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.rendering import FastOutput
+from zupy.api.views import ApiView, params_of
 
 
 class CustomerQuery(serializers.Serializer):

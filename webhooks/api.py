@@ -8,9 +8,8 @@ from rest_framework.response import Response
 from webhooks.models import EVENTS, URL_MAX_LENGTH, WebhookEndpoint
 from webhooks.selectors import webhook_endpoint_of
 from webhooks.services import KEEP, webhook_configure, webhook_test
-from zupy.api.authentication import partner_of
-from zupy.api.fields import JsonBooleanField
-from zupy.api.parsing import json_object
+from zupy.api.auth import partner_of
+from zupy.api.inputs import JsonBooleanField, json_object
 from zupy.api.views import ApiView
 
 
@@ -35,12 +34,18 @@ class WebhookConfigOut(serializers.Serializer):
 
 
 class WebhookTestOut(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = serializers.BooleanField(source="ok")
     status_code = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_null=True)
 
+    def to_representation(self, result: Any) -> dict[str, Any]:
+        data = super().to_representation(result)
+        data["error"] = data["error"] or None  # no error is null, not ""
+        return data
+
 
 def _config(endpoint: WebhookEndpoint | None, secret: str | None = None) -> dict[str, Any]:
+    """What WebhookConfigOut renders: the endpoint's settings, or none."""
     return {
         "webhook_url": (endpoint.url or None) if endpoint else None,
         "webhook_events": list(endpoint.events) if endpoint else [],
@@ -54,7 +59,9 @@ class WebhookConfigView(ApiView):
 
     @extend_schema(operation_id="webhooks_config_retrieve", responses=WebhookConfigOut)
     def get(self, request: Request) -> Response:
-        return Response(_config(webhook_endpoint_of(company=partner_of(request).company)))
+        return Response(
+            WebhookConfigOut(_config(webhook_endpoint_of(company=partner_of(request).company))).data
+        )
 
     @extend_schema(operation_id="webhooks_config_update", request=WebhookConfigIn, responses=WebhookConfigOut)
     def put(self, request: Request) -> Response:
@@ -67,7 +74,7 @@ class WebhookConfigView(ApiView):
             events=given.get("webhook_events", KEEP),
             rotate_secret=given["rotate_secret"],
         )
-        return Response(_config(configured.endpoint, configured.new_secret))
+        return Response(WebhookConfigOut(_config(configured.endpoint, configured.new_secret)).data)
 
 
 class WebhookTestView(ApiView):
@@ -76,6 +83,4 @@ class WebhookTestView(ApiView):
     @extend_schema(operation_id="webhooks_test", request=None, responses=WebhookTestOut)
     def post(self, request: Request) -> Response:
         result = webhook_test(company=partner_of(request).company)
-        return Response(
-            {"success": result.ok, "status_code": result.status_code, "error": result.error or None}
-        )
+        return Response(WebhookTestOut(result).data)

@@ -11,7 +11,7 @@ class ZupyConfig(AppConfig):
 
     def ready(self) -> None:
         from zupy import signals  # noqa: F401  (forgets cached API keys on every save and delete)
-        from zupy.api import schema  # noqa: F401  (registers the OpenAPI security scheme)
+        from zupy.api import schema  # noqa: F401  (registers the OpenAPI extensions)
 
         post_migrate.connect(create_cache_tables, sender=self)
 

@@ -2,16 +2,16 @@
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from zupy.api.problems import PROBLEM_CONTENT_TYPE, problem
+from zupy.api.problems import problem_response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
+def readyz(request: HttpRequest) -> HttpResponse:
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -26,8 +26,5 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["cache"] = f"error: {type(exc).__name__}"
     if all(value == "ok" for value in checks.values()):
         return JsonResponse({"status": "ready", "checks": checks})
-    body = problem(
-        503, instance=request.path, detail="Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items())
-    )
-    body["checks"] = checks
-    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    detail = "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items())
+    return problem_response(503, instance=request.path, detail=detail, checks=checks)

@@ -1,4 +1,4 @@
-"""One JSON log line per request, X-Request-ID, rate-limit headers, and Prometheus metrics."""
+"""One JSON log line per request, X-Request-ID, and Prometheus metrics."""
 
 import logging
 import os
@@ -18,7 +18,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from zupy.api.handlers import not_found
+from zupy.api.auth import Partner
+from zupy.api.problems import not_found
 
 log = logging.getLogger("zupy.request")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")  # \Z: "$" also matches before a final newline
@@ -39,6 +40,14 @@ VALIDATIONS = Counter("zupy_validations_total", "Validate calls by outcome", ["s
 CONFLICTS = Counter("zupy_conflicts_total", "409 answers by route", ["route"])
 
 
+def _company_id(request: HttpRequest) -> str | None:
+    """The calling key's company: DRF sets the authenticated ``Partner`` on Django's request too.
+    ``type()``, not ``isinstance()``: isinstance would evaluate the admin's lazy user (a session query)
+    on a request that never reached the API."""
+    user = getattr(request, "user", None)
+    return user.company.pk if type(user) is Partner else None
+
+
 class RequestObservabilityMiddleware:
     """Outermost: sees every answer, Django's own errors included."""
 
@@ -54,13 +63,6 @@ class RequestObservabilityMiddleware:
         response = self.get_response(request)
         duration = time.perf_counter() - started
         response["X-Request-ID"] = request_id
-        limits = getattr(request, "zupy_ratelimit", None)
-        if limits is not None:
-            (
-                response["X-RateLimit-Limit"],
-                response["X-RateLimit-Remaining"],
-                response["X-RateLimit-Reset"],
-            ) = (str(value) for value in limits)
         match = getattr(request, "resolver_match", None)
         route = "/" + match.route if match is not None else OTHER
         method = request.method if request.method in KNOWN_METHODS else OTHER
@@ -79,7 +81,7 @@ class RequestObservabilityMiddleware:
                 "route": route,
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),
-                "company_id": getattr(request, "zupy_company_id", None),
+                "company_id": _company_id(request),
                 "request_id": request_id,
             },
         )

@@ -61,12 +61,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: request id, the per-request log line, rate-limit headers and metrics for every answer.
+    # Outermost: request id, the per-request log line and metrics for every answer.
     "zupy.observability.RequestObservabilityMiddleware",
     # Next, so that every error page Django or a middleware produces becomes problem+json.
-    "zupy.api.middleware.ProblemJsonMiddleware",
-    "zupy.api.middleware.RequestBoundsMiddleware",
-    "zupy.api.middleware.BodySizeLimitMiddleware",
+    "zupy.api.problems.ProblemJsonMiddleware",
+    "zupy.api.inputs.RequestBoundsMiddleware",
+    "zupy.api.inputs.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -216,13 +216,13 @@ HEARTBEAT_DIR = Path(env.str("HEARTBEAT_DIR", default="/tmp/zupy-heartbeat"))  #
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["zupy.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["zupy.api.permissions.HasApiKey", "zupy.api.permissions.KeyCanWrite"],
-    "DEFAULT_THROTTLE_CLASSES": ["zupy.api.throttling.TierRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["zupy.api.renderers.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["zupy.api.parsing.JSONParser"],
-    "EXCEPTION_HANDLER": "zupy.api.exceptions.problem_exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "zupy.api.negotiation.JsonOnlyNegotiation",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["zupy.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["zupy.api.auth.HasApiKey", "zupy.api.auth.KeyCanWrite"],
+    "DEFAULT_THROTTLE_CLASSES": ["zupy.api.auth.TierRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["zupy.api.rendering.EnvelopeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["zupy.api.inputs.JSONParser"],
+    "EXCEPTION_HANDLER": "zupy.api.problems.problem_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "zupy.api.rendering.JsonOnlyNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "URL_FORMAT_OVERRIDE": None,  # ?format= is not ours to interpret: JSON only
     "UNAUTHENTICATED_USER": None,
@@ -243,6 +243,8 @@ SPECTACULAR_SETTINGS = {
         "zupy.api.schema.envelope_and_problems",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Views without a docstring of their own get no description, not the kit's base-view docstring.
+    "GET_LIB_DOC_EXCLUDES": "zupy.api.schema.doc_excludes",
     # The Swagger UI from drf-spectacular-sidecar's pinned copy in the image, not a CDN's @latest.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

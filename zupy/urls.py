@@ -16,8 +16,8 @@ from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RewardDetailView, RewardListView
 from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
-from zupy.api import handlers
-from zupy.api.docs import SchemaView
+from zupy.api import problems
+from zupy.api.schema import SchemaView
 from zupy.ids import PathIdConverter
 
 # Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
@@ -72,7 +72,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = handlers.bad_request
-handler403 = handlers.permission_denied
-handler404 = handlers.not_found
-handler500 = handlers.server_error
+handler400 = problems.bad_request
+handler403 = problems.permission_denied
+handler404 = problems.not_found
+handler500 = problems.server_error

@@ -44,7 +44,7 @@ def redis_down(settings, monkeypatch):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-        monkeypatch.setattr("zupy.api.throttling._clients", {})
+        monkeypatch.setattr("zupy.api.auth._clients", {})
         settings.CACHES = {
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -1,3 +1,4 @@
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,6 +8,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
+
+from zupy.api.views import ApiView, WriteView
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +121,17 @@ def test_headers_are_documented_where_they_apply(schema):
         headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         assert ("Idempotency-Key" in headers) == (method == "post" and path in WRITES_WITH_IDEMPOTENCY), path
         assert ("X-OTP-Session" in headers) == (method == "post" and path in OTP_GUARDED), path
+
+
+def test_an_operation_is_never_described_by_the_kits_base_views(schema):
+    """A view without a docstring of its own gets no description, not ApiView's or WriteView's (they
+    describe the kit to its developers, not the operation to a partner)."""
+    kit_docs = [inspect.cleandoc(view.__doc__ or "") for view in (ApiView, WriteView)]
+    described = [
+        operation["description"]
+        for item in schema["paths"].values()
+        for operation in item.values()
+        if "description" in operation
+    ]
+    assert described, "the views' own docstrings still describe their operations"
+    assert not [text for text in described if any(text.startswith(doc[:40]) for doc in kit_docs)]

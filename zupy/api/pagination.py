@@ -10,11 +10,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from zupy.api.parsing import ascii_int
-from zupy.api.renderers import Envelope
+from zupy.api.inputs import ascii_int
+from zupy.api.rendering import Envelope
 from zupy.errors import ValidationFailed
 from zupy.ids import is_ksuid
 
+PAGE_PARAMS = frozenset({"cursor", "page_size"})
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 

@@ -1,34 +1,32 @@
-"""RFC 7807 problem documents: the one shape every error of this API takes."""
+"""RFC 7807 problem documents: the one shape every error of this API takes.
 
+``problem`` is the only place a problem body is built; ``problem_response`` the only place one is
+answered outside DRF. Around them: the DRF exception handler (every error raised under DRF), Django's
+own error views (``handler400``… in zupy/urls.py) and the middleware that turns any other error page
+into problem+json. The statuses' slugs, titles and default details are ``zupy.errors.STATUS_PROBLEMS``.
+"""
+
+import json
+import logging
+import math
 from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse
+from psycopg_pool import PoolTimeout
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from zupy.errors import STATUS_PROBLEMS, AuthenticationRequired, DomainError
+from zupy.models import ApiKey
+
+log = logging.getLogger("zupy.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://api.zupy.com/errors/"
-
-# Statuses that can reach a partner without a domain error behind them (Django's and DRF's own).
-STATUS_PROBLEMS: dict[int, tuple[str, str, str]] = {
-    400: ("validation-error", "Bad Request", "The request is malformed."),
-    401: ("authentication-required", "Authentication Required", "A valid X-API-Key header is required."),
-    403: ("permission-denied", "Permission Denied", "You may not perform this action."),
-    404: ("not-found", "Not Found", "The resource was not found."),
-    405: ("method-not-allowed", "Method Not Allowed", "This method is not allowed on this resource."),
-    406: ("not-acceptable", "Not Acceptable", "This API only produces JSON."),
-    409: ("conflict", "Conflict", "The request conflicts with the current state of the resource."),
-    413: ("payload-too-large", "Payload Too Large", "The request body is too large."),
-    414: ("uri-too-long", "URI Too Long", "The request line (method, path and query) is too long."),
-    415: ("unsupported-media-type", "Unsupported Media Type", "Send the body as application/json."),
-    422: ("validation-error", "Validation Error", "The request is not valid."),
-    429: ("rate-limit-exceeded", "Rate Limit Exceeded", "Too many requests."),
-    431: (
-        "request-header-fields-too-large",
-        "Request Header Fields Too Large",
-        "A request header, or the number of them, is over the limit.",
-    ),
-    500: ("internal-error", "Internal Server Error", "An unexpected error occurred; it has been logged."),
-    502: ("bad-gateway", "Bad Gateway", "The service behind the proxy did not answer properly."),
-    503: ("service-unavailable", "Service Unavailable", "The service is temporarily unavailable."),
-    504: ("gateway-timeout", "Gateway Timeout", "The service behind the proxy did not answer in time."),
-}
+WWW_AUTHENTICATE = 'ApiKey header="X-API-Key"'
 
 
 def problem(
@@ -56,3 +54,154 @@ def problem(
     if errors is not None:
         body["errors"] = errors
     return body
+
+
+def problem_response(status: int, *, instance: str, detail: str | None = None, **extra: Any) -> HttpResponse:
+    """A problem answered outside DRF (Django's error views, middlewares, health checks); ``extra``
+    adds members to the body."""
+    body = {**problem(status, instance=instance, detail=detail), **extra}
+    return HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# --- Under DRF: the exception handler (REST_FRAMEWORK["EXCEPTION_HANDLER"]) ---------------------------
+def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested ValidationError detail as the contract's ``[{field, detail}]``."""
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "body" if key in ("non_field_errors", "__all__") else str(key)
+            out.extend(flatten_errors(value, f"{prefix}.{name}" if prefix else name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [{"field": prefix or "body", "detail": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            out.extend(flatten_errors(item, f"{prefix}[{index}]"))
+        return out
+    return [{"field": prefix or "body", "detail": str(detail)}]
+
+
+def _answer(status: int, instance: str, headers: dict[str, str] | None = None, **members: Any) -> Response:
+    """A DRF Response, so that the view's renderer writes it like every other answer of the view (and an
+    idempotent write stores it byte for byte as it was sent)."""
+    body = problem(status, instance=instance, **members)
+    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _names_a_deleted_api_key(exc: IntegrityError) -> bool:
+    """A write recorded its API key as the actor, but the key was deleted meanwhile: another process
+    still had the key's lookup cached (for up to API_KEY_LOCAL_TTL seconds). PostgreSQL says which
+    table the missing row belongs to."""
+    detail = getattr(getattr(exc.__cause__, "diag", None), "message_detail", None) or ""
+    return f'table "{ApiKey._meta.db_table}"' in detail
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
+    instance = request.path if request is not None else ""
+    headers: dict[str, str] = {}
+    if isinstance(exc, IntegrityError) and _names_a_deleted_api_key(exc):
+        exc = AuthenticationRequired("The API key is unknown or revoked.")
+
+    if isinstance(exc, DomainError):
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        return _answer(
+            exc.status,
+            instance,
+            headers,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            code=exc.code,
+            errors=exc.errors,
+        )
+
+    if isinstance(exc, RequestDataTooBig):
+        return _answer(413, instance)
+    if isinstance(exc, SuspiciousOperation):
+        return _answer(400, instance)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    if isinstance(exc, drf.ValidationError):
+        return _answer(422, instance, detail="The request is not valid.", errors=flatten_errors(exc.detail))
+    if isinstance(exc, drf.ParseError):
+        return _answer(400, instance, detail=f"Malformed request body: {exc.detail}", code="malformed_body")
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        return _answer(401, instance, {"WWW-Authenticate": WWW_AUTHENTICATE})
+    if isinstance(exc, drf.Throttled):
+        wait = exc.wait  # type: ignore[attr-defined]  # DRF's Throttled sets it in __init__; the stubs omit it
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        limited = "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
+        return _answer(429, instance, headers, detail=limited)
+    if isinstance(exc, drf.APIException):
+        status = exc.status_code
+        detail: str | None = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None
+        if isinstance(exc, drf.PermissionDenied) and detail == drf.PermissionDenied.default_detail:
+            detail = None
+        return _answer(status, instance, detail=detail)
+
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        log.warning("database unavailable: %s", exc)
+        return _answer(503, instance, {"Retry-After": "1"})
+    if isinstance(exc, DatabaseError):
+        log.exception("database error on %s", instance)
+        return _answer(500, instance)
+
+    log.exception("unhandled error on %s", instance, exc_info=exc)
+    return _answer(500, instance)
+
+
+# --- Outside DRF: Django's own error views (handler400… in zupy/urls.py) ----------------------------
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(400, instance=request.path)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(403, instance=request.path)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(404, instance=request.path)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return problem_response(500, instance=request.path)
+
+
+_JSON_TYPES = ("application/json", PROBLEM_CONTENT_TYPE)
+
+
+class ProblemJsonMiddleware:
+    """Last line of the error contract: any error answer that is not JSON (Django's HTML 404 for an
+    unknown URL, its 400 for a bad Host, the debug 500 page, a CSRF failure) becomes problem+json.
+
+    Runs outermost, so it also sees what Django made of an exception raised in another middleware.
+    The admin keeps its own HTML pages for 4xx; a 5xx never shows a debug page anywhere.
+    """
+
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        status = response.status_code
+        if status < 400:
+            return response
+        content_type = response.get("Content-Type", "").split(";")[0].strip()
+        if content_type in _JSON_TYPES:
+            return response
+        if request.path.startswith("/admin/") and status < 500:
+            return response
+        replacement = problem_response(status, instance=request.path)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

@@ -1,19 +1,62 @@
-"""drf-spectacular: describe the X-API-Key scheme (loaded by zupy.apps)."""
+"""The OpenAPI document (drf-spectacular): its view, the X-API-Key scheme, the constant fields, and
+the post-processing hook that says what every answer looks like. Extensions register on import
+(zupy.apps imports this module)."""
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_lib_doc_excludes
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 
 
+# The document: YAML by default, JSON for ``?format=json``. The API answers JSON only and ignores
+# ``?format=`` (URL_FORMAT_OVERRIDE is off); the schema document is the one place where the parameter is
+# the documented way to choose (tools fetch ``?format=json``). No docstring: it would describe the
+# operation in the document in place of drf-spectacular's own words.
+class SchemaView(SpectacularAPIView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        if request.query_params.get("format") == "json":
+            return OpenApiJsonRenderer(), OpenApiJsonRenderer.media_type
+        if request.query_params.get("format") == "yaml":
+            return OpenApiYamlRenderer(), OpenApiYamlRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "zupy.api.authentication.ApiKeyAuthentication"
+    target_class = "zupy.api.auth.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+def doc_excludes() -> list[type]:
+    """SPECTACULAR_SETTINGS["GET_LIB_DOC_EXCLUDES"]: an operation is described by its view's docstring,
+    falling back to base classes' but never to the kit's base views and serializers, which describe the
+    kit (a component is described the same way, by its serializer's docstring)."""
+    from zupy.api.rendering import FastOutput
+    from zupy.api.views import ApiView, WriteView
+
+    return [*get_lib_doc_excludes(), ApiView, WriteView, FastOutput]
+
+
+_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+class ConstantFieldSchema(OpenApiSerializerFieldExtension):
+    """A constant is documented by its type (``readOnly`` and ``nullable`` come from the field)."""
+
+    target_class = "zupy.api.rendering.ConstantField"
+
+    def map_serializer_field(self, auto_schema, direction):  # type: ignore[no-untyped-def]
+        schema: dict[str, Any] = {"type": _TYPES[self.target.schema_type]}
+        if self.target.value is None:
+            schema["nullable"] = True  # here, not from allow_null, to sit where the document has it
+        return schema
 
 
 PROBLEM = {

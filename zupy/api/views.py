@@ -1,23 +1,28 @@
+"""The base views every endpoint stands on: query parameters checked, POSTs made retry-safe with
+Idempotency-Key, and the OpenAPI parameters the views share."""
+
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from zupy.api.auth import RateLimitHeaders, partner_of
 from zupy.errors import ValidationFailed
 from zupy.idempotency import HEADER, check_key, idempotent, request_fingerprint
-
-PAGE_PARAMS = frozenset({"cursor", "page_size"})
 
 
 def params_of(*serializers: type[Serializer]) -> frozenset[str]:
     """The query parameter names that the given query serializers declare."""
-    return frozenset(name for serializer in serializers for name in serializer._declared_fields)
+    return frozenset(str(name) for serializer in serializers for name in serializer().fields)
 
 
-class ApiView(APIView):
+class ApiView(RateLimitHeaders, APIView):
     """Base of every API view. ``query_params`` names what a view accepts: anything else is a 422,
     so a misspelt filter (``?staus=used``) is an error, not a silently unfiltered answer."""
 
@@ -42,43 +47,50 @@ class ApiView(APIView):
             )
 
 
+Handler = Callable[..., HttpResponseBase]
+
+
+def idempotent_post(post: Handler) -> Handler:
+    """Wrap a view's ``post`` so that it honours ``Idempotency-Key`` (see ``zupy.idempotency``).
+
+    DRF calls the handler once authentication, permissions and rate limits have passed, so a refused
+    key or permission is never stored; a refusal raised by ``post`` is rendered by the view's own
+    exception handler, then stored or not by ``idempotent``."""
+
+    @functools.wraps(post)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return post(view, request, *args, **kwargs)
+
+        def render(response: HttpResponseBase) -> bytes:
+            if not isinstance(response, Response):  # post and the exception handler answer DRF Responses
+                raise TypeError(f"expected a DRF Response, got {type(response).__name__}")
+            final = view.finalize_response(request, response, *args, **kwargs)
+            final.render()
+            return bytes(final.content)
+
+        return idempotent(
+            company=partner_of(request).company,
+            key=check_key(key),
+            # The raw bytes, read before DRF's parser does (DRF then parses a copy of them).
+            fingerprint=request_fingerprint(request.method or "POST", request.get_full_path(), request.body),
+            call=lambda: post(view, request, *args, **kwargs),
+            on_refusal=view.handle_exception,
+            render=render,
+        )
+
+    return wrapper
+
+
 class WriteView(ApiView):
-    """Base for every state-changing POST: honours ``Idempotency-Key`` (see ``zupy.idempotency``).
+    """Base of every view with a state-changing POST: a subclass's ``post`` is wrapped with
+    ``idempotent_post`` when the class is made."""
 
-    DRF's dispatch, with the handler call wrapped once authentication and permissions have passed
-    (a refused key or permission is never stored)."""
-
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        self.args, self.kwargs = args, kwargs
-        request = self.initialize_request(request, *args, **kwargs)
-        self.request = request
-        self.headers = self.default_response_headers
-        try:
-            self.initial(request, *args, **kwargs)
-            handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
-            key = request.headers.get(HEADER)
-            if key is None or request.method != "POST":
-                response = handler(request, *args, **kwargs)
-            else:
-                # Read the raw bytes before DRF's parser does; DRF then parses a copy of them.
-                raw_body = request._request.body
-                response = idempotent(
-                    company=request.user.company,
-                    key=check_key(key),
-                    fingerprint=request_fingerprint(request.method, request.get_full_path(), raw_body),
-                    call=lambda: handler(request, *args, **kwargs),
-                    on_refusal=self.handle_exception,
-                    render=lambda response: self._render(request, response, *args, **kwargs),
-                )
-        except Exception as exc:
-            response = self.handle_exception(exc)
-        self.response = self.finalize_response(request, response, *args, **kwargs)
-        return self.response
-
-    def _render(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> bytes:
-        response = self.finalize_response(request, response, *args, **kwargs)
-        response.render()
-        return bytes(response.content)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "post" in cls.__dict__:
+            cls.post = idempotent_post(cls.__dict__["post"])  # type: ignore[attr-defined]
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
