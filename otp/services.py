@@ -64,12 +64,17 @@ def _count_request(scope: str, limit: int) -> None:
     window = settings.OTP_RATE_WINDOW
     now = int(time.time())
     key = f"otp-rate:{scope}:{now // window}"
-    cache.add(key, 0, timeout=window + 5)
     try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
+        cache.add(key, 0, timeout=window + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=window + 5)
+            count = 1
+    except Exception as exc:
+        # Fail closed, unlike the API rate limit: these counters are what stops code spraying and
+        # message costs, so without them no code is sent. 503, and the partner retries later.
+        raise ServiceUnavailable("OTP codes cannot be sent right now; retry shortly.", retry_after=5) from exc
     if count > limit:
         raise RateLimited(
             "Too many OTP requests; wait before asking for another code.", retry_after=window - now % window

@@ -123,3 +123,36 @@ def api(company: Company) -> Api:
 @pytest.fixture
 def customer(company: Company) -> Customer:
     return CustomerFactory.create(company=company, points=1000)
+
+
+def _redis_at(settings: Any, monkeypatch: pytest.MonkeyPatch, port: int) -> None:
+    monkeypatch.setattr("zupy.api.auth._clients", {})  # the rate limiter's per-process Redis client
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            # What zupy.settings adds to a Redis CACHE_URL (CACHE_TIMEOUT).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+
+@pytest.fixture
+def redis_down(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The cache is Redis on a loopback port where nothing listens (bound, never listening, so
+    connecting is refused at once and no other process can take the port meanwhile)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        _redis_at(settings, monkeypatch, closed.getsockname()[1])
+        yield
+
+
+@pytest.fixture
+def redis_silent(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The cache is Redis on a loopback port that accepts connections and never answers (a hung
+    server): only the client's socket timeouts end a call."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # the kernel completes the handshakes; nobody ever reads or writes
+        _redis_at(settings, monkeypatch, silent.getsockname()[1])
+        yield

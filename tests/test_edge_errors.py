@@ -2,17 +2,15 @@
 and the image's CMD run it) and a real nginx with deploy/nginx.conf (compose's lb)."""
 
 import json
-import os
 import socket
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.nginx import start_nginx
-from tests.e2e.servers import GUNICORN, ROOT, free_port, stop, wait_ready
+from tests.e2e.servers import GUNICORN, ROOT, free_port, production_env, stop, wait_ready
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
@@ -58,14 +56,10 @@ def assert_problem(answer: tuple[int, dict[str, str], bytes], status: int) -> di
 @pytest.fixture(scope="module")
 def gunicorn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     data = tmp_path_factory.mktemp("edge")
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="zupy.settings",
-        DEBUG="false",
-        SECRET_KEY="edge-" + uuid.uuid4().hex,
+    env = production_env(
+        "edge",
         DATABASE_URL=f"sqlite:///{data}/db.sqlite3",
         CACHE_URL="locmemcache://edge",
-        OTP_ALLOW_CONSOLE_SENDER="true",
         WEB_CONCURRENCY="1",
         GUNICORN_THREADS="2",
         PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),

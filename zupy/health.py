@@ -24,7 +24,11 @@ def readyz(request: HttpRequest) -> HttpResponse:
         checks["cache"] = "ok" if cache.get("zupy:readyz") == "1" else "error: read back failed"
     except Exception as exc:
         checks["cache"] = f"error: {type(exc).__name__}"
-    if all(value == "ok" for value in checks.values()):
-        return JsonResponse({"status": "ready", "checks": checks})
+    # Only the database decides readiness. Without the cache the API keeps serving (rate limits fail
+    # open, key lookups fall back to the database; OTP requests answer 503): failing readiness on every
+    # instance at once would let a load balancer turn a degraded cache into a full outage.
+    if checks["database"] == "ok":
+        status = "ready" if checks["cache"] == "ok" else "degraded"
+        return JsonResponse({"status": status, "checks": checks})
     detail = "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items())
     return problem_response(503, instance=request.path, detail=detail, checks=checks)

@@ -22,7 +22,7 @@ from zupy.models import Company, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
-KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class IdempotencyKeyReused(ValidationFailed):
@@ -44,7 +44,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def check_key(key: str) -> str:
-    if not KEY_RE.match(key):
+    if not KEY_RE.fullmatch(key):  # fullmatch: "$" would let a trailing newline through
         raise ValidationFailed(
             "Invalid Idempotency-Key.",
             errors=[{"field": HEADER, "detail": "1 to 255 visible ASCII characters (a UUID is a good key)."}],

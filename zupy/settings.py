@@ -135,6 +135,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # cache would multiply it). ``migrate`` creates the table. See docs/money.md.
 if env.str("CACHE_URL", default=""):
     CACHES = {"default": env.cache_url("CACHE_URL")}
+    if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        # A Redis that stops answering (rather than refusing) must not hold every request: the rate
+        # limit and key lookups fail open after this long (seconds).
+        _redis_timeout = env.float("CACHE_TIMEOUT", default=0.5)
+        CACHES["default"].setdefault("OPTIONS", {}).update(
+            socket_connect_timeout=_redis_timeout, socket_timeout=_redis_timeout
+        )
 else:
     CACHES = {
         "default": {

@@ -6,12 +6,28 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def production_env(name: str, **settings: str) -> dict[str, str]:
+    """The environment of a server or command started the way production starts it: this process's
+    environment without the test settings, DEBUG off, a fresh secret, the development OTP senders
+    allowed (no code leaves these tests), and ``settings`` on top."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="zupy.settings",
+        DEBUG="false",
+        SECRET_KEY=f"{name}-{uuid.uuid4().hex}",
+        OTP_ALLOW_CONSOLE_SENDER="true",
+    )
+    env.update(settings)
+    return env
 
 
 def free_port() -> int:

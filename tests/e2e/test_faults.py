@@ -12,14 +12,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.servers import ROOT, free_port, start_gunicorn, stop, wait_ready
+from tests.e2e.servers import ROOT, free_port, production_env, start_gunicorn, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -58,12 +57,8 @@ class OwnPostgres:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Any]]:
     pg = OwnPostgres()
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="zupy.settings",
-        DEBUG="false",
-        OTP_ALLOW_CONSOLE_SENDER="true",  # development senders: no OTP is sent here
-        SECRET_KEY="faults-" + uuid.uuid4().hex,
+    env = production_env(
+        "faults",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{pg.port}/postgres",
         CACHE_URL="locmemcache://faults",
         DB_POOL_TIMEOUT="2",

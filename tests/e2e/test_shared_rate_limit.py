@@ -1,7 +1,6 @@
 """Two separate API server processes and one real Redis: they share one rate-limit budget."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.e2e.servers import ROOT, free_port, start_gunicorn, stop, wait_ready
+from tests.e2e.servers import ROOT, free_port, production_env, start_gunicorn, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +26,8 @@ def _manage(env: dict[str, str], *args: str) -> str:
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], str]]:
     data = tmp_path_factory.mktemp("ratelimit")
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="zupy.settings",
-        DEBUG="false",
-        OTP_ALLOW_CONSOLE_SENDER="true",  # development senders: no OTP is sent here
-        SECRET_KEY="rate-limit-test-" + uuid.uuid4().hex,
+    env = production_env(
+        "rate-limit-test",
         DATABASE_URL=f"sqlite:///{data}/db.sqlite3",
         CACHE_URL=f"redis://127.0.0.1:6379/0?key_prefix=zupy-test-{uuid.uuid4().hex}",
         WEB_CONCURRENCY="1",

@@ -248,3 +248,12 @@ def test_unreachable_gateway_is_503(api, settings):
     settings.OTP_GATEWAY_URL = "http://127.0.0.1:9/nothing-listens-here"
     assert_problem(request_otp(api, PHONE), 503, "service-unavailable")
     assert not OtpChallenge.objects.exists()
+
+
+def test_without_the_cache_no_code_is_sent_and_the_answer_is_503(api, redis_down):
+    """The request limits are what stops code spraying: without them, refuse rather than send."""
+    response = request_otp(api, "+5511987654321")
+    body = assert_problem(response, 503, "service-unavailable")
+    assert "retry" in body["detail"]
+    assert response["Retry-After"] == "5"
+    assert OtpChallenge.objects.count() == 0

@@ -1,19 +1,17 @@
 """The real worker process against receivers that misbehave on loopback: it survives all of them,
 the well-behaved company's events arrive, and every bad row carries its recorded attempts."""
 
-import os
 import socketserver
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 
 from tests.conftest import Api
-from tests.e2e.servers import ROOT
+from tests.e2e.servers import ROOT, production_env
 from tests.factories import CompanyFactory, CustomerFactory, make_key
 from tests.webhooks.conftest import Receiver
 from tests.webhooks.test_delivery import outbox_row
@@ -48,12 +46,8 @@ class MalformedReceiver:
 def run_worker() -> subprocess.CompletedProcess:
     """``manage.py webhook_worker --once`` as the compose service runs it, on this test's database."""
     db = connection.settings_dict
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="zupy.settings",
-        DEBUG="false",
-        OTP_ALLOW_CONSOLE_SENDER="true",  # no OTP is sent here; the start-up check asks
-        SECRET_KEY="worker-" + uuid.uuid4().hex,
+    env = production_env(
+        "worker",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         CACHE_URL="locmemcache://worker",
         WEBHOOK_TIMEOUT="1",

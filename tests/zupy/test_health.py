@@ -30,3 +30,12 @@ def test_readyz_is_503_problem_when_the_database_is_down(monkeypatch):
     body = response.json()
     assert body["type"].endswith("/service-unavailable")
     assert body["checks"]["database"] == "error: OperationalError"
+
+
+def test_readyz_is_ready_but_degraded_when_only_the_cache_is_down(redis_down):
+    """The API keeps serving without its cache, so readiness must not take every instance out."""
+    response = Client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["database"] == "ok"
+    assert response.json()["checks"]["cache"].startswith("error: ")

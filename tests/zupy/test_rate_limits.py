@@ -1,6 +1,7 @@
-import socket
+import threading
 
 import pytest
+from django.db import connections
 
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, RewardFactory, make_key
@@ -37,23 +38,6 @@ def test_over_the_limit_is_429_with_retry_after(settings):
     assert other_key.get("/api/v2/rewards/").status_code == 200, "the budget is per key"
 
 
-@pytest.fixture
-def redis_down(settings, monkeypatch):
-    """The cache is Redis on a loopback port where nothing listens (bound, never listening, so
-    connecting is refused at once and no other process can take the port meanwhile)."""
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-        monkeypatch.setattr("zupy.api.auth._clients", {})
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{port}/0",
-            }
-        }
-        yield
-
-
 def test_a_cache_outage_fails_open(api, customer, redis_down, caplog):
     """Tills keep working: the key is looked up in the database, the limit is skipped."""
     response = api.get("/api/v2/rewards/")
@@ -62,3 +46,21 @@ def test_a_cache_outage_fails_open(api, customer, redis_down, caplog):
     assert "rate-limit cache unavailable; request allowed" in caplog.text
     reward = RewardFactory.create(company=customer.company, points_required=100)
     assert api.redeem(customer.pk, reward.pk).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)  # the request runs in a thread, on its own connection
+def test_a_hung_cache_is_given_up_on_and_the_request_served(api, customer, redis_silent):
+    """A Redis that accepts and never answers: the socket timeout ends the wait and the request is
+    served (without the timeout this test never returns)."""
+    outcome: list[int] = []
+
+    def call() -> None:
+        try:
+            outcome.append(api.get("/api/v2/rewards/").status_code)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join(timeout=60)
+    assert outcome == [200]

@@ -3,6 +3,7 @@ and the input fields the API's serializers share."""
 
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -30,14 +31,12 @@ class BodySizeLimitMiddleware:
     """413 before anything reads a body larger than ZUPY_MAX_BODY_BYTES (DRF's JSON parser reads the
     stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop it)."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        # ASCII digits only (int() reads "٣" as 3); anything else is the WSGI server's to refuse.
+        length = ascii_int(request.META.get("CONTENT_LENGTH") or "0") or 0
         if length > settings.ZUPY_MAX_BODY_BYTES:
             detail = f"The body may be at most {settings.ZUPY_MAX_BODY_BYTES} bytes."
             return problem_response(413, instance=request.path, detail=detail)
@@ -50,7 +49,7 @@ class RequestBoundsMiddleware:
     headers -> 431, a Content-Length that is not a number -> 400. gunicorn.conf.py sets gunicorn's own
     limits above these so such requests get here instead of gunicorn's HTML page."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -134,7 +133,7 @@ ksuid_validator = RegexValidator(KSUID_RE, "Must be a KSUID (27 letters and digi
 
 
 class KsuidField(serializers.CharField):
-    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 27)
         kwargs.setdefault("min_length", 27)
         super().__init__(**kwargs)

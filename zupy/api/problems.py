@@ -9,6 +9,7 @@ into problem+json. The statuses' slugs, titles and default details are ``zupy.er
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -187,7 +188,7 @@ class ProblemJsonMiddleware:
     The admin keeps its own HTML pages for 4xx; a 5xx never shows a debug page anywhere.
     """
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

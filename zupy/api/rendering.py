@@ -1,7 +1,7 @@
 """Writing answers: the ``{data, meta}`` envelope, JSON whatever the Accept header says, and the output
 serializers' shared parts (``FastOutput``, ``ConstantField``, ``z_amount``)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar
@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from rest_framework import serializers
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
 
 from zupy.money import z_format
 from zupy.timefmt import iso_utc
@@ -34,11 +35,14 @@ class EnvelopeJSONRenderer(JSONRenderer):
 class JsonOnlyNegotiation(DefaultContentNegotiation):
     """The API speaks JSON: an Accept header it cannot honour gets JSON anyway, not a 406."""
 
-    def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:
-            return renderers[0], renderers[0].media_type
+            first = next(iter(renderers))
+            return first, first.media_type
 
 
 def z_amount(micro: int | None) -> str | None:

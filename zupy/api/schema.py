@@ -52,7 +52,7 @@ class ConstantFieldSchema(OpenApiSerializerFieldExtension):
 
     target_class = "zupy.api.rendering.ConstantField"
 
-    def map_serializer_field(self, auto_schema, direction):  # type: ignore[no-untyped-def]
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": _TYPES[self.target.schema_type]}
         if self.target.value is None:
             schema["nullable"] = True  # here, not from allow_null, to sit where the document has it
