@@ -1,6 +1,7 @@
 """The coupon lifecycle, every write of it: redeem a reward (price, stock, debit, issue), validate
 (use at the till), cancel (with refund) and expire."""
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,7 +165,9 @@ def coupon_redeem(
         webhook_emit(
             company_id=company.pk,
             event="reward.redeemed",
-            data=coupon_event_data(coupon, points_used=points_used, z_tokens_used=z_format(z_used)),
+            data=coupon_event_data(
+                coupon, points_spent=points_used, points_used=points_used, z_tokens_used=z_format(z_used)
+            ),
         )
         if points_used:
             webhook_emit(
@@ -172,6 +175,12 @@ def coupon_redeem(
                 event="points.spent",
                 data={
                     "customer_id": customer.pk,
+                    "points_spent": points_used,
+                    "new_balance": customer.points_balance,
+                    "source": "reward_redemption",
+                    "reference_id": coupon.pk,  # the coupon this redemption issued
+                    "spent_at": iso_utc(now),
+                    # ours, as before
                     "amount": points_used,
                     "balance_after": customer.points_balance,
                     "coupon_id": coupon.pk,
@@ -235,7 +244,7 @@ def coupon_validate(
     with transaction.atomic():
         coupon = one_or_none(
             coupon_by_ref(company=company, customer_id=customer_id, ref=coupon_ref)
-            .select_related("customer")
+            .select_related("customer", "reward")
             .select_for_update(of=("self",))
         )
         if coupon is None:
@@ -255,11 +264,15 @@ def coupon_validate(
                 remaining_after=coupon.remaining_usages,
             )
             webhook_emit(
-                company_id=company.pk, event="coupon.used", data=coupon_event_data(coupon, validated_at=now)
+                company_id=company.pk,
+                event="coupon.used",
+                data=coupon_event_data(coupon, used_at=now, validated_at=now),
             )
         elif refusal is CouponExpired and coupon.status == CouponStatus.ACTIVE:
             coupon.status = CouponStatus.EXPIRED
             coupon.save(update_fields=["status", "updated_at"])
+            # Stored as expired here, so expire_coupons will not see it: the event goes out now.
+            webhook_emit(company_id=company.pk, event="coupon.expired", data=coupon_expired_data(coupon))
     if refusal is not None:
         raise refusal()
     return Validation(coupon=coupon, use=use, customer=coupon.customer)
@@ -278,7 +291,7 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
         if customer_id is None:
             raise NotFound("Coupon not found.")
         customer = Customer.objects.select_for_update().get(pk=customer_id)
-        coupon = Coupon.objects.select_for_update().get(pk=coupon_id)
+        coupon = Coupon.objects.select_related("reward").select_for_update(of=("self",)).get(pk=coupon_id)
         if (
             coupon.effective_status(now) != CouponStatus.ACTIVE
             or coupon.remaining_usages != coupon.total_usages_allowed
@@ -301,19 +314,25 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
             company_id=coupon.company_id,
             event="coupon.cancelled",
             data=coupon_event_data(
-                coupon, points_refunded=coupon.points_spent, z_refunded=z_format(coupon.z_tokens_spent)
+                coupon,
+                cancelled_at=now,
+                points_refunded=coupon.points_spent,
+                z_refunded=z_format(coupon.z_tokens_spent),
             ),
         )
     return coupon
 
 
 def coupon_event_data(coupon: Coupon, **extra: object) -> dict[str, object]:
-    """The ``data`` of a coupon's webhook events; datetimes in ``extra`` are written like the API's."""
+    """The ``data`` of a coupon's webhook events (reward.redeemed, coupon.*): what the upstream guide
+    gives every one of them, plus ours; each event's own fields come in ``extra`` from its one call
+    site. Datetimes in ``extra`` are written like the API's. The caller has loaded ``coupon.reward``."""
     data: dict[str, object] = {
         "customer_id": coupon.customer_id,
         "coupon_id": coupon.pk,
         "coupon_code": coupon.code,
         "reward_id": coupon.reward_id,
+        "reward_name": coupon.reward.name,
         "remaining_usages": coupon.remaining_usages,
         "total_usages_allowed": coupon.total_usages_allowed,
         "valid_until": iso_utc(coupon.valid_until),
@@ -321,6 +340,20 @@ def coupon_event_data(coupon: Coupon, **extra: object) -> dict[str, object]:
     for key, value in extra.items():
         data[key] = iso_utc(value) if isinstance(value, datetime) else value
     return data
+
+
+def coupon_expired_data(coupon: Coupon) -> dict[str, object]:
+    """``coupon.expired``, from either place that stores the state: it expired at ``valid_until``,
+    whenever we noticed."""
+    return coupon_event_data(coupon, expired_at=coupon.valid_until)
+
+
+def coupon_expiring_data(coupon: Coupon, *, now: datetime) -> dict[str, object]:
+    """``coupon.expiring``: ``expires_in_days`` counts whole days left, rounded up (1 = within the
+    next 24 hours), so a coupon that has not expired yet never says 0."""
+    return coupon_event_data(
+        coupon, expires_in_days=math.ceil((coupon.valid_until - now) / timedelta(days=1))
+    )
 
 
 @dataclass(frozen=True)
@@ -339,7 +372,8 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
     while True:
         with transaction.atomic():
             due = list(
-                Coupon.objects.select_for_update(skip_locked=True)
+                Coupon.objects.select_related("reward")
+                .select_for_update(skip_locked=True, of=("self",))
                 .filter(status=CouponStatus.ACTIVE, valid_until__lte=now)
                 .order_by("valid_until")[:batch]
             )
@@ -347,7 +381,7 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
                 coupon.status = CouponStatus.EXPIRED
                 coupon.save(update_fields=["status", "updated_at"])
                 webhook_emit(
-                    company_id=coupon.company_id, event="coupon.expired", data=coupon_event_data(coupon)
+                    company_id=coupon.company_id, event="coupon.expired", data=coupon_expired_data(coupon)
                 )
         expired += len(due)
         if len(due) < batch:
@@ -356,7 +390,8 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
     while True:
         with transaction.atomic():
             soon = list(
-                Coupon.objects.select_for_update(skip_locked=True)
+                Coupon.objects.select_related("reward")
+                .select_for_update(skip_locked=True, of=("self",))
                 .filter(
                     status=CouponStatus.ACTIVE,
                     valid_until__gt=now,
@@ -369,7 +404,9 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
                 coupon.expiring_notified_at = now
                 coupon.save(update_fields=["expiring_notified_at", "updated_at"])
                 webhook_emit(
-                    company_id=coupon.company_id, event="coupon.expiring", data=coupon_event_data(coupon)
+                    company_id=coupon.company_id,
+                    event="coupon.expiring",
+                    data=coupon_expiring_data(coupon, now=now),
                 )
         expiring += len(soon)
         if len(soon) < batch:

@@ -15,6 +15,7 @@ from zupy.db import one_or_none
 from zupy.errors import NotFound, ValidationFailed
 from zupy.models import ApiKey, Company
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
+from zupy.timefmt import iso_utc
 
 # A business cap on one customer's points, far inside the storage bound (zupy.money.POINTS_MAX).
 MAX_POINTS_BALANCE = 1_000_000_000
@@ -236,7 +237,16 @@ def customer_find_or_create(
             webhook_emit(
                 company_id=company.pk,
                 event="customer.enrolled",
-                data={"customer_id": customer.pk, "full_name": customer.full_name, **identifiers},
+                data={
+                    **identifiers,  # ours, as before: the e-mail and CPF when given
+                    "customer_id": customer.pk,
+                    # The upstream guide's program; loyalty programs arrive with issue 13 point 9.
+                    "program_id": None,
+                    "name": customer.full_name,
+                    "phone": customer.phone or "",
+                    "enrolled_at": iso_utc(customer.created_at),
+                    "full_name": customer.full_name,  # ours, as before
+                },
             )
             return Enrolment(customer=customer, created=True, matched_on=None)
         except IntegrityError:
@@ -267,6 +277,14 @@ def points_add(
             event="points.earned",
             data={
                 "customer_id": customer.pk,
+                "points_added": amount,
+                "new_balance": customer.points_balance,
+                # Points are earned here only through the partner API's points/add.
+                "source": "api",
+                # The points-history entry of this award (the add's activity_id).
+                "reference_id": entry.pk,
+                "awarded_at": iso_utc(entry.created_at),
+                # ours, as before
                 "amount": amount,
                 "balance_after": customer.points_balance,
                 "reason": reason,

@@ -28,9 +28,17 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "event", "company", "status", "attempts", "last_status_code", "next_attempt_at")
+    list_display = (
+        "webhook_id",
+        "event",
+        "company",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+    )
     list_filter = ("status", "event")
-    search_fields = ("id", "company__name")
+    search_fields = ("webhook_id", "id", "company__name")
     inlines = (AttemptInline,)
     actions = ("resend",)
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 from zupy.ids import new_id
@@ -39,14 +41,17 @@ class WebhookEndpoint(models.Model):
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    # Every attempt (now, +1 s, +4 s, +16 s) failed: the upstream guide's name for it.
+    EXHAUSTED = "exhausted"
 
 
 class WebhookDelivery(models.Model):
     """The transactional outbox: one row per event for one endpoint, written in the same transaction
-    as the change it reports. ``id`` is the webhook_id receivers see (stable across retries)."""
+    as the change it reports. ``webhook_id`` (a UUID, as the upstream guide says) is the id receivers
+    see in the payload and in ``X-Webhook-Id``, the same on every retry; ``id`` orders the outbox."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
+    webhook_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey("zupy.Company", on_delete=models.CASCADE, related_name="+")
     event = models.CharField(max_length=40)
     payload = models.JSONField()

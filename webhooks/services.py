@@ -7,8 +7,9 @@ import json
 import logging
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,6 @@ from webhooks.transport import Refused, post, url_refusal
 from zupy.cache import memo_forget, memo_get
 from zupy.db import one_or_none
 from zupy.errors import ValidationFailed
-from zupy.ids import new_id
 from zupy.models import Company
 from zupy.timefmt import iso_utc
 
@@ -52,6 +52,11 @@ def _subscription(company_id: str) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
+def envelope(*, event: str, webhook_id: uuid.UUID, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """What every delivery POSTs, as the upstream outbound-webhooks guide writes it."""
+    return {"event": event, "webhook_id": str(webhook_id), "timestamp": iso_utc(now), "data": data}
+
+
 def webhook_emit(*, company_id: str, event: str, data: dict[str, Any]) -> WebhookDelivery | None:
     """Record ``event`` in the outbox if the company subscribes to it.
 
@@ -59,18 +64,14 @@ def webhook_emit(*, company_id: str, event: str, data: dict[str, Any]) -> Webhoo
     not at all, so an event is never lost and never sent for a change that rolled back.
     """
     subscription = _subscription(company_id)
-    if subscription is None or event not in subscription["events"]:
+    # An empty event list subscribes to every event, as the upstream guide says.
+    if subscription is None or (subscription["events"] and event not in subscription["events"]):
         return None
     now = timezone.now()
     delivery = WebhookDelivery(
         company_id=company_id, event=event, url=subscription["url"], next_attempt_at=now
     )
-    delivery.payload = {
-        "event": event,
-        "webhook_id": delivery.id,
-        "timestamp": iso_utc(now),
-        "data": data,
-    }
+    delivery.payload = envelope(event=event, webhook_id=delivery.webhook_id, now=now, data=data)
     delivery.save(force_insert=True)
     return delivery
 
@@ -264,7 +265,7 @@ def _record(*, delivery: WebhookDelivery, result: SendResult) -> WebhookDelivery
         if result.ok:
             row.status, row.delivered_at = DeliveryStatus.SUCCEEDED, timezone.now()
         elif row.attempts > len(delays):
-            row.status = DeliveryStatus.FAILED
+            row.status = DeliveryStatus.EXHAUSTED
         else:
             row.next_attempt_at = timezone.now() + timedelta(seconds=delays[row.attempts - 1])
         row.save()
@@ -306,10 +307,7 @@ def webhook_test(*, company: Company) -> SendResult:
             "No webhook URL is configured.",
             errors=[{"field": "webhook_url", "detail": "Configure one first."}],
         )
-    payload = {
-        "event": "ping",
-        "webhook_id": new_id(),
-        "timestamp": iso_utc(timezone.now()),
-        "data": {"company_id": company.pk},
-    }
+    payload = envelope(
+        event="ping", webhook_id=uuid.uuid4(), now=timezone.now(), data={"company_id": company.pk}
+    )
     return webhook_send(url=endpoint.url, secret=endpoint.secret, payload=payload)

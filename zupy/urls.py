@@ -19,6 +19,7 @@ from zupy import health, observability
 from zupy.api import problems
 from zupy.api.schema import SchemaView
 from zupy.ids import PathIdConverter
+from zupy.unserved import unserved_urls
 
 # Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
 # byte, a slash, a 5000-character "id" never reaches a view or the database (404 from the resolver).
@@ -60,6 +61,8 @@ api_v2 = [
     path("customers/<id:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
     path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
+    # Wallet passes and the inbound partner webhook: 501 problem+json naming the operation.
+    *unserved_urls(),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

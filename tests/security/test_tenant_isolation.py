@@ -11,6 +11,7 @@ from coupons.models import Coupon
 from customers.models import LedgerEntry
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from zupy.unserved import UNSERVED
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +28,13 @@ def api_routes() -> list[tuple[str, Any]]:
             elif isinstance(pattern, URLPattern):
                 yield prefix + str(pattern.pattern), getattr(pattern.callback, "cls", None)
 
+    # The upstream operations answered 501 whatever the id (zupy.unserved) read nothing of anyone's:
+    # tests/zupy/test_unserved.py covers their key and read-only refusals.
+    not_served = {"/api/v2/" + route for _, route in UNSERVED.values()}
     return [
         (route, view)
         for route, view in walk(get_resolver().url_patterns, "/")
-        if route.startswith("/api/v2/")
+        if route.startswith("/api/v2/") and route not in not_served
     ]
 
 

@@ -42,7 +42,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(receiver, second_rec
     row = outbox_row(receiver.url)
     deliver_all()
     row.refresh_from_db()
-    assert (row.status, row.attempts, row.last_status_code) == ("failed", 4, 302)
+    assert (row.status, row.attempts, row.last_status_code) == ("exhausted", 4, 302)
     assert "redirects are not followed" in row.last_error
     assert len(receiver.received) == 4 and second_receiver.received == []
 
@@ -88,7 +88,7 @@ def test_a_url_that_cannot_be_sent_is_a_recorded_failure_and_the_next_row_still_
     bad.refresh_from_db()
     good.refresh_from_db()
     assert good.status == "succeeded" and len(receiver.received) == 1
-    assert (bad.status, bad.attempts) == ("failed", 4)
+    assert (bad.status, bad.attempts) == ("exhausted", 4)
     assert all(attempt.error.startswith("refused: ") for attempt in bad.attempt_log.all())
 
 

@@ -172,7 +172,7 @@ def test_a_timeout_is_retried_and_four_failures_mark_it_failed(shop, receiver, s
     shop["api"].post(f"/api/v2/customers/{shop['customer'].pk}/points/add/", {"amount": 1})
     deliver_all()
     delivery = WebhookDelivery.objects.get()
-    assert (delivery.status, delivery.attempts) == ("failed", 4)
+    assert (delivery.status, delivery.attempts) == ("exhausted", 4)
     attempt = delivery.attempt_log.first()
     assert attempt is not None and "timed out" in attempt.error.lower()
 

@@ -118,7 +118,7 @@ def test_the_worker_survives_bad_receivers_and_bad_rows_and_delivers_the_good_co
     for name, row in bad.items():
         row.refresh_from_db()
         errors = [attempt.error for attempt in row.attempt_log.all()]
-        assert (row.status, row.attempts, len(errors)) == ("failed", 4, 4), name
+        assert (row.status, row.attempts, len(errors)) == ("exhausted", 4, 4), name
         assert all(errors), (name, errors)
     assert "timed out" in bad["hang"].last_error.lower()
     assert "302" in bad["redirect"].last_error

@@ -171,13 +171,13 @@ def test_staff_with_the_change_permission_can_cancel_and_refund(client):
 def failed_delivery(company: Company) -> WebhookDelivery:
     return WebhookDelivery.objects.create(
         company=company, event="coupon.used", payload={}, url="http://127.0.0.1:9/hook",
-        status=DeliveryStatus.FAILED, attempts=8, next_attempt_at=timezone.now() - timedelta(days=1),
+        status=DeliveryStatus.EXHAUSTED, attempts=8, next_attempt_at=timezone.now() - timedelta(days=1),
     )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("codenames", "status"),
-    [(["webhooks.view_webhookdelivery"], DeliveryStatus.FAILED),
+    [(["webhooks.view_webhookdelivery"], DeliveryStatus.EXHAUSTED),
      (["webhooks.view_webhookdelivery", "webhooks.change_webhookdelivery"], DeliveryStatus.PENDING)],
 )  # fmt: skip
 def test_send_again_takes_the_change_permission(client, codenames, status):
