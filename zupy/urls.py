@@ -18,6 +18,12 @@ from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
 from zupy.api import handlers
 from zupy.api.docs import SchemaView
+from zupy.company_api import (
+    CompanyDetailView,
+    CompanyListView,
+    LoyaltyProgramDetailView,
+    LoyaltyProgramListView,
+)
 from zupy.ids import PathIdConverter
 
 # Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
@@ -60,6 +66,12 @@ api_v2 = [
     path("customers/<id:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
     path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
+    path("companies/", CompanyListView.as_view(), name="company-list"),
+    path("companies/<id:company_id>/", CompanyDetailView.as_view(), name="company-detail"),
+    path("loyalty/programs/", LoyaltyProgramListView.as_view(), name="loyalty-program-list"),
+    path(
+        "loyalty/programs/<id:program_id>/", LoyaltyProgramDetailView.as_view(), name="loyalty-program-detail"
+    ),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
