@@ -228,6 +228,7 @@ class LoyaltyProgram(models.Model):
                     tier = name
         return tier
 
+    @property
     def tier_definitions_json(self) -> str:
         return json.dumps(self.tier_definitions, separators=(",", ":"))
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 import tomllib
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal

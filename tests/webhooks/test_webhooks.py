@@ -14,8 +14,8 @@ from coupons.services import coupon_cancel, coupon_expire_due, coupon_redeem
 from tests.conftest import Api, assert_problem, run_together
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import EVENTS, WebhookDelivery
-from zupy.services import loyalty_program_save
 from webhooks.services import webhook_deliver_next
+from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -118,7 +118,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="company",
             name="slug",
-            field=models.SlugField(blank=True, db_index=False, help_text="Empty: made from the name.", max_length=60),
+            field=models.SlugField(
+                blank=True, db_index=False, help_text="Empty: made from the name.", max_length=60
+            ),
         ),
         migrations.AddField(
             model_name="company",
