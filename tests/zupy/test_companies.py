@@ -4,8 +4,8 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
@@ -57,7 +57,7 @@ def test_every_company_has_exactly_one_program_however_it_is_created():
     for company in made:
         program = LoyaltyProgram.objects.get(company=company)
         assert (program.name, program.slug) == (company.name, company.slug)
-    with pytest.raises(Exception):  # noqa: B017,PT011  (the database's unique constraint)
+    with pytest.raises(Exception):  # noqa: B017  (the database's unique constraint)
         LoyaltyProgram.objects.create(company=made[0], name="Second", slug="second")
 
 
@@ -74,11 +74,15 @@ def test_program_list_and_detail(api, company):
         0,
     )
     assert item["tiers_enabled"] is False
-    assert json.loads(item["tier_definitions"]) == item["tiers"] == [
-        {"name": "bronze", "min_points": 0},
-        {"name": "silver", "min_points": 1000},
-        {"name": "gold", "min_points": 5000},
-    ]
+    assert (
+        json.loads(item["tier_definitions"])
+        == item["tiers"]
+        == [
+            {"name": "bronze", "min_points": 0},
+            {"name": "silver", "min_points": 1000},
+            {"name": "gold", "min_points": 5000},
+        ]
+    )
     detail = api.get(f"/api/v2/loyalty/programs/{program.pk}/")
     assert detail.json()["data"] == item
 
