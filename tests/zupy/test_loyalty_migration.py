@@ -44,7 +44,8 @@ def test_old_companies_get_a_program_and_old_customers_a_card():
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
     companies = list(Company.objects.order_by("id"))
-    assert len({c.slug for c in companies}) == 2 and all(c.slug.startswith("cafe-central-") for c in companies)
+    slugs = {c.slug for c in companies}
+    assert len(slugs) == 2 and all(slug.startswith("cafe-central-") for slug in slugs)
     assert {p.company_id for p in LoyaltyProgram.objects.all()} == {c.pk for c in companies}
     customers = {c.pk: c for c in Customer.objects.all()}
     assert len({(c.company_id, c.card_number) for c in customers.values()}) == 3
