@@ -53,6 +53,17 @@ class CompanyForm(forms.ModelForm):
         help_text="Applying a preset overwrites the four OTP flags.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("currency", "status"):  # left empty: the model's default
+            self.fields[name].required = False
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data.get("currency") or Company._meta.get_field("currency").get_default()
+
+    def clean_status(self) -> str:
+        return self.cleaned_data.get("status") or Company._meta.get_field("status").get_default()
+
     class Meta:
         model = Company
         formfield_callback = _https_urls

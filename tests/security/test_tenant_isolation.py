@@ -47,7 +47,14 @@ def victim():
     customer = CustomerFactory(company=company, points=1000)
     reward = RewardFactory(company=company, points_required=10)
     coupon = CouponFactory(customer=customer, reward=reward)
-    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk, "code": coupon.code}
+    return {
+        "customer_id": customer.pk,
+        "reward_id": reward.pk,
+        "coupon_ref": coupon.pk,
+        "code": coupon.code,
+        "company_id": company.pk,
+        "program_id": company.loyalty_program.pk,
+    }
 
 
 @pytest.mark.parametrize(("route", "view"), ID_ROUTES, ids=[route for route, _ in ID_ROUTES])
