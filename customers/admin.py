@@ -34,7 +34,8 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = ("company", "full_name", "phone", "email", "cpf", "tier", "is_active")
+        # No tier: it follows the program's tier rule (points add and adjustments below move it).
+        fields = ("company", "full_name", "phone", "email", "cpf", "is_active")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -87,10 +88,14 @@ class CustomerAdmin(admin.ModelAdmin):
 
     form = CustomerForm
     list_display = ("id", "full_name", "phone", "email", "company", "points_balance", "z_balance_shown")
-    search_fields = ("id", "full_name", "phone", "email", "cpf")
-    list_filter = ("company",)
+    search_fields = ("id", "full_name", "phone", "email", "cpf", "card_number")
+    list_filter = ("company", "tier", "segment")
     readonly_fields = (
         "id",
+        "card_number",
+        "tier",
+        "segment",
+        "visit_count",
         "points_balance",
         "points_earned",
         "points_spent",
@@ -98,7 +103,11 @@ class CustomerAdmin(admin.ModelAdmin):
         "created_at",
     )
     fieldsets = (
-        (None, {"fields": ("id", "company", "full_name", "phone", "email", "cpf", "tier", "is_active")}),
+        (
+            None,
+            {"fields": ("id", "card_number", "company", "full_name", "phone", "email", "cpf", "is_active")},
+        ),
+        ("Loyalty", {"fields": ("tier", "segment", "visit_count")}),
         ("Balances", {"fields": ("points_balance", "points_earned", "points_spent", "z_balance_shown")}),
         ("Adjust through the ledger", {"fields": ("points_adjustment", "z_adjustment", "adjustment_reason")}),
     )

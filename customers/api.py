@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
-from customers.models import Customer, EntryKind, LedgerEntry
+from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
 from zupy.api.auth import partner_of
@@ -47,23 +47,28 @@ class CustomerOut(FastOutput):
     points_earned = serializers.IntegerField()
     points_spent = serializers.IntegerField()
     tier = serializers.CharField()
-    card_number = serializers.SerializerMethodField()
+    card_number = serializers.CharField()
     join_date = serializers.DateTimeField(source="created_at")
     last_activity_date = serializers.DateTimeField(allow_null=True)
     is_active = serializers.BooleanField()
     zupy_balance = serializers.SerializerMethodField()
-    program_id = serializers.CharField(source="company_id")
-    program_name = serializers.CharField(source="company.name")
-    rfm_segment = ConstantField(None, schema_type=str)
+    # Loaded with the key's company (or select_related by the list): no query per customer.
+    program_id = serializers.CharField(source="company.loyalty_program.id")
+    program_name = serializers.CharField(source="company.loyalty_program.name")
+    rfm_segment = serializers.CharField(source="segment")
     company_id = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    def get_card_number(self, customer: Customer) -> str:
-        return f"ZP-{customer.pk}"
-
     def get_zupy_balance(self, customer: Customer) -> str | None:
         return z_amount(customer.z_balance)
+
+
+class AnyCaseChoiceField(serializers.ChoiceField):
+    """An enum in a query: ``tier=GOLD`` is ``gold`` (POS systems send what their UI shows)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(data.lower() if isinstance(data, str) else data)
 
 
 class CustomerQuery(serializers.Serializer):
@@ -71,6 +76,13 @@ class CustomerQuery(serializers.Serializer):
     email = NormalisedField(normalise_email, required=False)
     name = serializers.CharField(required=False, max_length=200)
     search = serializers.CharField(required=False, max_length=200)
+    card_code = serializers.CharField(
+        required=False, max_length=20, help_text="Card number, any case, any part."
+    )
+    tier = AnyCaseChoiceField(choices=Tier.choices, required=False)
+    segment = AnyCaseChoiceField(
+        choices=Segment.choices, required=False, help_text="RFM segment (docs/loyalty.md)."
+    )
 
 
 class EnrolIn(serializers.Serializer):
@@ -143,9 +155,12 @@ class PointsBalanceOut(FastOutput):
     points_balance = serializers.IntegerField()
     points_earned = serializers.IntegerField()
     points_spent = serializers.IntegerField()
-    points_name = ConstantField("points")
+    points_name = serializers.SerializerMethodField()
     last_activity_date = serializers.DateTimeField(allow_null=True)
     tier = serializers.CharField()
+
+    def get_points_name(self, customer: Customer) -> str:
+        return customer.company.loyalty_program.points_name
 
 
 class PointsBalanceView(ApiView):

@@ -1,17 +1,61 @@
+import secrets
+from datetime import datetime, timedelta
+
 from django.db import models
 from django.db.models import F, Q
 
 from zupy.ids import new_id
+from zupy.models import Tier
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format
 
 
-class Tier(models.TextChoices):
-    DEFAULT = "default"
-    BRONZE = "bronze"
-    SILVER = "silver"
-    GOLD = "gold"
-    PLATINUM = "platinum"
-    VIP = "vip"
+class Segment(models.TextChoices):
+    """RFM segments (recency, frequency, monetary); the rule is ``segment_for``, docs/loyalty.md."""
+
+    CHAMPIONS = "champions"
+    LOYAL = "loyal"
+    PROMISING = "promising"
+    AT_RISK = "at_risk"
+    NEW = "new"
+
+
+# The segment rule's thresholds. Recency counts from the last activity (or enrolment), frequency is
+# the number of earning visits, monetary the lifetime points.
+SEGMENT_AT_RISK_AFTER = timedelta(days=60)
+SEGMENT_RECENT_WITHIN = timedelta(days=30)
+SEGMENT_NEW_WITHIN = timedelta(days=30)
+CHAMPION_VISITS = 10
+CHAMPION_POINTS = 1000
+LOYAL_VISITS = 5
+
+
+def segment_for(
+    *, joined: datetime, last_activity: datetime | None, visits: int, points_earned: int, now: datetime
+) -> str:
+    """The RFM segment, first match wins:
+    at_risk   no activity for more than 60 days;
+    champions active within 30 days, at least 10 visits and 1000 lifetime points;
+    loyal     at least 5 visits;
+    new       enrolled within 30 days;
+    promising everyone else (active within 60 days, fewer than 5 visits, enrolled earlier)."""
+    recency = now - (last_activity or joined)
+    if recency > SEGMENT_AT_RISK_AFTER:
+        return Segment.AT_RISK.value
+    if recency <= SEGMENT_RECENT_WITHIN and visits >= CHAMPION_VISITS and points_earned >= CHAMPION_POINTS:
+        return Segment.CHAMPIONS.value
+    if visits >= LOYAL_VISITS:
+        return Segment.LOYAL.value
+    if now - joined <= SEGMENT_NEW_WITHIN:
+        return Segment.NEW.value
+    return Segment.PROMISING.value
+
+
+CARD_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a till
+
+
+def new_card_number() -> str:
+    """``ZP-`` and 10 random characters (50 bits): unique per company by constraint."""
+    return "ZP-" + "".join(secrets.choice(CARD_ALPHABET) for _ in range(10))
 
 
 class Customer(models.Model):
@@ -26,6 +70,9 @@ class Customer(models.Model):
     email = models.EmailField(null=True, blank=True)  # noqa: DJ001
     cpf = models.CharField(max_length=11, null=True, blank=True, help_text="11 digits")  # noqa: DJ001
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.DEFAULT)
+    card_number = models.CharField(max_length=20, default=new_card_number, editable=False)
+    segment = models.CharField(max_length=16, choices=Segment.choices, default=Segment.NEW)
+    visit_count = models.PositiveIntegerField(default=0, help_text="Earning visits (RFM frequency).")
     points_balance = models.BigIntegerField(default=0)
     points_earned = models.BigIntegerField(default=0)
     points_spent = models.BigIntegerField(default=0)
@@ -54,11 +101,26 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["company", "cpf"], condition=Q(cpf__isnull=False), name="customer_unique_cpf"
             ),
+            models.UniqueConstraint(fields=["company", "card_number"], name="customer_unique_card_number"),
         ]
-        indexes = [models.Index(fields=["company", "id"], name="customer_company_id")]
+        indexes = [
+            models.Index(fields=["company", "id"], name="customer_company_id"),
+            # The list's filters, in its order (newest id first).
+            models.Index(fields=["company", "tier", "id"], name="customer_company_tier_id"),
+            models.Index(fields=["company", "segment", "id"], name="customer_company_segment_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name or self.id} ({self.phone or self.email or self.cpf or '-'})"
+
+    def segment_now(self, now: datetime) -> str:
+        return segment_for(
+            joined=self.created_at,
+            last_activity=self.last_activity_date,
+            visits=self.visit_count,
+            points_earned=self.points_earned,
+            now=now,
+        )
 
 
 class Currency(models.TextChoices):

@@ -55,19 +55,34 @@ def customer_list(
     email: str | None = None,
     name: str | None = None,
     search: str | None = None,
+    card_code: str | None = None,
+    tier: str | None = None,
+    segment: str | None = None,
 ) -> QuerySet[Customer]:
-    """Filters take normalised phone and e-mail (exact); name and search match anywhere, any case."""
-    qs = Customer.objects.filter(company=company).select_related("company")
+    """Filters take normalised phone and e-mail (exact); name, card_code and search match anywhere,
+    any case; tier and segment exactly (indexed with the company and the list's order)."""
+    qs = Customer.objects.filter(company=company).select_related("company__loyalty_program")
     if phone:
         qs = qs.filter(phone=phone)
     if email:
         qs = qs.filter(email=email)
     if name:
         qs = qs.filter(full_name__icontains=name)
+    if card_code:
+        qs = qs.filter(card_number__icontains=card_code.strip())
+    if tier:
+        qs = qs.filter(tier=tier)
+    if segment:
+        qs = qs.filter(segment=segment)
     if search:
         term = search.strip()
         digits = "".join(ch for ch in term if ch in "0123456789")  # isdigit() also takes "²", "٣"
-        query = Q(full_name__icontains=term) | Q(email__icontains=term.lower()) | Q(pk=term)
+        query = (
+            Q(full_name__icontains=term)
+            | Q(email__icontains=term.lower())
+            | Q(pk=term)
+            | Q(card_number__icontains=term)
+        )
         if digits:
             query |= Q(phone__contains=digits) | Q(cpf__contains=digits)
         qs = qs.filter(query)

@@ -1,6 +1,7 @@
 """Writes to customers' balances. Every change of points or Z$ goes through ``ledger_post``."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -13,7 +14,7 @@ from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
 from zupy.db import one_or_none
 from zupy.errors import NotFound, ValidationFailed
-from zupy.models import ApiKey, Company
+from zupy.models import ApiKey, Company, LoyaltyProgram
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from zupy.timefmt import iso_utc
 
@@ -58,6 +59,9 @@ def ledger_post(
             if amount > 0 and move.kind in (EntryKind.EARN, EntryKind.ADJUST):
                 customer.points_earned += amount
                 fields.add("points_earned")
+                if move.kind == EntryKind.EARN:
+                    customer.visit_count += 1  # the segment rule's frequency
+                    fields.add("visit_count")
             elif amount < 0 and move.kind in (EntryKind.REDEEM, EntryKind.ADJUST):
                 customer.points_spent += -amount
                 fields.add("points_spent")
@@ -91,9 +95,34 @@ def ledger_post(
         )
     if not entries:
         return []
-    customer.last_activity_date = timezone.now()
+    now = customer.last_activity_date = timezone.now()
+    customer.segment = customer.segment_now(now)
+    fields.add("segment")
+    if "points_earned" in fields:
+        _tier_follow(customer, now)
+        fields.add("tier")
     customer.save(update_fields=sorted(fields))
     return LedgerEntry.objects.bulk_create(entries)
+
+
+def _tier_follow(customer: Customer, now: datetime) -> None:
+    """Apply the program's tier rule (``LoyaltyProgram.tier_for``) after lifetime points changed; a
+    change emits ``customer.tier_changed`` in the caller's transaction. Only lifetime points move a
+    tier, so spending and refunds never do. ``customer.company`` should be the key's (cached with
+    its program): then this costs no query."""
+    try:
+        program = customer.company.loyalty_program
+    except LoyaltyProgram.DoesNotExist:
+        return
+    old, new = customer.tier, program.tier_for(customer.points_earned)
+    if new == old:
+        return
+    customer.tier = new
+    webhook_emit(
+        company_id=customer.company_id,
+        event="customer.tier_changed",
+        data={"customer_id": customer.pk, "old_tier": old, "new_tier": new, "changed_at": iso_utc(now)},
+    )
 
 
 def customer_adjust_balance(
@@ -173,6 +202,8 @@ def _match(company: Company, identifiers: dict[str, str]) -> tuple[Customer, str
     for field, value in identifiers.items():
         query |= Q(**{field: value})
     found = list(Customer.objects.filter(query, company=company)[:3])
+    for customer in found:
+        customer.company = company  # the key's, cached with its program (the answer names it)
     for field in ("phone", "email", "cpf"):  # phone is the strongest identifier at a till
         for customer in found:
             if field in identifiers and getattr(customer, field) == identifiers[field]:
@@ -264,6 +295,7 @@ def points_add(
         customer = one_or_none(Customer.objects.select_for_update().filter(company=company, pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
+        customer.company = company  # the key's, cached with its program: the tier rule reads it
         if customer.points_balance + amount > MAX_POINTS_BALANCE:
             raise BalanceLimit(f"The balance may not exceed {MAX_POINTS_BALANCE} points.")
         (entry,) = ledger_post(
@@ -292,3 +324,25 @@ def points_add(
             },
         )
     return entry
+
+
+def customer_segments_refresh(*, now: datetime | None = None, chunk_size: int = 2000) -> int:
+    """Bring every stored RFM segment up to date with time (recency moves while nothing happens);
+    return how many changed.
+
+    Takes no lock: a customer whose row changed since it was read here (``ledger_post`` stores a
+    fresh segment and ``updated_at``) is left alone by the conditional UPDATE, so this never
+    overwrites a newer segment with an older one.
+    """
+    now = now or timezone.now()
+    changed = 0
+    rows = Customer.objects.only(
+        "id", "created_at", "updated_at", "last_activity_date", "visit_count", "points_earned", "segment"
+    ).order_by("id")
+    for customer in rows.iterator(chunk_size=chunk_size):
+        segment = customer.segment_now(now)
+        if segment != customer.segment:
+            changed += Customer.objects.filter(pk=customer.pk, updated_at=customer.updated_at).update(
+                segment=segment
+            )
+    return changed

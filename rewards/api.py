@@ -53,7 +53,7 @@ class RewardOut(FastOutput):
     discount_fixed_amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     maximum_discount_value = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     image_url = serializers.SerializerMethodField()
-    program_id = serializers.CharField(source="company_id")
+    program_id = serializers.SerializerMethodField()
     program_name = serializers.SerializerMethodField()
     start_date = serializers.DateTimeField(allow_null=True)
     end_date = serializers.DateTimeField(allow_null=True)
@@ -69,8 +69,12 @@ class RewardOut(FastOutput):
     def get_image_url(self, reward: Reward) -> str | None:
         return reward.image_url or None
 
+    # The key's company, cached with its one program: no query per reward.
+    def get_program_id(self, reward: Reward) -> str:
+        return self.context["company"].loyalty_program.id
+
     def get_program_name(self, reward: Reward) -> str:
-        return self.context["company"].name
+        return self.context["company"].loyalty_program.name
 
 
 class CatalogView(ApiView):

@@ -9,6 +9,7 @@ URL_MAX_LENGTH = 500
 
 EVENTS = (
     "customer.enrolled",
+    "customer.tier_changed",
     "points.earned",
     "points.spent",
     "reward.redeemed",

@@ -2,11 +2,48 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from zupy.models import ApiKey, Company, OtpPreset
-from zupy.services import api_key_issue, api_key_revoke, company_save
+from zupy.models import ApiKey, Company, LoyaltyProgram, OtpPreset
+from zupy.services import api_key_issue, api_key_revoke, company_save, loyalty_program_save
+
+PROFILE_FIELDS = (
+    "slug",
+    "trading_name",
+    "email",
+    "phone",
+    "website",
+    "logo_uuid",
+    "primary_color",
+    "secondary_color",
+    "social_links",
+    "instagram_url",
+    "google_review_url",
+    "menu_url",
+    "survey_url",
+    "address",
+    "city",
+    "state",
+    "zip_code",
+    "country",
+    "business_type",
+    "description",
+    "currency",
+    "is_branch",
+    "branch_name",
+    "is_public",
+    "status",
+    "is_active",
+)
+
+
+def _https_urls(field: models.Field, **kwargs: Any) -> Any:
+    # A bare "example.com" typed in the admin is https (Django 6's default, asked for now).
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
 
 
 class CompanyForm(forms.ModelForm):
@@ -16,8 +53,20 @@ class CompanyForm(forms.ModelForm):
         help_text="Applying a preset overwrites the four OTP flags.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("currency", "status"):  # left empty: the model's default
+            self.fields[name].required = False
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data.get("currency") or Company._meta.get_field("currency").get_default()
+
+    def clean_status(self) -> str:
+        return self.cleaned_data.get("status") or Company._meta.get_field("status").get_default()
+
     class Meta:
         model = Company
+        formfield_callback = _https_urls
         fields = (
             "name",
             "rate_tier",
@@ -25,12 +74,14 @@ class CompanyForm(forms.ModelForm):
             "require_otp_for_redemption",
             "require_otp_for_coupon_usage",
             "trust_partner_validation",
+            *PROFILE_FIELDS,
         )
 
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the form's Meta
     list_display = ("name", "id", "rate_tier", "otp_preset", "created_at")
     search_fields = ("name", "id")
     list_filter = ("rate_tier",)
@@ -49,6 +100,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Profile (GET /companies/)", {"fields": PROFILE_FIELDS, "classes": ("collapse",)}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
@@ -94,3 +146,21 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             api_key_revoke(api_key=key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(LoyaltyProgram)
+class LoyaltyProgramAdmin(admin.ModelAdmin):
+    """One program per company, created with it: edited here, never added or deleted."""
+
+    list_display = ("name", "company", "points_name", "tiers_enabled", "status")
+    search_fields = ("name", "slug", "company__name")
+    readonly_fields = ("id", "company", "created_at", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: LoyaltyProgram | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: LoyaltyProgram, form: Any, change: bool) -> None:
+        loyalty_program_save(program=obj)

@@ -6,7 +6,15 @@ import string
 from django.db import transaction
 from django.utils import timezone
 
-from zupy.models import API_KEY_PREFIX, ApiKey, Company, OtpPreset, RateTier, api_key_digest
+from zupy.models import (
+    API_KEY_PREFIX,
+    ApiKey,
+    Company,
+    LoyaltyProgram,
+    OtpPreset,
+    RateTier,
+    api_key_digest,
+)
 from zupy.selectors import api_key_cache_forget
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
@@ -51,3 +59,22 @@ def company_save(*, company: Company) -> Company:
     company.save()
     api_key_cache_forget(company=company)
     return company
+
+
+def loyalty_program_create(*, company: Company) -> LoyaltyProgram:
+    """The company's program, named after it (``zupy.signals`` calls this for every new company)."""
+    program, _ = LoyaltyProgram.objects.get_or_create(
+        company=company, defaults={"name": company.name, "slug": company.slug}
+    )
+    return program
+
+
+def loyalty_program_save(*, program: LoyaltyProgram) -> LoyaltyProgram:
+    """Save a program edited in admin. The keys' cached lookups carry the program (its name and
+    tiers are read on every request without a query), so they are forgotten too.
+
+    Customers' tiers follow a changed tier list at their next change of points (see docs/loyalty.md).
+    """
+    program.save()
+    api_key_cache_forget(company=program.company)
+    return program

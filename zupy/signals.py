@@ -12,8 +12,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from zupy.models import ApiKey
+from zupy.models import ApiKey, Company
 from zupy.selectors import api_key_cache_forget
+from zupy.services import loyalty_program_create
 
 
 @receiver(post_save, sender=ApiKey, dispatch_uid="zupy.api_key_saved")
@@ -21,3 +22,13 @@ from zupy.selectors import api_key_cache_forget
 def forget_cached_api_key(sender: type[ApiKey], instance: ApiKey, **kwargs: Any) -> None:
     api_key_cache_forget(api_key=instance)
     transaction.on_commit(lambda: api_key_cache_forget(api_key=instance), robust=True)
+
+
+@receiver(post_save, sender=Company, dispatch_uid="zupy.company_created")
+def create_loyalty_program(
+    sender: type[Company], instance: Company, created: bool, raw: bool, **kwargs: Any
+) -> None:
+    """Every company has exactly one loyalty program, however it was created (service, admin, a
+    factory, a fixture): it is created here, in the company's transaction."""
+    if created and not raw:
+        loyalty_program_create(company=instance)

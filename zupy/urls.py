@@ -18,6 +18,12 @@ from webhooks.api import WebhookConfigView, WebhookTestView
 from zupy import health, observability
 from zupy.api import problems
 from zupy.api.schema import SchemaView
+from zupy.company_api import (
+    CompanyDetailView,
+    CompanyListView,
+    LoyaltyProgramDetailView,
+    LoyaltyProgramListView,
+)
 from zupy.ids import PathIdConverter
 from zupy.unserved import unserved_urls
 
@@ -63,6 +69,12 @@ api_v2 = [
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
     # Wallet passes and the inbound partner webhook: 501 problem+json naming the operation.
     *unserved_urls(),
+    path("companies/", CompanyListView.as_view(), name="company-list"),
+    path("companies/<id:company_id>/", CompanyDetailView.as_view(), name="company-detail"),
+    path("loyalty/programs/", LoyaltyProgramListView.as_view(), name="loyalty-program-list"),
+    path(
+        "loyalty/programs/<id:program_id>/", LoyaltyProgramDetailView.as_view(), name="loyalty-program-detail"
+    ),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

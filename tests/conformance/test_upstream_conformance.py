@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,7 @@ from coupons.models import CouponStatus
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from tests.webhooks.conftest import Receiver
+from zupy.services import company_save, loyalty_program_save
 from zupy.unserved import UNSERVED
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +52,14 @@ HOST = "https://api.zupy.com"  # the document's server: openapi-core matches pat
 SERVED: dict[str, tuple[str, str, str]] = {
     "auth_request_otp": ("post", "/api/v2/auth/request-otp/", "/api/v2/auth/request-otp/"),
     "auth_verify_otp": ("post", "/api/v2/auth/verify-otp/", "/api/v2/auth/verify-otp/"),
+    "companies_list": ("get", "/api/v2/companies/", "/api/v2/companies/"),
+    "companies_retrieve": ("get", "/api/v2/companies/{company_id}/", "/api/v2/companies/{id}/"),
+    "loyalty_programs_list": ("get", "/api/v2/loyalty/programs/", "/api/v2/loyalty/programs/"),
+    "loyalty_programs_retrieve": (
+        "get",
+        "/api/v2/loyalty/programs/{program_id}/",
+        "/api/v2/loyalty/programs/{id}/",
+    ),
     "coupons_issued_list": ("get", "/api/v2/coupons/issued/", "/api/v2/coupons/issued/"),
     "coupons_issued_stats": ("get", "/api/v2/coupons/issued/stats/", "/api/v2/coupons/issued/stats/"),
     "customers_list": ("get", "/api/v2/customers/", "/api/v2/customers/"),
@@ -146,6 +156,7 @@ class Shop:
     topup: Any  # 450 points and Z$ 1150: the guide's top-up example
     dear_reward: Any  # 500 points
     receiver: Receiver
+    other_company: Any
     otp_codes: Callable[[], list[str]]  # the console sender's log lines, as an operator reads them
     on_commit: Callable[..., Any]  # pytest-django's capture: OTP codes are sent after the commit
 
@@ -154,6 +165,7 @@ class Shop:
 # (asserted). They run in this order: variants show other states (nulls, Z$, an empty config).
 def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
     c, r = shop.customer.pk, shop.reward.pk
+    company, program = shop.customer.company, shop.customer.company.loyalty_program
     unknown = "2" + "0" * 26  # a well-formed KSUID nobody has
     api, ro = shop.api, shop.read_only
     cases: dict[tuple[str, str, str], Callable[[], Any]] = {
@@ -167,6 +179,15 @@ def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
         ),
         ("auth_verify_otp", "404", ""): lambda: api.post(
             "/api/v2/auth/verify-otp/", {"identifier": "+5511911112222", "otp_code": "123456"}
+        ),
+        ("companies_list", "200", ""): lambda: api.get("/api/v2/companies/"),
+        ("companies_retrieve", "200", ""): lambda: api.get(f"/api/v2/companies/{company.pk}/"),
+        ("companies_retrieve", "404", ""): lambda: api.get(f"/api/v2/companies/{shop.other_company.pk}/"),
+        ("loyalty_programs_list", "200", ""): lambda: api.get("/api/v2/loyalty/programs/"),
+        ("loyalty_programs_retrieve", "200", ""): lambda: api.get(f"/api/v2/loyalty/programs/{program.pk}/"),
+        ("loyalty_programs_retrieve", "200", "tiers on, profile filled"): lambda: _with_profile(shop),
+        ("loyalty_programs_retrieve", "404", ""): lambda: api.get(
+            f"/api/v2/loyalty/programs/{shop.other_company.loyalty_program.pk}/"
         ),
         ("coupons_issued_list", "200", ""): lambda: api.get("/api/v2/coupons/issued/"),
         ("coupons_issued_stats", "200", ""): lambda: api.get("/api/v2/coupons/issued/stats/"),
@@ -231,7 +252,13 @@ def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
     }
     # 401 (no key) everywhere; 429 is provoked separately, with a limit of zero.
     for op, (method, ours, _) in SERVED.items():
-        path = ours.format(customer_id=c, reward_id=r, coupon_ref=shop.coupon.code)
+        path = ours.format(
+            customer_id=c,
+            reward_id=r,
+            coupon_ref=shop.coupon.code,
+            company_id=company.pk,
+            program_id=program.pk,
+        )
         cases[(op, "401", "")] = _bound(shop.anonymous, method, path)
     return cases
 
@@ -248,6 +275,18 @@ def _bound(api: Api, method: str, path: str) -> Callable[[], Any]:
 
 def _malformed(api: Api, method: str, path: str) -> Any:
     return getattr(api.client, method)(path, '{"identifier": ', content_type="application/json")
+
+
+def _with_profile(shop: Shop) -> Any:
+    """Every optional profile field given, tiers on: the answer shows each in its filled form."""
+    company = shop.customer.company
+    company.email, company.website, company.logo_uuid = "ola@example.com", "https://example.com", uuid.uuid4()
+    company.instagram_url = company.menu_url = "https://example.com/x"
+    company_save(company=company)
+    program = company.loyalty_program
+    program.tiers_enabled, program.description = True, "A cada R$1, 1 ponto."
+    loyalty_program_save(program=program)
+    return shop.api.get(f"/api/v2/loyalty/programs/{program.pk}/")
 
 
 def _request_otp(shop: Shop) -> Any:
@@ -397,7 +436,8 @@ def shop(settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) ->
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_TIMEOUT = 1.0
     caplog.set_level("WARNING", logger="zupy.otp")
-    company = CompanyFactory.create()
+    # Enterprise: the walk sends more than a free key's 60 requests a minute (429 is provoked below).
+    company = CompanyFactory.create(rate_tier="enterprise")
     customer = CustomerFactory.create(company=company, phone=PHONE, points=1000, z=Decimal("100"))
     reward = RewardFactory.create(company=company, points_required=200)
     poor = CustomerFactory.create(company=company, points=10)
@@ -417,6 +457,7 @@ def shop(settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) ->
         topup=CustomerFactory.create(company=company, points=450, z=Decimal("1150")),
         dear_reward=RewardFactory.create(company=company, points_required=500),
         receiver=receiver,
+        other_company=CompanyFactory.create(),
         otp_codes=lambda: [
             m.group(1) for r in caplog.records if (m := re.search(r"OTP for \S+: (\d{6})$", r.getMessage()))
         ],
@@ -467,7 +508,13 @@ def test_every_served_operation_answers_as_the_upstream_document_says(shop, open
     # 429: a limit of zero refuses every request with a key, before anything else happens.
     with override_settings(ZUPY_RATE_LIMITS={"free": 0, "standard": 0, "enterprise": 0}):
         for op, (method, ours, _) in SERVED.items():
-            path = ours.format(customer_id=shop.customer.pk, reward_id=shop.reward.pk, coupon_ref="x")
+            path = ours.format(
+                customer_id=shop.customer.pk,
+                reward_id=shop.reward.pk,
+                coupon_ref="x",
+                company_id=shop.customer.company_id,
+                program_id=shop.customer.company.loyalty_program.pk,
+            )
             record(op, "429", _bound(shop.api, method, path)())
 
     listed = _allowlist()

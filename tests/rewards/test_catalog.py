@@ -29,7 +29,10 @@ def test_catalog_lists_rewards_with_the_guides_and_upstreams_fields(api, company
     assert (item["name"], item["points_required"], item["validity_days"]) == ("Free Dessert", 200, 30)
     assert item["is_available"] is True
     assert item["already_redeemed"] is False
-    assert item["program_id"] == company.pk
+    assert (item["program_id"], item["program_name"]) == (
+        company.loyalty_program.pk,
+        company.loyalty_program.name,
+    )
 
 
 def test_already_redeemed_reflects_the_customers_coupons(api, customer):

@@ -53,7 +53,14 @@ def victim() -> dict[str, str]:
     customer = CustomerFactory.create(company=company, points=1000)
     reward = RewardFactory.create(company=company, points_required=10)
     coupon = CouponFactory.create(customer=customer, reward=reward)
-    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk, "code": coupon.code}
+    return {
+        "customer_id": customer.pk,
+        "reward_id": reward.pk,
+        "coupon_ref": coupon.pk,
+        "code": coupon.code,
+        "company_id": company.pk,
+        "program_id": company.loyalty_program.pk,
+    }
 
 
 @pytest.mark.parametrize(("route", "view"), ID_ROUTES, ids=[route for route, _ in ID_ROUTES])

@@ -17,6 +17,7 @@ from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, Rewa
 from tests.webhooks.conftest import Receiver
 from webhooks.models import EVENTS, WebhookDelivery
 from webhooks.services import webhook_deliver_next
+from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,6 +118,9 @@ def test_a_redeem_and_validate_are_delivered_signed(shop, receiver):
 
 def test_every_event_kind_is_emitted(shop, receiver):
     api, company = shop["api"], shop["company"]
+    program = company.loyalty_program
+    program.tiers_enabled = True  # the points added below lift the customer from default to bronze
+    loyalty_program_save(program=program)
     api.post("/api/v2/customers/", {"phone": "+5511912340000"})
     api.post(f"/api/v2/customers/{shop['customer'].pk}/points/add/", {"amount": 5})
     coupon_id = api.redeem(shop["customer"].pk, shop["reward"].pk).json()["data"]["coupon_id"]
