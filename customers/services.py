@@ -271,8 +271,7 @@ def customer_find_or_create(
                 data={
                     **identifiers,  # ours, as before: the e-mail and CPF when given
                     "customer_id": customer.pk,
-                    # The upstream guide's program; loyalty programs arrive with issue 13 point 9.
-                    "program_id": None,
+                    "program_id": company.loyalty_program.pk,
                     "name": customer.full_name,
                     "phone": customer.phone or "",
                     "enrolled_at": iso_utc(customer.created_at),

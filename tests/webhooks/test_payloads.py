@@ -18,6 +18,7 @@ from coupons.services import coupon_cancel
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import EVENTS
+from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,11 +33,12 @@ class Timestamp:
 UPSTREAM: dict[str, dict[str, type | tuple[type, ...]]] = {
     "customer.enrolled": {
         "customer_id": str,
-        "program_id": (str, type(None)),  # null until loyalty programs exist (issue 13 point 9)
+        "program_id": str,
         "name": str,
         "phone": str,
         "enrolled_at": Timestamp,
     },
+    "customer.tier_changed": {"customer_id": str, "old_tier": str, "new_tier": str, "changed_at": Timestamp},
     "points.earned": {
         "customer_id": str,
         "points_added": int,
@@ -105,6 +107,9 @@ def provoked(receiver):
     """Every event, once, through the API (enrol, points, redeem, validate), the cancel service and
     the expire_coupons command, delivered by ``webhook_worker --once``."""
     company = CompanyFactory.create()
+    program = company.loyalty_program
+    program.tiers_enabled = True  # the points added below lift the customer from default to bronze
+    loyalty_program_save(program=program)
     api = Api(make_key(company))
     configured = api.client.put(
         "/api/v2/integrations/webhooks/", {"webhook_url": receiver.url, "webhook_events": []}, format="json"
