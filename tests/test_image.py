@@ -36,7 +36,7 @@ import requests
 import yaml
 
 from tests.dockerfile import DockerIgnore, context_files, parse_dockerfile, parse_env
-from tests.e2e.nginx import NGINX, start_nginx
+from tests.e2e.nginx import start_nginx
 from tests.e2e.servers import ROOT, free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -190,24 +190,23 @@ def test_the_image_recipe_builds_migrates_serves_and_passes_the_smoke_test(
         schema = requests.get(f"{base}/api/v2/schema/", params={"format": "json"}, timeout=30)
         assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
 
-        # compose's lb in front (when nginx is installed): the admin logs in through it (CSRF sees the
-        # port in Host), and throttling counts the client nginx saw, whatever X-Forwarded-For it sent.
-        if NGINX is not None:
-            superuser_env = {**run_env, "DJANGO_SUPERUSER_PASSWORD": "right-password-" + uuid.uuid4().hex}
-            argv = ["python", "manage.py", "createsuperuser", "--noinput", "--username", "boss"]
-            run_step([*argv, "--email", "boss@example.com"], cwd=workdir, env=superuser_env)
-            lb, lb_port = start_nginx(tmp_path / "lb", port)
-            try:
-                lb_base = f"http://127.0.0.1:{lb_port}"
-                right = superuser_env["DJANGO_SUPERUSER_PASSWORD"]
-                wrong = [admin_login(lb_base, "wrong", f"10.0.0.{n}") for n in range(4)]
-                assert wrong == [200] * 4  # the form again with an error: not a CSRF 403
-                assert admin_login(lb_base, right, "10.0.0.8") == 302
-                admin_login(lb_base, "wrong", "10.0.0.9")
-                admin_login(lb_base, "wrong", "10.0.0.10")
-                assert admin_login(lb_base, right, "10.0.0.11") == 429
-            finally:
-                stop(lb)
+        # compose's lb in front: the admin logs in through it (CSRF sees the port in Host), and
+        # throttling counts the client nginx saw, whatever X-Forwarded-For it sent.
+        superuser_env = {**run_env, "DJANGO_SUPERUSER_PASSWORD": "right-password-" + uuid.uuid4().hex}
+        argv = ["python", "manage.py", "createsuperuser", "--noinput", "--username", "boss"]
+        run_step([*argv, "--email", "boss@example.com"], cwd=workdir, env=superuser_env)
+        lb, lb_port = start_nginx(tmp_path / "lb", port)
+        try:
+            lb_base = f"http://127.0.0.1:{lb_port}"
+            right = superuser_env["DJANGO_SUPERUSER_PASSWORD"]
+            wrong = [admin_login(lb_base, "wrong", f"10.0.0.{n}") for n in range(4)]
+            assert wrong == [200] * 4  # the form again with an error: not a CSRF 403
+            assert admin_login(lb_base, right, "10.0.0.8") == 302
+            admin_login(lb_base, "wrong", "10.0.0.9")
+            admin_login(lb_base, "wrong", "10.0.0.10")
+            assert admin_login(lb_base, right, "10.0.0.11") == 429
+        finally:
+            stop(lb)
 
         smoke = subprocess.run(
             [str(ROOT / "scripts" / "smoke"), base, seeded["api_key"]],

@@ -1,4 +1,4 @@
-"""Running compose's load balancer (deploy/nginx.conf) on loopback, when nginx is installed."""
+"""Running compose's load balancer (deploy/nginx.conf) on loopback (scripts/test installs nginx)."""
 
 import os
 import shutil
@@ -6,8 +6,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.servers import ROOT, free_port, wait_ready
 
@@ -21,8 +19,7 @@ def start_nginx(
 ) -> tuple[subprocess.Popen, int]:
     """deploy/nginx.conf with the addresses a container would give it replaced by loopback ones (and,
     for the 504 test only, a shorter proxy_read_timeout than its 35 s)."""
-    if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    assert NGINX is not None, "nginx is not installed: scripts/ensure-nginx (or apt-get install nginx-light)"
     tmp.mkdir(parents=True, exist_ok=True)
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     if read_timeout:
