@@ -166,3 +166,16 @@ def test_nginx_own_504_when_the_api_does_not_answer(tmp_path: Path) -> None:
             assert body["instance"] == "/api/v2/rewards/"
         finally:
             stop(proc)
+
+
+def test_a_chunked_body_is_refused_411_not_read_as_empty(gunicorn_port: int) -> None:
+    """Django reads a body by its Content-Length: a chunked one would read as ``{}`` and a redeem would
+    go on without ``use_z_tokens``. gunicorn facing clients (scripts/serve, the image) passes it on."""
+    body = b'{"use_z_tokens": true}'
+    head = (
+        b"POST /api/v2/customers/c/rewards/r/redeem/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    problem = assert_problem(raw_request(gunicorn_port, head, chunked), 411)
+    assert "Content-Length" in str(problem["detail"])

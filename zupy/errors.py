@@ -20,6 +20,7 @@ STATUS_PROBLEMS: dict[int, tuple[str, str, str]] = {
     405: ("method-not-allowed", "Method Not Allowed", "This method is not allowed on this resource."),
     406: ("not-acceptable", "Not Acceptable", "This API only produces JSON."),
     409: ("conflict", "Conflict", "The request conflicts with the current state of the resource."),
+    411: ("length-required", "Length Required", "Send the body with a Content-Length header."),
     413: ("payload-too-large", "Payload Too Large", "The request body is too large."),
     414: ("uri-too-long", "URI Too Long", "The request line (method, path and query) is too long."),
     415: ("unsupported-media-type", "Unsupported Media Type", "Send the body as application/json."),

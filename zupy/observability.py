@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +21,8 @@ from prometheus_client import (
 
 from zupy.api.auth import Partner
 from zupy.api.problems import not_found
+
+PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 log = logging.getLogger("zupy.request")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")  # \Z: "$" also matches before a final newline
@@ -72,7 +75,8 @@ class RequestObservabilityMiddleware:
         log.info(
             "%s %s %s %.1fms",
             request.method,
-            request.path,
+            # Percent-encoded again: a decoded CR LF or NUL in a path would forge or break plain log lines.
+            quote(request.path, safe=PATH_SAFE),
             status,
             duration * 1000,
             extra={

@@ -153,3 +153,13 @@ def test_random_methods_and_paths_add_no_time_series(api):
     assert after == before
     assert {dict(labels)["method"] for labels in after} <= {*KNOWN_METHODS, "other"}
     assert ("route", "other") in {pair for labels in after for pair in labels}
+
+
+def test_a_path_cannot_forge_or_break_a_plain_log_line(caplog):
+    """The path arrives decoded: CR LF or NUL in it would start a fake line in the plain format."""
+    caplog.set_level(logging.INFO, logger="zupy.request")
+    Client().get("/api/v2/customers/x%0d%0a2026-11-26 INFO zupy.request FORGED%00/")
+    (line,) = request_lines(caplog)
+    message = line.getMessage()
+    assert "\r" not in message and "\n" not in message and "\x00" not in message
+    assert "%0D%0A2026-11-26%20INFO" in message

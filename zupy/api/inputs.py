@@ -35,6 +35,12 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+            # Django reads a body by its Content-Length only: a chunked body (gunicorn facing clients,
+            # scripts/serve) would read as empty and a redeem would go on without its options. Refuse
+            # it rather than act on a body we did not read. (nginx in compose sends a length upstream.)
+            detail = "Send the body with a Content-Length header; chunked request bodies are not supported."
+            return problem_response(411, instance=request.path, detail=detail)
         # ASCII digits only (int() reads "٣" as 3); anything else is the WSGI server's to refuse.
         length = ascii_int(request.META.get("CONTENT_LENGTH") or "0") or 0
         if length > settings.ZUPY_MAX_BODY_BYTES:
