@@ -11,15 +11,15 @@ from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_redeem, coupon_validate
 from customers.selectors import customer_get
 from zupy.api.auth import partner_of
-from zupy.api.inputs import JsonBooleanField, KsuidField, json_object
-from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.inputs import AnyCaseChoiceField, Input, JsonBooleanField, KsuidField, json_object
+from zupy.api.pagination import PageQuery, paginate
 from zupy.api.rendering import ConstantField, FastOutput, z_amount
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 
 
-class CouponQuery(serializers.Serializer):
+class CouponQuery(Input):
     customer_id = KsuidField(required=False)
-    status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+    status = AnyCaseChoiceField(choices=CouponStatus.choices, required=False)
     reward_id = KsuidField(required=False)
     code = serializers.CharField(required=False, max_length=20)
 
@@ -76,7 +76,6 @@ class CouponListView(ApiView):
     ``status`` filters by what the partner sees: a coupon past valid_until is expired."""
 
     query_class: type[CouponQuery] = CouponQuery
-    query_params = params_of(CouponQuery) | PAGE_PARAMS
 
     def get(self, request: Request) -> Response:
         coupons, now = _filtered(request, self.query_class)
@@ -97,7 +96,6 @@ class CouponListView(ApiView):
 )
 class CustomerCouponListView(CouponListView):
     query_class = CustomerCouponQuery
-    query_params = params_of(CustomerCouponQuery) | PAGE_PARAMS
 
 
 class CouponStatsOut(serializers.Serializer):
@@ -110,8 +108,6 @@ class CouponStatsOut(serializers.Serializer):
 
 class CouponStatsView(ApiView):
     """GET /api/v2/coupons/issued/stats/ — counts over the same filters as the listing."""
-
-    query_params = params_of(CouponQuery)
 
     @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:
@@ -154,7 +150,7 @@ class ValidateView(WriteView):
         return Response(ValidateOut(validation).data)
 
 
-class RedeemIn(serializers.Serializer):
+class RedeemIn(Input):
     use_z_tokens = JsonBooleanField(required=False, default=False)
 
 

@@ -11,10 +11,10 @@ from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
 from zupy.api.auth import partner_of
-from zupy.api.inputs import AsciiIntegerField, json_object
-from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.inputs import AnyCaseChoiceField, AsciiIntegerField, Input, json_object
+from zupy.api.pagination import PageQuery, paginate
 from zupy.api.rendering import ConstantField, FastOutput, z_amount
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView, params_of
+from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 
 MAX_POINTS_PER_ADD = 1_000_000
 
@@ -64,14 +64,7 @@ class CustomerOut(FastOutput):
         return z_amount(customer.z_balance)
 
 
-class AnyCaseChoiceField(serializers.ChoiceField):
-    """An enum in a query: ``tier=GOLD`` is ``gold`` (POS systems send what their UI shows)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        return super().to_internal_value(data.lower() if isinstance(data, str) else data)
-
-
-class CustomerQuery(serializers.Serializer):
+class CustomerQuery(Input):
     phone = NormalisedField(normalise_phone, required=False)
     email = NormalisedField(normalise_email, required=False)
     name = serializers.CharField(required=False, max_length=200)
@@ -85,7 +78,7 @@ class CustomerQuery(serializers.Serializer):
     )
 
 
-class EnrolIn(serializers.Serializer):
+class EnrolIn(Input):
     phone = NormalisedField(normalise_phone, required=False, allow_null=True)
     email = NormalisedField(normalise_email, required=False, allow_null=True)
     cpf = NormalisedField(normalise_cpf, required=False, allow_null=True)
@@ -104,8 +97,6 @@ class EnrolOut(CustomerOut):
 
 class CustomerListView(WriteView):
     """GET /api/v2/customers/ (filters) and POST /api/v2/customers/ (enrol, or find the match)."""
-
-    query_params = params_of(CustomerQuery) | PAGE_PARAMS
 
     @extend_schema(
         operation_id="customers_list", parameters=[CustomerQuery, PageQuery], responses=CustomerOut(many=True)
@@ -170,7 +161,7 @@ class PointsBalanceView(ApiView):
         return Response(PointsBalanceOut(customer).data)
 
 
-class PointsAddIn(serializers.Serializer):
+class PointsAddIn(Input):
     amount = AsciiIntegerField(min_value=1, max_value=MAX_POINTS_PER_ADD)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
@@ -236,8 +227,6 @@ class PointsHistoryOut(FastOutput):
 
 class PointsHistoryView(ApiView):
     """GET /api/v2/customers/{id}/points/history/ — newest first, one row per change of points."""
-
-    query_params = PAGE_PARAMS
 
     @extend_schema(
         operation_id="customers_points_history", parameters=[PageQuery], responses=PointsHistoryOut(many=True)

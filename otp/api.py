@@ -5,11 +5,11 @@ from rest_framework.response import Response
 
 from otp.services import otp_request, otp_verify
 from zupy.api.auth import partner_of
-from zupy.api.inputs import json_object
+from zupy.api.inputs import Input, json_object
 from zupy.api.views import ApiView
 
 
-class RequestOtpIn(serializers.Serializer):
+class RequestOtpIn(Input):
     identifier = serializers.CharField(max_length=254, help_text="Phone (+55…), e-mail or CPF.")
 
 
@@ -30,7 +30,7 @@ class RequestOtpView(ApiView):
         return Response(RequestOtpOut(sent).data)
 
 
-class VerifyOtpIn(serializers.Serializer):
+class VerifyOtpIn(Input):
     identifier = serializers.CharField(max_length=254)
     otp_code = serializers.RegexField(r"^[0-9]{6}\Z", error_messages={"invalid": "Six digits."})
 

@@ -14,13 +14,13 @@ from customers.selectors import customer_get
 from rewards.models import Reward
 from rewards.selectors import reward_catalog, reward_get
 from zupy.api.auth import partner_of
-from zupy.api.inputs import KsuidField, StrictBooleanField
-from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.inputs import Input, KsuidField, StrictBooleanField
+from zupy.api.pagination import PageQuery, paginate
 from zupy.api.rendering import FastOutput
-from zupy.api.views import ApiView, params_of
+from zupy.api.views import ApiView
 
 
-class CustomerQuery(serializers.Serializer):
+class CustomerQuery(Input):
     customer_id = KsuidField(required=False)
 
 
@@ -110,8 +110,6 @@ class CatalogView(ApiView):
 class RewardListView(CatalogView):
     """GET /api/v2/rewards/ — the catalog, enriched for ``customer_id``; ``redeemable=true`` filters."""
 
-    query_params = params_of(CatalogQuery) | PAGE_PARAMS
-
     @extend_schema(
         operation_id="rewards_list", parameters=[CatalogQuery, PageQuery], responses=RewardOut(many=True)
     )
@@ -135,8 +133,6 @@ class RewardListView(CatalogView):
 
 class RewardDetailView(CatalogView):
     """GET /api/v2/rewards/{id}/ — one reward (``customer_id`` enriches it as in the list)."""
-
-    query_params = params_of(CustomerQuery)
 
     @extend_schema(operation_id="rewards_retrieve", parameters=[CustomerQuery], responses=RewardOut)
     def get(self, request: Request, reward_id: str) -> Response:

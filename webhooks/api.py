@@ -9,11 +9,11 @@ from webhooks.models import EVENTS, URL_MAX_LENGTH, WebhookEndpoint
 from webhooks.selectors import webhook_endpoint_of
 from webhooks.services import KEEP, webhook_configure, webhook_test
 from zupy.api.auth import partner_of
-from zupy.api.inputs import JsonBooleanField, json_object
+from zupy.api.inputs import Input, JsonBooleanField, json_object
 from zupy.api.views import ApiView
 
 
-class WebhookConfigIn(serializers.Serializer):
+class WebhookConfigIn(Input):
     # A field left out keeps its value; "webhook_url": null (or "") turns webhooks off.
     webhook_url = serializers.CharField(
         allow_blank=True, allow_null=True, max_length=URL_MAX_LENGTH, required=False

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from zupy.api.auth import partner_of
-from zupy.api.pagination import PAGE_PARAMS, PageQuery, paginate
+from zupy.api.pagination import PageQuery, paginate
 from zupy.api.rendering import ConstantField, FastOutput
 from zupy.api.views import ApiView
 from zupy.models import Company, LoyaltyProgram
@@ -71,8 +71,6 @@ class CompanyProfileOut(FastOutput):
 
 class CompanyListView(ApiView):
     """GET /api/v2/companies/ — exactly the key's company."""
-
-    query_params = PAGE_PARAMS
 
     @extend_schema(
         operation_id="companies_list", parameters=[PageQuery], responses=CompanyProfileOut(many=True)
@@ -135,8 +133,6 @@ class LoyaltyProgramOut(FastOutput):
 
 class LoyaltyProgramListView(ApiView):
     """GET /api/v2/loyalty/programs/ — the key's company's program (one)."""
-
-    query_params = PAGE_PARAMS
 
     @extend_schema(
         operation_id="loyalty_programs_list", parameters=[PageQuery], responses=LoyaltyProgramOut(many=True)

@@ -248,6 +248,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "zupy.api.schema.envelope_and_problems",
+        "zupy.api.schema.empty_query_values",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Views without a docstring of their own get no description, not the kit's base-view docstring.

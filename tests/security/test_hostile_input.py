@@ -136,7 +136,6 @@ def test_malformed_ids_in_paths_are_404(api, world, path):
         {"customer_id": "x" * 3000},  # longer lines are 414 (test_edge_errors)
         {"search": "a\x00b"},
         {"search": "s" * 3000},
-        {"nonsense": "1"},
         {"status": "active'; DROP TABLE coupons_coupon; --"},
     ],
 )
@@ -145,16 +144,12 @@ def test_hostile_query_parameters_are_422(api, world, params):
     assert_problem(api.get(path, **params), 422, "validation-error")
 
 
-def test_unknown_query_parameters_are_named(api):
-    body = assert_problem(api.get("/api/v2/rewards/", staus="used", limit="5"), 422, "validation-error")
-    assert [e["field"] for e in body["errors"]] == ["limit", "staus"]
-
-
-@pytest.mark.parametrize("params", [{"status": ""}, {"customer_id": ""}, {"cursor": ""}])
-def test_empty_query_parameters_are_422_not_ignored(api, params):
-    body = assert_problem(api.get("/api/v2/coupons/issued/", **params), 422, "validation-error")
-    (field,) = params
-    assert body["errors"] == [{"field": field, "detail": "May not be empty; leave it out instead."}]
+def test_unknown_query_parameters_are_ignored_but_known_ones_checked(api):
+    assert api.get("/api/v2/rewards/", staus="used", limit="5", _="1").status_code == 200
+    body = assert_problem(
+        api.get("/api/v2/coupons/issued/", status="nonsense", _="1"), 422, "validation-error"
+    )
+    assert [e["field"] for e in body["errors"]] == ["status"]
 
 
 def test_brackets_inside_strings_do_not_count_towards_the_nesting_limit(api, world):

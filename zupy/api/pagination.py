@@ -15,7 +15,6 @@ from zupy.api.rendering import Envelope
 from zupy.errors import ValidationFailed
 from zupy.ids import is_ksuid
 
-PAGE_PARAMS = frozenset({"cursor", "page_size"})
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 

@@ -12,10 +12,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import is_valid_path
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -62,6 +63,33 @@ def problem_response(status: int, *, instance: str, detail: str | None = None, *
     adds members to the body."""
     body = {**problem(status, instance=instance, detail=detail), **extra}
     return HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# --- Details that tell the partner what to do instead ------------------------------------------------
+# The host is not echoed: the setting is what the operator needs, and the header is the sender's own.
+BAD_HOST_DETAIL = (
+    "The Host header names a host this server does not answer to; the ALLOWED_HOSTS setting decides "
+    "which hosts it serves."
+)
+
+
+def unsupported_media_detail(content_type: str) -> str:
+    sent = f'The body was sent as "{content_type[:100]}"' if content_type else "The body has no Content-Type"
+    return f"{sent}; send it as JSON with Content-Type: application/json."
+
+
+def not_found_detail(request: HttpRequest) -> str | None:
+    """For a path that only lacks its trailing slash, the path meant (the API never redirects: a client
+    would not send a POST's body again to the new location)."""
+    if request.path_info.endswith("/") or not is_valid_path(request.path_info + "/"):
+        return None
+    return f"Every path ends with a slash. Did you mean {request.path}/?"
+
+
+def bad_request_detail(request: HttpRequest, exception: Exception | None) -> str | None:
+    if isinstance(exception, DisallowedHost):
+        return BAD_HOST_DETAIL
+    return None
 
 
 # --- Under DRF: the exception handler (REST_FRAMEWORK["EXCEPTION_HANDLER"]) ---------------------------
@@ -124,7 +152,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, RequestDataTooBig):
         return _answer(413, instance)
     if isinstance(exc, SuspiciousOperation):
-        return _answer(400, instance)
+        return _answer(400, instance, detail=BAD_HOST_DETAIL if isinstance(exc, DisallowedHost) else None)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -136,6 +164,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return _answer(400, instance, detail=f"Malformed request body: {exc.detail}", code="malformed_body")
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         return _answer(401, instance, {"WWW-Authenticate": WWW_AUTHENTICATE})
+    if isinstance(exc, drf.UnsupportedMediaType):
+        sent = getattr(request, "content_type", "") or ""
+        return _answer(415, instance, detail=unsupported_media_detail(sent))
     if isinstance(exc, drf.Throttled):
         wait = exc.wait  # type: ignore[attr-defined]  # DRF's Throttled sets it in __init__; the stubs omit it
         if wait is not None:
@@ -162,7 +193,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 # --- Outside DRF: Django's own error views (handler400… in zupy/urls.py) ----------------------------
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(400, instance=request.path)
+    return problem_response(400, instance=request.path, detail=bad_request_detail(request, exception))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -170,7 +201,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(404, instance=request.path)
+    return problem_response(404, instance=request.path, detail=not_found_detail(request))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -201,8 +232,20 @@ class ProblemJsonMiddleware:
             return response
         if request.path.startswith("/admin/") and status < 500:
             return response
-        replacement = problem_response(status, instance=request.path)
+        replacement = problem_response(status, instance=request.path, detail=self._detail(request, status))
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 replacement[header] = response[header]
         return replacement
+
+    @staticmethod
+    def _detail(request: HttpRequest, status: int) -> str | None:
+        """What Django's own pages (DEBUG on) would have said, in the words the handlers use."""
+        if status == 404:
+            return not_found_detail(request)
+        if status == 400:
+            try:
+                request.get_host()
+            except DisallowedHost as exc:
+                return bad_request_detail(request, exc)
+        return None

@@ -158,3 +158,18 @@ def envelope_and_problems(
                     },
                 )
     return result
+
+
+def empty_query_values(
+    result: dict[str, Any], generator: SchemaGenerator, request: Request | None, public: bool
+) -> dict[str, Any]:
+    """An empty value of an optional query parameter counts as absent (``zupy.api.inputs.Input``):
+    say so with OpenAPI's ``allowEmptyValue``, so ``?cursor=`` is documented as accepted."""
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result

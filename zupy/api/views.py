@@ -1,5 +1,5 @@
-"""The base views every endpoint stands on: query parameters checked, POSTs made retry-safe with
-Idempotency-Key, and the OpenAPI parameters the views share."""
+"""The base views every endpoint stands on: POSTs made retry-safe with Idempotency-Key, and the OpenAPI
+parameters the views share."""
 
 import functools
 from collections.abc import Callable
@@ -9,42 +9,15 @@ from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from zupy.api.auth import RateLimitHeaders, partner_of
-from zupy.errors import ValidationFailed
 from zupy.idempotency import HEADER, check_key, idempotent, request_fingerprint
 
 
-def params_of(*serializers: type[Serializer]) -> frozenset[str]:
-    """The query parameter names that the given query serializers declare."""
-    return frozenset(str(name) for serializer in serializers for name in serializer().fields)
-
-
 class ApiView(RateLimitHeaders, APIView):
-    """Base of every API view. ``query_params`` names what a view accepts: anything else is a 422,
-    so a misspelt filter (``?staus=used``) is an error, not a silently unfiltered answer."""
-
-    query_params: frozenset[str] = frozenset()
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        unknown = sorted(set(request.query_params) - self.query_params)
-        if unknown:
-            raise ValidationFailed(
-                f"Unknown query parameter(s): {', '.join(unknown)}.",
-                errors=[{"field": name, "detail": "Unknown query parameter."} for name in unknown],
-            )
-        # "?status=" is a mistake, not "no filter": say so rather than answer unfiltered.
-        empty = sorted(name for name, value in request.query_params.items() if value == "")
-        if empty:
-            raise ValidationFailed(
-                f"Empty query parameter(s): {', '.join(empty)}.",
-                errors=[
-                    {"field": name, "detail": "May not be empty; leave it out instead."} for name in empty
-                ],
-            )
+    """Base of every API view. Query parameters a view does not know are ignored (a cache-buster
+    ``_=123`` must not break a till); the ones it knows are validated by its ``Input`` serializer."""
 
 
 Handler = Callable[..., HttpResponseBase]
