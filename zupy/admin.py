@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from zupy.models import ApiKey, Company, LoyaltyProgram, OtpPreset
-from zupy.services import api_key_issue, api_key_revoke, api_key_save, company_save, loyalty_program_save
+from zupy.services import api_key_issue, api_key_revoke, company_save, loyalty_program_save
 
 PROFILE_FIELDS = (
     "slug",
@@ -141,7 +141,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
-            api_key_save(api_key=obj)
+            super().save_model(request, obj, form, change)  # zupy.signals forgets its cached lookup
             return
         raw = api_key_issue(obj)
         messages.warning(

@@ -55,14 +55,6 @@ def api_key_issue(key: ApiKey) -> str:
     return raw
 
 
-def api_key_save(*, api_key: ApiKey) -> ApiKey:
-    """Save a key edited in admin (name, read-only, response format); its cached lookup carries the
-    old values, so it is forgotten."""
-    api_key.save()
-    api_key_cache_forget(api_key=api_key)
-    return api_key
-
-
 def api_key_revoke(*, api_key: ApiKey) -> None:
     with transaction.atomic():
         ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
