@@ -18,6 +18,7 @@ from coupons.services import coupon_cancel
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import EVENTS
+from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,6 +77,7 @@ UPSTREAM: dict[str, dict[str, type | tuple[type, ...]]] = {
         "expires_in_days": int,
     },
     "coupon.expired": {"customer_id": str, "coupon_code": str, "reward_name": str, "expired_at": Timestamp},
+    "customer.tier_changed": {"customer_id": str, "old_tier": str, "new_tier": str, "changed_at": Timestamp},
 }
 
 
@@ -115,6 +117,9 @@ def provoked(receiver):
     enrolled = api.post("/api/v2/customers/", {"phone": "+5511987654321", "name": "Ana Souza"})
     assert enrolled.status_code == 201, enrolled.content
     customer_id = enrolled.json()["data"]["id"]
+    program = company.loyalty_program
+    program.tiers_enabled = True  # the points below then move the customer from default to bronze
+    loyalty_program_save(program=program)
     assert api.post(f"/api/v2/customers/{customer_id}/points/add/", {"amount": 500}).status_code == 200
     reward = RewardFactory.create(company=company, points_required=100, name="Free coffee")
     redeemed = api.redeem(customer_id, reward.pk)
