@@ -13,8 +13,9 @@ from customers.selectors import customer_get
 from zupy.api.auth import partner_of
 from zupy.api.inputs import AnyCaseChoiceField, Input, JsonBooleanField, KsuidField, json_object
 from zupy.api.pagination import PageQuery, paginate
-from zupy.api.rendering import ConstantField, FastOutput, z_amount
+from zupy.api.rendering import ConstantField, Envelope, FastOutput, z_amount
 from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
+from zupy.money import z_format
 
 
 class CouponQuery(Input):
@@ -112,7 +113,9 @@ class CouponStatsView(ApiView):
     @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:
         coupons, now = _filtered(request, CouponQuery)
-        return Response(CouponStatsOut(coupon_stats(queryset=coupons, now=now)).data)
+        # {data, meta} in both formats: the upstream document keeps the envelope for this one answer.
+        stats = CouponStatsOut(coupon_stats(queryset=coupons, now=now)).data
+        return Response(Envelope(data=stats, meta={}))
 
 
 class ValidateOut(FastOutput):
@@ -126,8 +129,8 @@ class ValidateOut(FastOutput):
     new_balance = serializers.IntegerField(source="customer.points_balance")
     new_z_balance = serializers.SerializerMethodField()
 
-    def get_new_z_balance(self, validation: Any) -> str | None:
-        return z_amount(validation.customer.z_balance)
+    def get_new_z_balance(self, validation: Any) -> str:
+        return z_format(validation.customer.z_balance)
 
 
 class ValidateView(WriteView):

@@ -13,8 +13,9 @@ from customers.services import customer_enrol, points_add
 from zupy.api.auth import partner_of
 from zupy.api.inputs import AnyCaseChoiceField, AsciiIntegerField, Input, json_object
 from zupy.api.pagination import PageQuery, paginate
-from zupy.api.rendering import ConstantField, FastOutput, z_amount
+from zupy.api.rendering import ConstantField, FastOutput, TextOut, z_amount
 from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
+from zupy.money import z_format
 
 MAX_POINTS_PER_ADD = 1_000_000
 
@@ -36,13 +37,14 @@ class NormalisedField(serializers.CharField):
 class CustomerOut(FastOutput):
     id = serializers.CharField()
     full_name = serializers.CharField()
-    avatar_url = ConstantField(None, schema_type=str)
-    email = serializers.CharField(allow_null=True)
+    # The upstream document declares these strings non-nullable: "" when unknown (issue 13 point 4).
+    avatar_url = ConstantField("")
+    email = TextOut()
     is_email_verified = ConstantField(False)
-    phone = serializers.CharField(allow_null=True)
+    phone = TextOut()
     is_phone_verified = ConstantField(False)
-    cpf = serializers.CharField(allow_null=True)
-    birth_date = ConstantField(None, schema_type=str)
+    cpf = TextOut()
+    birth_date = ConstantField("")
     points_balance = serializers.IntegerField()
     points_earned = serializers.IntegerField()
     points_spent = serializers.IntegerField()
@@ -60,8 +62,8 @@ class CustomerOut(FastOutput):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    def get_zupy_balance(self, customer: Customer) -> str | None:
-        return z_amount(customer.z_balance)
+    def get_zupy_balance(self, customer: Customer) -> str:
+        return z_format(customer.z_balance)
 
 
 class CustomerQuery(Input):
@@ -238,6 +240,7 @@ class PointsHistoryView(ApiView):
             points_history(customer=customer),
             descending=True,
             serialize=lambda rows: PointsHistoryOut(rows, many=True).data,
+            root_shape="results",
         )
 
 

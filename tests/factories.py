@@ -29,8 +29,10 @@ class CompanyFactory(factory.django.DjangoModelFactory[Company]):
             obj.save()
 
 
-def make_key(company: Company, *, read_only: bool = False) -> str:
-    return api_key_create(company=company, name="test", read_only=read_only)[1]
+def make_key(company: Company, *, read_only: bool = False, response_format: str = "envelope") -> str:
+    return api_key_create(company=company, name="test", read_only=read_only, response_format=response_format)[
+        1
+    ]
 
 
 class CustomerFactory(factory.django.DjangoModelFactory[Customer]):

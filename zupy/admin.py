@@ -118,10 +118,19 @@ class CompanyAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created here; the key itself is shown once, in the confirmation message."""
 
-    list_display = ("prefix", "name", "company", "read_only", "created_at", "revoked_at")
-    list_filter = ("read_only", "company")
+    list_display = ("prefix", "name", "company", "read_only", "response_format", "created_at", "revoked_at")
+    list_filter = ("read_only", "response_format", "company")
     search_fields = ("prefix", "name", "company__name")
-    fields = ("company", "name", "read_only", "prefix", "digest", "created_at", "revoked_at")
+    fields = (
+        "company",
+        "name",
+        "read_only",
+        "response_format",
+        "prefix",
+        "digest",
+        "created_at",
+        "revoked_at",
+    )
     readonly_fields = ("prefix", "digest", "created_at", "revoked_at")
     actions = ("revoke",)
 
@@ -132,7 +141,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)  # zupy.signals forgets its cached lookup
             return
         raw = api_key_issue(obj)
         messages.warning(

@@ -241,6 +241,13 @@ def api_key_digest(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+class ResponseFormat(models.TextChoices):
+    """The generation of the API a key's partner was written against (docs/api.md, response formats)."""
+
+    ENVELOPE = "envelope", "Envelope: {data, meta} around every success (the guide's, before 2026-07)"
+    ROOT = "root", "Root: bare objects, exactly as the current upstream document (2026-07 on)"
+
+
 class ApiKey(models.Model):
     """A partner's key. Only its digest is stored; the key itself is shown once, at creation."""
 
@@ -252,12 +259,23 @@ class ApiKey(models.Model):
     )
     digest = models.CharField(max_length=64, unique=True, editable=False)
     read_only = models.BooleanField(default=False)
+    response_format = models.CharField(
+        max_length=8,
+        choices=ResponseFormat.choices,
+        default=ResponseFormat.ENVELOPE,
+        help_text="The shape of successful answers; errors are problem+json in both.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(response_format__in=ResponseFormat.values), name="api_key_response_format_known"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.company_id})"

@@ -13,6 +13,7 @@ from zupy.models import (
     LoyaltyProgram,
     OtpPreset,
     RateTier,
+    ResponseFormat,
     api_key_digest,
 )
 from zupy.selectors import api_key_cache_forget
@@ -33,9 +34,15 @@ def api_key_generate() -> str:
     return API_KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
 
 
-def api_key_create(*, company: Company, name: str = "", read_only: bool = False) -> tuple[ApiKey, str]:
+def api_key_create(
+    *,
+    company: Company,
+    name: str = "",
+    read_only: bool = False,
+    response_format: str = ResponseFormat.ENVELOPE,
+) -> tuple[ApiKey, str]:
     """Create a key and return it with the raw key, which is never stored and cannot be shown again."""
-    key = ApiKey(company=company, name=name, read_only=read_only)
+    key = ApiKey(company=company, name=name, read_only=read_only, response_format=response_format)
     return key, api_key_issue(key)
 
 

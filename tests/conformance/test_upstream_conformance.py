@@ -6,6 +6,10 @@ the answer against the upstream document (``docs/reference/zupy-openapi.json``).
 *deviation* ``(operation, status, JSON pointer, validator keyword)``; each must be listed in
 ``allowlist.toml`` with its reason, and each listed one must still occur, so the allowlist is exactly
 the list of today's differences (the to-do list of issue 13). docs/conformance.md explains it.
+
+The whole walk runs twice, once per response format of the API key (issue 13 point 6): ``envelope``
+answers are unwrapped (``data`` is the body) before validation, ``root`` answers are validated as
+they are. An allowlist entry with a ``format`` applies to that format only.
 """
 
 from __future__ import annotations
@@ -144,6 +148,7 @@ class Deviation:
 class Shop:
     """One company's world, seen with a read-write key, a read-only key and no key."""
 
+    response_format: str
     api: Api
     read_only: Api
     anonymous: Api
@@ -354,11 +359,13 @@ def deviations(
     path: str,
     payload: Any,
     content_type: str,
+    response_format: str = "envelope",
 ) -> set[Deviation]:
     """Validate one answer as the upstream document describes it.
 
-    The success envelope is unwrapped (``data`` is the body) unless the upstream answer is itself
-    ``{data, meta}`` (its paginated lists are). Two adaptations keep the rest of the body checked
+    In the ``envelope`` format the success envelope is unwrapped (``data`` is the body) unless the
+    upstream answer is itself ``{data, meta}`` (its paginated lists are); a ``root`` answer is
+    validated as it is. Two adaptations keep the rest of the body checked
     after a first, recorded, difference: a problem+json answer is re-read as application/json (the
     document's error media type), and a list answered where the document wants
     ``{count, next, previous, results}`` is re-checked item by item inside that shape.
@@ -366,7 +373,8 @@ def deviations(
     method, _, upstream_path = SERVED[operation_id]
     operation = doc["paths"][upstream_path][method]
     schema = _success_schema(doc, operation, status)
-    if status.startswith("2") and not {"data", "meta"} <= set(schema.get("required", [])):
+    envelope = response_format == "envelope"
+    if envelope and status.startswith("2") and not {"data", "meta"} <= set(schema.get("required", [])):
         payload = payload["data"]
     request = MockRequest(HOST, method, path, path_pattern=upstream_path)
 
@@ -396,7 +404,12 @@ def _allowlist() -> dict[str, list[dict[str, str]]]:
     listed = tomllib.loads(ALLOWLIST.read_text())
     for entry in listed.get("deviation", []) + listed.get("unserved", []):
         assert ("todo" in entry) != ("accepted" in entry), f"one of todo/accepted, with its reason: {entry}"
+        assert entry.get("format", "envelope") in ("envelope", "root"), f"format is envelope or root: {entry}"
     return listed
+
+
+def _applies(entry: dict[str, str], response_format: str) -> bool:
+    return entry.get("format", response_format) == response_format
 
 
 def _matches(entry: dict[str, str], found: Deviation) -> bool:
@@ -430,8 +443,8 @@ def openapi(doc: dict[str, Any]) -> OpenAPI:
     return OpenAPI.from_dict(doc)
 
 
-@pytest.fixture
-def shop(settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) -> Iterator[Shop]:
+@pytest.fixture(params=["envelope", "root"])
+def shop(request: Any, settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) -> Iterator[Shop]:
     settings.WEBHOOK_ALLOW_HTTP = True
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_TIMEOUT = 1.0
@@ -440,11 +453,14 @@ def shop(settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) ->
     company = CompanyFactory.create(rate_tier="enterprise")
     customer = CustomerFactory.create(company=company, phone=PHONE, points=1000, z=Decimal("100"))
     reward = RewardFactory.create(company=company, points_required=200)
-    poor = CustomerFactory.create(company=company, points=10)
+    # No e-mail and no CPF on file: the strings the document declares non-nullable come back "".
+    poor = CustomerFactory.create(company=company, points=10, email=None, cpf=None)
     receiver = Receiver()
+    fmt = request.param
     yield Shop(
-        api=Api(make_key(company)),
-        read_only=Api(make_key(company, read_only=True)),
+        response_format=fmt,
+        api=Api(make_key(company, response_format=fmt)),
+        read_only=Api(make_key(company, read_only=True, response_format=fmt)),
         anonymous=Api(None),
         customer=customer,
         reward=reward,
@@ -499,7 +515,14 @@ def test_every_served_operation_answers_as_the_upstream_document_says(shop, open
         content = response.json() if response.content else None
         found.update(
             deviations(
-                openapi, doc, op, status, response.request["PATH_INFO"], content, response["Content-Type"]
+                openapi,
+                doc,
+                op,
+                status,
+                response.request["PATH_INFO"],
+                content,
+                response["Content-Type"],
+                shop.response_format,
             )
         )
 
@@ -518,8 +541,9 @@ def test_every_served_operation_answers_as_the_upstream_document_says(shop, open
             record(op, "429", _bound(shop.api, method, path)())
 
     listed = _allowlist()
-    unexpected = sorted((d for d in found if not any(_matches(e, d) for e in listed["deviation"])), key=str)
-    stale = [e for e in listed["deviation"] if not any(_matches(e, d) for d in found)]
+    entries = [e for e in listed["deviation"] if _applies(e, shop.response_format)]
+    unexpected = sorted((d for d in found if not any(_matches(e, d) for e in entries)), key=str)
+    stale = [e for e in entries if not any(_matches(e, d) for d in found)]
 
     not_served = {op for op in upstream if op not in SERVED}
     listed_unserved = {e["operation"] for e in listed["unserved"]}
@@ -530,7 +554,8 @@ def test_every_served_operation_answers_as_the_upstream_document_says(shop, open
     )
     report = "\n".join(
         [
-            f"{len(found)} deviations found, {len(listed['deviation'])} deviation entries in the allowlist, "
+            f"{shop.response_format} format: {len(found)} deviations found, "
+            f"{len(entries)} deviation entries in the allowlist apply, "
             f"{len(SERVED)} operations checked, {len(cases) + len(SERVED)} answers validated.",
             "Not in the allowlist (add with a reason, or fix the response):",
             *(_as_toml(d) for d in unexpected),
@@ -557,8 +582,30 @@ def test_every_operation_we_serve_is_checked_or_not_upstream():
 def test_the_validator_catches_a_missing_field_and_a_wrong_type(shop, openapi, doc):
     """The check is not vacuous: a Customer without ``phone`` and a string balance are caught."""
     body = shop.api.get(f"/api/v2/customers/{shop.customer.pk}/").json()
-    del body["data"]["phone"]
-    body["data"]["points_balance"] = "1000"
+    customer = body["data"] if shop.response_format == "envelope" else body
+    del customer["phone"]
+    customer["points_balance"] = "1000"
     path = f"/api/v2/customers/{shop.customer.pk}/"
-    found = deviations(openapi, doc, "customers_retrieve", "200", path, body, "application/json")
+    found = deviations(
+        openapi, doc, "customers_retrieve", "200", path, body, "application/json", shop.response_format
+    )
     assert {(d.pointer, d.kind) for d in found} >= {("/phone", "required"), ("/points_balance", "type")}
+
+
+def test_a_null_where_the_document_wants_a_string_is_caught(shop, openapi, doc):
+    """What issue 13 point 4 fixed stays fixed: a customer with nothing on file answers "" (the
+    walk's ``poor`` customer), and a null in its place is a deviation no allowlist entry covers."""
+    path = f"/api/v2/customers/{shop.poor.pk}/"
+    body = shop.api.get(path).json()
+    customer = body["data"] if shop.response_format == "envelope" else body
+    assert (customer["email"], customer["cpf"], customer["avatar_url"], customer["birth_date"]) == (
+        "",
+        "",
+        "",
+        "",
+    )
+    customer["cpf"] = None
+    found = deviations(
+        openapi, doc, "customers_retrieve", "200", path, body, "application/json", shop.response_format
+    )
+    assert {(d.pointer, d.kind) for d in found} == {("/cpf", "type")}

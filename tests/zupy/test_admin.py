@@ -56,7 +56,9 @@ def test_admin_pages_render(admin_client, path):
 def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
     company = CompanyFactory.create()
     response = admin_client.post(
-        "/admin/zupy/apikey/add/", {"company": company.pk, "name": "till 1", "read_only": ""}, follow=True
+        "/admin/zupy/apikey/add/",
+        {"company": company.pk, "name": "till 1", "read_only": "", "response_format": "envelope"},
+        follow=True,
     )
     assert response.status_code == 200
     shown = re.search(r"zupy_pk_[A-Za-z0-9]{32}", response.content.decode())

@@ -107,7 +107,7 @@ def test_a_key_made_read_only_in_the_admin_cannot_write_at_once(admin_client, co
     key, raw = api_key_create(company=company, name="till")
     partner = Api(raw)
     assert points_add(partner, customer).status_code == 200  # the lookup is cached now
-    form = {"name": "till", "read_only": "on"}
+    form = {"name": "till", "read_only": "on", "response_format": "envelope"}
     assert admin_client.post(f"/admin/zupy/apikey/{key.pk}/change/", form).status_code == 302
     assert_problem(points_add(partner, customer), 403, "permission-denied")
 

@@ -3,7 +3,7 @@
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -11,9 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from zupy.api.inputs import ascii_int
-from zupy.api.rendering import Envelope
+from zupy.api.rendering import Envelope, response_format_of
 from zupy.errors import ValidationFailed
 from zupy.ids import is_ksuid
+from zupy.models import ResponseFormat
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -60,19 +61,43 @@ def paginate(
     *,
     descending: bool,
     serialize: Callable[[Sequence[Any]], object],  # the rows as the page's JSON-able data
+    root_shape: Literal["cursor", "results"] = "cursor",
 ) -> Response:
     """One page of ``queryset`` ordered by id, as ``{data, meta: {cursor, has_next, count}}``.
 
     ``count`` is null on purpose: counting a company's whole table on every page is the cost
     keyset pagination exists to avoid.
+
+    For a ``root`` key, a list the upstream document describes as ``{count, next, previous,
+    results}`` (``root_shape="results"``: points history, one customer's rows, cheap to count) is
+    answered so: ``next`` is this URL with the next cursor, ``previous`` is always null (keyset
+    pages go forward only; a client keeps the URLs it came from). Every other list keeps the cursor
+    shape in both formats, as the document describes it.
     """
     size = page_size_from(request)
     cursor = request.query_params.get("cursor")
+    counted = queryset
     if cursor:
         after = decode_cursor(cursor)
         queryset = queryset.filter(id__lt=after) if descending else queryset.filter(id__gt=after)
     rows = list(queryset.order_by("-id" if descending else "id")[: size + 1])
     has_next = len(rows) > size
     rows = rows[:size]
-    meta = {"cursor": encode_cursor(rows[-1].id) if has_next else None, "has_next": has_next, "count": None}
+    next_cursor = encode_cursor(rows[-1].id) if has_next else None
+    if root_shape == "results" and response_format_of(request) == ResponseFormat.ROOT:
+        return Response(
+            Envelope(
+                count=counted.count(),
+                next=_url_with_cursor(request, next_cursor) if next_cursor else None,
+                previous=None,
+                results=serialize(rows),
+            )
+        )
+    meta = {"cursor": next_cursor, "has_next": has_next, "count": None}
     return Response(Envelope(data=serialize(rows), meta=meta))
+
+
+def _url_with_cursor(request: Request, cursor: str) -> str:
+    query = request.query_params.copy()
+    query["cursor"] = cursor
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")

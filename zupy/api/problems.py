@@ -53,6 +53,10 @@ def problem(
     }
     if code:
         body["code"] = code
+    if errors is None and status == 422:
+        # Every 422 is the document's ValidationError, which requires the array: a refusal about the
+        # state of things (insufficient_points) rather than a field names no field in it.
+        errors = []
     if errors is not None:
         body["errors"] = errors
     return body

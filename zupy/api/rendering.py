@@ -1,5 +1,6 @@
-"""Writing answers: the ``{data, meta}`` envelope, JSON whatever the Accept header says, and the output
-serializers' shared parts (``FastOutput``, ``ConstantField``, ``z_amount``)."""
+"""Writing answers: the ``{data, meta}`` envelope or bare objects (the key's response format), JSON
+whatever the Accept header says, and the output serializers' shared parts (``FastOutput``,
+``ConstantField``, ``TextOut``, ``z_amount``)."""
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -12,22 +13,38 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
+from zupy.models import ApiKey, ResponseFormat
 from zupy.money import z_format
 from zupy.timefmt import iso_utc
 
 
 class Envelope(dict):
-    """A body that is already ``{data, meta}`` (lists build it with their cursor meta)."""
+    """A body already in its final shape, rendered as it is in both formats: ``{data, meta}`` (the
+    cursor lists, and the stats, which the upstream document itself describes so) or a root-format
+    page ``{count, next, previous, results}``."""
+
+
+def response_format_of(request: Any) -> str:
+    """The calling key's response format; ``envelope`` when there is no key (errors only, then)."""
+    api_key = getattr(request, "auth", None)
+    return api_key.response_format if isinstance(api_key, ApiKey) else ResponseFormat.ENVELOPE
 
 
 class EnvelopeJSONRenderer(JSONRenderer):
-    """Wraps every success as ``{"data": ..., "meta": {}}``; errors are problem documents already."""
+    """Wraps every success as ``{"data": ..., "meta": {}}`` for an ``envelope`` key and leaves it bare
+    for a ``root`` key (docs/api.md, response formats); errors are problem documents already."""
 
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
     ) -> bytes:
-        response = (renderer_context or {}).get("response")
-        if response is not None and response.status_code < 400 and not isinstance(data, Envelope):
+        context = renderer_context or {}
+        response = context.get("response")
+        if (
+            response is not None
+            and response.status_code < 400
+            and not isinstance(data, Envelope)
+            and response_format_of(context.get("request")) == ResponseFormat.ENVELOPE
+        ):
             data = {"data": data, "meta": {}}
         return super().render(data, accepted_media_type, renderer_context)
 
@@ -64,6 +81,19 @@ class ConstantField(serializers.Field):
         return self.value
 
 
+class TextOut(serializers.CharField):
+    """An output string the upstream document declares non-nullable: ``""`` when unknown, never
+    ``null`` (an SDK generated from that document with a non-optional ``String`` fails to decode a
+    null). Replaced in ``get_attribute``, before DRF's own None check, so DRF and FastOutput agree."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_blank=True, **kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        value = super().get_attribute(instance)
+        return "" if value is None else value
+
+
 Render = Callable[[Any, Any], Any]  # (serializer, instance) -> the field's output
 Plan = list[tuple[str, Render]]
 
@@ -92,6 +122,8 @@ def _converter(field: serializers.Field) -> Callable[[Any], Any]:
         return lambda v: None if v is None else int(v)
     if isinstance(field, serializers.FloatField):
         return lambda v: None if v is None else float(v)
+    if isinstance(field, TextOut):
+        return lambda v: "" if v is None else str(v)
     if isinstance(field, serializers.CharField):
         return lambda v: None if v is None else str(v)
     if isinstance(field, (serializers.DictField, serializers.ListField, serializers.JSONField)):

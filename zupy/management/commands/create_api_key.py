@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from zupy.models import Company
+from zupy.models import Company, ResponseFormat
 from zupy.services import api_key_create
 
 
@@ -13,12 +13,31 @@ class Command(BaseCommand):
         parser.add_argument("company_id")
         parser.add_argument("--read-only", action="store_true")
         parser.add_argument("--name", default="")
+        parser.add_argument(
+            "--format",
+            choices=ResponseFormat.values,
+            default=ResponseFormat.ENVELOPE,
+            help="envelope: {data, meta} around every success (default); root: bare objects, as the "
+            "current upstream document (docs/api.md)",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         company = Company.objects.filter(pk=options["company_id"]).first()
         if company is None:
             raise CommandError(f"No company with id {options['company_id']}")
         key, raw = api_key_create(
-            company=company, name=str(options["name"]), read_only=bool(options["read_only"])
+            company=company,
+            name=str(options["name"]),
+            read_only=bool(options["read_only"]),
+            response_format=str(options["format"]),
         )
-        self.stdout.write(json.dumps({"api_key": raw, "api_key_id": key.pk, "read_only": key.read_only}))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "api_key": raw,
+                    "api_key_id": key.pk,
+                    "read_only": key.read_only,
+                    "response_format": key.response_format,
+                }
+            )
+        )
