@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from coupons.models import CODE_ALPHABET
 from zupy.ids import new_id
-from zupy.models import API_KEY_PREFIX, api_key_digest
+from zupy.models import API_KEY_PREFIX, Company, api_key_digest
 from zupy.money import Z_MICRO
 from zupy.services import api_key_generate
 
@@ -80,29 +80,32 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
     started = time.monotonic()
     companies = [new_id() for _ in range(shape["companies"])]
     keys = {company: api_key_generate() for company in companies}
-    _copy(
-        "zupy_company",
-        [
-            "id",
-            "name",
-            "rate_tier",
-            "require_otp_for_enrollment",
-            "require_otp_for_redemption",
-            "require_otp_for_coupon_usage",
-            "trust_partner_validation",
-            "created_at",
-            "updated_at",
-        ],
-        (
-            (c, f"Bench {i}", "enterprise", False, False, False, True, now, now)
-            for i, c in enumerate(companies)
-        ),
-    )
+    # Five rows: through the ORM, so each company gets its profile defaults and, by the post_save
+    # signal, its loyalty program, as every company made by the service does.
+    for i, c in enumerate(companies):
+        Company.objects.create(
+            id=c,
+            name=f"Bench {i}",
+            rate_tier="enterprise",
+            require_otp_for_enrollment=False,
+            require_otp_for_redemption=False,
+            require_otp_for_coupon_usage=False,
+            trust_partner_validation=True,
+        )
     _copy(
         "zupy_apikey",
-        ["id", "company_id", "name", "prefix", "digest", "read_only", "created_at"],
+        ["id", "company_id", "name", "prefix", "digest", "read_only", "response_format", "created_at"],
         (
-            (new_id(), c, "bench", raw[: len(API_KEY_PREFIX) + 4], api_key_digest(raw), False, now)
+            (
+                new_id(),
+                c,
+                "bench",
+                raw[: len(API_KEY_PREFIX) + 4],
+                api_key_digest(raw),
+                False,
+                "envelope",
+                now,
+            )
             for c, raw in keys.items()
         ),
     )
@@ -169,6 +172,9 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
             "z_balance",
             "is_active",
             "last_activity_date",
+            "card_number",
+            "segment",
+            "visit_count",
             "created_at",
             "updated_at",
         ],
@@ -187,6 +193,9 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                 OPENING_Z_MICRO,
                 True,
                 now,
+                f"ZP-{n:010d}",  # unique per company (n is unique across the run)
+                "new",
+                0,
                 now,
                 now,
             )
