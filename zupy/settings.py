@@ -113,14 +113,22 @@ if _engine == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 elif _engine == "django.db.backends.postgresql":
+    # Server-side prepared statements: with server-side binding the SQL text of a query no longer
+    # carries its values, so psycopg can prepare it after DB_PREPARE_THRESHOLD uses on a connection
+    # and PostgreSQL stops parsing and planning it on every request (docs/benchmark.md has the
+    # measurement). A transaction-mode PgBouncer without max_prepared_statements cannot keep them:
+    # DB_PREPARE_THRESHOLD=off there.
+    _prepare = env.str("DB_PREPARE_THRESHOLD", default="5").strip().lower()
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": _prepare not in ("off", "none", ""),
+        "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),
+    }
     if env_bool("DB_POOL", True):
         # psycopg's pool (Django >= 5.1); CONN_MAX_AGE must stay 0 with it.
-        DATABASES["default"]["OPTIONS"] = {
-            "pool": {
-                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-                "timeout": env.int("DB_POOL_TIMEOUT", default=10),
-            }
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.int("DB_POOL_TIMEOUT", default=10),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
     else:
