@@ -11,17 +11,17 @@ from zupy.ids import is_ksuid
 from zupy.models import Company
 
 
-def coupon_by_ref(*, company: Company, customer_id: str, ref: str) -> QuerySet[Coupon]:
-    """The coupon named by ``ref`` (its KSUID, or its code in any case) if it is this customer's."""
+def coupon_ref_lookup(*, customer_id: str, ref: str) -> tuple[str, str] | None:
+    """How ``ref`` names a coupon: ("code", the code upper-cased) or ("id", a KSUID); None when it
+    cannot name one (nor can ``customer_id`` name a customer)."""
     if not is_ksuid(customer_id):
-        return Coupon.objects.none()
-    qs = Coupon.objects.filter(company=company, customer_id=customer_id)
+        return None
     code = ref.strip().upper()
     if CODE_RE.match(code):
-        return qs.filter(code=code)
+        return ("code", code)
     if is_ksuid(ref):
-        return qs.filter(pk=ref)
-    return qs.none()
+        return ("id", ref)
+    return None
 
 
 def coupons_taken(*, customer: Customer, reward: Reward | OuterRef) -> QuerySet[Coupon]:

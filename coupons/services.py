@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,13 +23,13 @@ from coupons.errors import (
     ZGapTooLarge,
 )
 from coupons.models import CODE_ALPHABET, Coupon, CouponStatus, CouponUse
-from coupons.selectors import coupon_by_ref, coupons_taken
+from coupons.selectors import coupon_ref_lookup, coupons_taken
 from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.policy import otp_session_check
 from rewards.models import Reward
 from webhooks.services import webhook_emit
-from zupy.db import one_or_none
+from zupy.db import db_datetime, db_param, lock_clause, model_from_row, one_or_none
 from zupy.errors import DomainError, NotFound
 from zupy.ids import is_ksuid
 from zupy.models import ApiKey, Company
@@ -216,6 +216,59 @@ def coupon_refusal(coupon: Coupon, now: datetime) -> type[DomainError] | None:
     return None
 
 
+# The locking read of a validation, by hand (zupy/db.py says why): only what the refusal rule, the
+# counters it writes, the answer (the customer's balances) and the webhook event (the reward's name)
+# need; the customer and reward rows are wide. {column} is "code" or "id" (coupon_ref_lookup).
+VALIDATE_LOCK = """
+SELECT c.id, c.code, c.status, c.remaining_usages, c.total_usages_allowed, c.valid_until,
+       c.customer_id, c.reward_id, cu.points_balance, cu.z_balance, r.name
+  FROM coupons_coupon c
+  JOIN customers_customer cu ON cu.id = c.customer_id
+  JOIN rewards_reward r ON r.id = c.reward_id
+ WHERE c.company_id = %s AND c.customer_id = %s AND c.{column} = %s"""
+VALIDATE_USE = """
+UPDATE coupons_coupon SET remaining_usages = %s, usage_date = %s, status = %s, updated_at = %s
+ WHERE id = %s"""
+VALIDATE_RECORD = """
+INSERT INTO coupons_couponuse (id, coupon_id, company_id, api_key_id, used_at, remaining_after)
+VALUES (%s, %s, %s, %s, %s, %s)"""
+
+
+def _coupon_locked(*, company: Company, customer_id: str, coupon_ref: str) -> Coupon | None:
+    """The coupon, its row locked until the transaction ends, with the customer's balances and the
+    reward's name loaded (everything else deferred); None if ``coupon_ref`` names none of this
+    customer's coupons."""
+    lookup = coupon_ref_lookup(customer_id=customer_id, ref=coupon_ref)
+    if lookup is None:
+        return None
+    column, value = lookup
+    with connection.cursor() as cursor:
+        cursor.execute(
+            VALIDATE_LOCK.format(column=column) + lock_clause("c"), [company.pk, customer_id, value]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, code, status, remaining, total, valid_until, customer_pk, reward_pk, points, z_micro, name = row
+    coupon = model_from_row(
+        Coupon,
+        id=pk,
+        company_id=company.pk,
+        customer_id=customer_pk,
+        reward_id=reward_pk,
+        code=code,
+        status=status,
+        total_usages_allowed=total,
+        remaining_usages=remaining,
+        valid_until=db_datetime(valid_until),
+    )
+    coupon.customer = model_from_row(
+        Customer, id=customer_pk, company_id=company.pk, points_balance=points, z_balance=z_micro
+    )
+    coupon.reward = model_from_row(Reward, id=reward_pk, company_id=company.pk, name=name)
+    return coupon
+
+
 @dataclass(frozen=True)
 class Validation:
     coupon: Coupon
@@ -233,8 +286,8 @@ def coupon_validate(
 ) -> Validation:
     """Use one usage of a coupon, found by KSUID or code (any case).
 
-    Locks the Coupon row (SELECT ... FOR UPDATE) so that two tills validating at once serialise
-    here: the second reads remaining_usages already decremented and gets 409. On SQLite the
+    Locks the Coupon row (SELECT ... FOR UPDATE OF the coupon, VALIDATE_LOCK) so that two tills
+    validating at once serialise here: the second reads remaining_usages already decremented and gets 409. On SQLite the
     IMMEDIATE transaction takes the database write lock instead, with the same effect.
     An expired coupon is stored as expired even though the call is refused: the mark is committed
     by this block, and the refusal is raised only after it.
@@ -242,27 +295,31 @@ def coupon_validate(
     otp_session_check(company=company, customer_id=customer_id, action="coupon_usage", token=otp_session)
     now = timezone.now()
     with transaction.atomic():
-        coupon = one_or_none(
-            coupon_by_ref(company=company, customer_id=customer_id, ref=coupon_ref)
-            .select_related("customer", "reward")
-            .select_for_update(of=("self",))
-        )
+        coupon = _coupon_locked(company=company, customer_id=customer_id, coupon_ref=coupon_ref)
         if coupon is None:
             raise NotFound("Coupon not found for this customer.")
         refusal = coupon_refusal(coupon, now)
         if refusal is None:
             coupon.remaining_usages -= 1
-            coupon.usage_date = now
+            coupon.usage_date = coupon.updated_at = now
             if coupon.remaining_usages == 0:
                 coupon.status = CouponStatus.USED
-            coupon.save(update_fields=["remaining_usages", "usage_date", "status", "updated_at"])
-            use = CouponUse.objects.create(
+            use = CouponUse(
                 coupon=coupon,
                 company=company,
                 api_key=api_key,
                 used_at=now,
                 remaining_after=coupon.remaining_usages,
             )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    VALIDATE_USE,
+                    [coupon.remaining_usages, db_param(now), coupon.status, db_param(now), coupon.pk],
+                )
+                cursor.execute(
+                    VALIDATE_RECORD,
+                    [use.pk, coupon.pk, company.pk, use.api_key_id, db_param(now), use.remaining_after],
+                )
             webhook_emit(
                 company_id=company.pk,
                 event="coupon.used",
