@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from coupons.errors import (
@@ -29,7 +28,7 @@ from customers.services import Movement, ledger_post
 from otp.policy import otp_session_check
 from rewards.models import Reward
 from webhooks.services import webhook_emit
-from zupy.db import db_datetime, db_param, lock_clause, model_from_row, one_or_none
+from zupy.db import db_datetime, db_param, lock_clause, model_from_row, row_insert_unless_taken, row_locked
 from zupy.errors import DomainError, NotFound
 from zupy.ids import is_ksuid
 from zupy.models import ApiKey, Company
@@ -48,28 +47,26 @@ def coupon_issue(
 ) -> Coupon:
     """Create the coupon of a redemption; the caller's transaction holds the customer lock.
 
-    Codes are random (31^8 ≈ 8.5e11); a collision with an existing code fails the unique index and
-    is retried with a new code inside a savepoint, so the surrounding redemption survives it.
+    Codes are random (31^8 ≈ 8.5e11); a code already taken makes the INSERT do nothing (``ON
+    CONFLICT (code) DO NOTHING``) and a new code is drawn: no savepoint per coupon, and the
+    surrounding redemption goes on. Any other refusal (a CHECK) still raises.
     """
-    for attempt in range(CODE_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                return Coupon.objects.create(
-                    company_id=customer.company_id,
-                    customer=customer,
-                    reward=reward,
-                    code=coupon_code_generate(),
-                    status=CouponStatus.ACTIVE,
-                    total_usages_allowed=reward.total_usages_allowed,
-                    remaining_usages=reward.total_usages_allowed,
-                    points_spent=points_spent,
-                    z_tokens_spent=z_tokens_spent,
-                    valid_until=now + timedelta(days=reward.validity_days),
-                )
-        except IntegrityError:
-            if attempt == CODE_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    for _ in range(CODE_ATTEMPTS):
+        coupon = Coupon(
+            company_id=customer.company_id,
+            customer=customer,
+            reward=reward,
+            code=coupon_code_generate(),
+            status=CouponStatus.ACTIVE,
+            total_usages_allowed=reward.total_usages_allowed,
+            remaining_usages=reward.total_usages_allowed,
+            points_spent=points_spent,
+            z_tokens_spent=z_tokens_spent,
+            valid_until=now + timedelta(days=reward.validity_days),
+        )
+        if row_insert_unless_taken(coupon, unique="code"):
+            return coupon
+    raise IntegrityError(f"no free coupon code in {CODE_ATTEMPTS} draws")
 
 
 def redemption_price(
@@ -131,10 +128,10 @@ def coupon_redeem(
     if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
         raise NotFound("Customer or reward not found.")
     with transaction.atomic():
-        customer = one_or_none(Customer.objects.select_for_update().filter(company=company, pk=customer_id))
+        customer = row_locked(Customer, company_id=company.pk, pk=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
-        reward = one_or_none(Reward.objects.select_for_update().filter(company=company, pk=reward_id))
+        reward = row_locked(Reward, company_id=company.pk, pk=reward_id)
         if reward is None:
             raise NotFound("Reward not found.")
         if not reward.is_available(now):
@@ -200,9 +197,15 @@ def reward_stock_move(*, reward_id: str, taken: int) -> None:
     it in the lifetime ``quantity_redeemed``. The caller holds the reward's row lock (a redemption)
     or the coupon's (a cancel); a conditional UPDATE either way, never a read then a write, and the
     CHECK constraints refuse stock below zero. NULL stock stays NULL: unlimited stays unlimited."""
-    Reward.objects.filter(pk=reward_id).update(
-        quantity_redeemed=F("quantity_redeemed") + taken, quantity_available=F("quantity_available") - taken
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(STOCK_MOVE, [taken, taken, reward_id])
+
+
+# By hand (zupy/db.py says why); NULL - n stays NULL.
+STOCK_MOVE = """
+UPDATE rewards_reward SET quantity_redeemed = quantity_redeemed + %s,
+       quantity_available = quantity_available - %s
+ WHERE id = %s"""
 
 
 def coupon_refusal(coupon: Coupon, now: datetime) -> type[DomainError] | None:
@@ -287,8 +290,8 @@ def coupon_validate(
     """Use one usage of a coupon, found by KSUID or code (any case).
 
     Locks the Coupon row (SELECT ... FOR UPDATE OF the coupon, VALIDATE_LOCK) so that two tills
-    validating at once serialise here: the second reads remaining_usages already decremented and gets 409. On SQLite the
-    IMMEDIATE transaction takes the database write lock instead, with the same effect.
+    validating at once serialise here: the second reads remaining_usages already decremented and
+    gets 409. On SQLite the IMMEDIATE transaction takes the database write lock instead, with the same effect.
     An expired coupon is stored as expired even though the call is refused: the mark is committed
     by this block, and the refusal is raised only after it.
     """

@@ -12,7 +12,7 @@ from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
-from zupy.db import one_or_none
+from zupy.db import one_or_none, row_locked, row_update, rows_insert
 from zupy.errors import NotFound, ValidationFailed
 from zupy.models import ApiKey, Company, LoyaltyProgram
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
@@ -101,8 +101,9 @@ def ledger_post(
     if "points_earned" in fields:
         _tier_follow(customer, now)
         fields.add("tier")
-    customer.save(update_fields=sorted(fields))
-    return LedgerEntry.objects.bulk_create(entries)
+    # Compiled once (zupy/db.py): this runs on every balance change.
+    row_update(customer, sorted(fields))
+    return rows_insert(entries)
 
 
 def _tier_follow(customer: Customer, now: datetime) -> None:
@@ -291,7 +292,7 @@ def points_add(
 ) -> LedgerEntry:
     """Award points (a purchase, a promotion). Locks the Customer row, like every balance change."""
     with transaction.atomic():
-        customer = one_or_none(Customer.objects.select_for_update().filter(company=company, pk=customer_id))
+        customer = row_locked(Customer, company_id=company.pk, pk=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it

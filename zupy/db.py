@@ -1,8 +1,10 @@
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.utils.dateparse import parse_datetime
 
 T = TypeVar("T")
@@ -61,3 +63,129 @@ def lock_clause(alias: str) -> str:
     if connection.features.has_select_for_update_of:
         return f" FOR UPDATE OF {alias}"
     return ""
+
+
+# --- Statements compiled once per process -----------------------------------------------------------
+# The same SQL Django would write for a locking read by key, an UPDATE of named fields and a
+# multi-row INSERT, built once per model and shape (not once per call) and run through Django's
+# cursor. Values are prepared and read back by the fields themselves (get_db_prep_save, Django's own
+# converters), so every backend and field type behaves as through the ORM.
+Converter = Callable[[Any, Any, Any], Any]
+Conversion = tuple[int, Any, tuple[Converter, ...]]  # column index, its Col, its converters
+
+
+def _field(model: type[Model], name: str) -> "Field[Any, Any]":
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _select_plan(
+    model: type[Model], where: tuple[str, ...], lock: bool, vendor: str
+) -> tuple[str, tuple[Conversion, ...]]:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
+    conditions = " AND ".join(f"{quote(_field(model, name).column)} = %s" for name in where)
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {conditions}"
+    if lock:
+        sql += " FOR UPDATE"
+    conversions: list[Conversion] = []
+    for index, field in enumerate(meta.concrete_fields):
+        col = field.get_col(meta.db_table)
+        found = tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        if found:
+            conversions.append((index, col, found))
+    return sql, tuple(conversions)
+
+
+def row_locked(model: type[M], *, lock: bool = True, **where: Any) -> M | None:
+    """The one row of ``model`` matching ``where`` (attribute names: ``pk``, ``company_id``, ...),
+    every column loaded, its row locked until the transaction ends (``select_for_update()``; SQLite:
+    its IMMEDIATE transaction already holds the write lock); None if there is none."""
+    lock = lock and connection.features.has_select_for_update
+    sql, conversions = _select_plan(model, tuple(where), lock, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(where.values()))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, col, converters in conversions:
+        for convert in converters:
+            values[index] = convert(values[index], col, connection)
+    return model.from_db(connection.alias, _attnames(model), values)
+
+
+@functools.cache
+def _update_sql(
+    model: type[Model], fields: tuple[str, ...], vendor: str
+) -> tuple[str, tuple["Field[Any, Any]", ...]]:
+    quote = connection.ops.quote_name
+    found = tuple(_field(model, name) for name in fields)
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in found)
+    key = quote(_field(model, "pk").column)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {key} = %s", found
+
+
+def row_update(instance: Model, fields: Iterable[str]) -> None:
+    """``instance.save(update_fields=fields)`` without the save machinery: the listed fields only
+    (an ``auto_now`` field among them is stamped, as save does); no signals (none are connected to
+    the models written this way)."""
+    sql, found = _update_sql(type(instance), tuple(fields), connection.vendor)
+    values = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in found]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+
+
+@functools.cache
+def _insert_sql(model: type[Model], rows: int, vendor: str) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in meta.concrete_fields if not f.generated)
+    columns = ", ".join(quote(f.column) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES " + ", ".join([one] * rows), fields
+
+
+def rows_insert(objs: Sequence[M]) -> list[M]:
+    """``bulk_create(objs)`` as one INSERT of every row, for models whose key is set in Python (the
+    KSUID default): nothing needs reading back. ``auto_now``/``auto_now_add`` are stamped as save does."""
+    if not objs:
+        return []
+    sql, fields = _insert_sql(type(objs[0]), len(objs), connection.vendor)
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return list(objs)
+
+
+@functools.cache
+def _insert_unless_sql(
+    model: type[Model], unique: str, vendor: str
+) -> tuple[str, tuple["Field[Any, Any]", ...]]:
+    sql, fields = _insert_sql(model, 1, vendor)
+    return f"{sql} ON CONFLICT ({connection.ops.quote_name(_field(model, unique).column)}) DO NOTHING", fields
+
+
+def row_insert_unless_taken(obj: Model, *, unique: str) -> bool:
+    """INSERT ``obj`` unless its ``unique`` column's value is taken already (``ON CONFLICT DO
+    NOTHING``, PostgreSQL and SQLite alike): True if inserted. Any other refusal still raises."""
+    sql, fields = _insert_unless_sql(type(obj), unique, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+        inserted = cursor.rowcount == 1
+    if inserted:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return inserted
