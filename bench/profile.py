@@ -19,6 +19,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from bench.__main__ import RESULTS, django_env
+
 # Where a function lives -> its layer; first match wins, checked against the file's path.
 LAYERS = [
     ("psycopg + libpq (driver)", ("/psycopg/", "/psycopg_pool/", "'psycopg", "psycopg_binary")),
@@ -39,9 +41,6 @@ def layer_of(filename: str, function: str) -> str:
         if any(needle in where for needle in needles):
             return layer
     return "Python itself (stdlib, builtins) called from nowhere above"
-
-
-from bench.__main__ import RESULTS, django_env
 
 
 def main() -> None:
