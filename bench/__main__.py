@@ -248,7 +248,11 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                     continue
                 try:
                     run_wrk(port, requests_file, count, 1, work)  # warm up: workers, pools, caches
+                    cpu_before = cpu_by_process(server.pid)
                     row["api"] = run_wrk(port, requests_file, count, args.duration, work)
+                    row["api"]["cpu_ms_per_request"] = cpu_per_request(
+                        cpu_before, cpu_by_process(server.pid), row["api"]
+                    )
                 except Exception as error:
                     row["api"] = {"error": f"wrk: {error}"}
                 row["statements"] = scenarios.statement_count(sql[scenario.name])
@@ -333,10 +337,58 @@ def wait_ready(port: int) -> None:
     sys.exit("bench: the server did not become ready")
 
 
+# --- Where the cores went during an API run -----------------------------------------------------------
+CPU_GROUPS = ("app", "postgres", "redis", "wrk", "other")
+
+
+def cpu_by_process(server_sid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system, all threads) used so far by each process, with its group: the
+    gunicorn master and workers (the server's session), PostgreSQL's processes, Redis, anything else."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        session, utime, stime = int(fields[3]), int(fields[11]), int(fields[12])
+        if session == server_sid:
+            group = "app"
+        elif comm in ("postgres", "postmaster"):
+            group = "postgres"
+        elif comm.startswith("redis"):
+            group = "redis"
+        elif comm == "wrk":
+            group = "wrk"
+        else:
+            group = "other"
+        found[int(entry.name)] = (group, (utime + stime) / ticks)
+    return found
+
+
+def cpu_per_request(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], api: dict
+) -> dict[str, float]:
+    """CPU milliseconds per API request by group over one wrk run (wrk itself from its rusage)."""
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid, (group, seconds) in after.items():
+        used[group] += seconds - before.get(pid, (group, 0.0))[1]
+    used["wrk"] += api.pop("wrk_cpu_s", 0.0)
+    requests = max(api["requests"], 1)
+    return {group: round(seconds * 1000 / requests, 3) for group, seconds in used.items()}
+
+
 def run_wrk(port: int, requests_file: Path, clients: int, duration: int, work: Path) -> dict:
     out = work / "wrk.json"
     threads = min(clients, 2)
     env = {**os.environ, "WRK_REQUESTS": str(requests_file), "WRK_OUT": str(out)}
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [
             "wrk",
@@ -353,6 +405,8 @@ def run_wrk(port: int, requests_file: Path, clients: int, duration: int, work: P
         check=True,
         capture_output=True,
     )
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
     data = json.loads(out.read_text())
     seconds = data["duration_us"] / 1e6
     return {
@@ -362,6 +416,7 @@ def run_wrk(port: int, requests_file: Path, clients: int, duration: int, work: P
         "p50_ms": data["p50_us"] / 1000,
         "p95_ms": data["p95_us"] / 1000,
         "p99_ms": data["p99_us"] / 1000,
+        "wrk_cpu_s": round(wrk_cpu, 3),
     }
 
 

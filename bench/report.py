@@ -58,6 +58,9 @@ def line(row: dict) -> str:
             head += f"| {kind} FAILED: {db['error']} "
         else:
             head += f"| {kind} {db['tps']:>7.1f} tps ratio {row['ratio'].get(kind)} "
+    cpu = api.get("cpu_ms_per_request")
+    if cpu:
+        head += f"| CPU ms/req app {cpu['app']:.2f} pg {cpu['postgres']:.2f} "
     return head + f"| {row['statements']} stmts"
 
 
@@ -198,6 +201,23 @@ def markdown(meta: dict, results: list[dict]) -> str:
         for name, result in (("API", api), ("same", same), ("best", best)):
             if result and "error" in result:
                 errors.append(f"- {row['scenario']}, {row['clients']} clients, {name}: {result['error']}")
+    cpu_rows = [row for row in results if row.get("api", {}).get("cpu_ms_per_request")]
+    if cpu_rows:
+        head += [
+            "",
+            "CPU per API request by process, milliseconds (user + system over the API run, all threads, "
+            "from /proc; wrk from its rusage). With 2 cores, 2000 ms of CPU a second is the whole "
+            "machine: req/s ≈ 2000 ÷ the total when the cores are saturated.",
+            "",
+            "| scenario | clients | app (gunicorn) | PostgreSQL | Redis | wrk | other | total |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in cpu_rows:
+            cpu = row["api"]["cpu_ms_per_request"]
+            head.append(
+                f"| {row['scenario']} | {row['clients']} | {cpu['app']:.3f} | {cpu['postgres']:.3f} "
+                f"| {cpu['redis']:.3f} | {cpu['wrk']:.3f} | {cpu['other']:.3f} | {sum(cpu.values()):.3f} |"
+            )
     if errors:
         head += ["", "Failed runs:", "", *errors]
     return "\n".join(head) + "\n"
