@@ -28,7 +28,7 @@ from customers.services import Movement, ledger_post
 from otp.policy import otp_session_check
 from rewards.models import Reward
 from webhooks.services import webhook_emit
-from zupy.db import db_datetime, db_param, lock_clause, model_from_row, row_insert_unless_taken, row_locked
+from zupy.db import db_datetime, db_param, lock_clause, model_from_row, row_fetch, row_insert_unless_taken
 from zupy.errors import DomainError, NotFound
 from zupy.ids import is_ksuid
 from zupy.models import ApiKey, Company
@@ -128,10 +128,10 @@ def coupon_redeem(
     if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
         raise NotFound("Customer or reward not found.")
     with transaction.atomic():
-        customer = row_locked(Customer, company_id=company.pk, pk=customer_id)
+        customer = row_fetch(Customer, for_update=True, company_id=company.pk, pk=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
-        reward = row_locked(Reward, company_id=company.pk, pk=reward_id)
+        reward = row_fetch(Reward, for_update=True, company_id=company.pk, pk=reward_id)
         if reward is None:
             raise NotFound("Reward not found.")
         if not reward.is_available(now):

@@ -12,7 +12,7 @@ from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
-from zupy.db import one_or_none, row_locked, row_update, rows_insert
+from zupy.db import one_or_none, row_fetch, row_update, rows_insert
 from zupy.errors import NotFound, ValidationFailed
 from zupy.models import ApiKey, Company, LoyaltyProgram
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
@@ -292,7 +292,7 @@ def points_add(
 ) -> LedgerEntry:
     """Award points (a purchase, a promotion). Locks the Customer row, like every balance change."""
     with transaction.atomic():
-        customer = row_locked(Customer, company_id=company.pk, pk=customer_id)
+        customer = row_fetch(Customer, for_update=True, company_id=company.pk, pk=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it

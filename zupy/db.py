@@ -106,11 +106,11 @@ def _select_plan(
     return sql, tuple(conversions)
 
 
-def row_locked(model: type[M], *, lock: bool = True, **where: Any) -> M | None:
+def row_fetch(model: type[M], *, for_update: bool, **where: Any) -> M | None:
     """The one row of ``model`` matching ``where`` (attribute names: ``pk``, ``company_id``, ...),
-    every column loaded, its row locked until the transaction ends (``select_for_update()``; SQLite:
-    its IMMEDIATE transaction already holds the write lock); None if there is none."""
-    lock = lock and connection.features.has_select_for_update
+    every column loaded; None if there is none. ``for_update``: its row locked until the transaction
+    ends (``select_for_update()``; SQLite: its IMMEDIATE transaction already holds the write lock)."""
+    lock = for_update and connection.features.has_select_for_update
     sql, conversions = _select_plan(model, tuple(where), lock, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, list(where.values()))
