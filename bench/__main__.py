@@ -248,6 +248,7 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                     continue
                 try:
                     run_wrk(port, requests_file, count, 1, work)  # warm up: workers, pools, caches
+                    ceiling.checkpoint()
                     cpu_before = cpu_by_process(server.pid)
                     row["api"] = run_wrk(port, requests_file, count, args.duration, work)
                     row["api"]["cpu_ms_per_request"] = cpu_per_request(
