@@ -249,11 +249,12 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                 try:
                     run_wrk(port, requests_file, count, 1, work)  # warm up: workers, pools, caches
                     ceiling.checkpoint()
-                    cpu_before = cpu_by_process(server.pid)
+                    cpu_before, machine_before = cpu_by_process(server.pid), machine_ticks()
                     row["api"] = run_wrk(port, requests_file, count, args.duration, work)
                     row["api"]["cpu_ms_per_request"] = cpu_per_request(
                         cpu_before, cpu_by_process(server.pid), row["api"]
                     )
+                    row["api"]["machine"] = machine_shares(machine_before, machine_ticks())
                 except Exception as error:
                     row["api"] = {"error": f"wrk: {error}"}
                 row["statements"] = scenarios.statement_count(sql[scenario.name])
@@ -369,6 +370,22 @@ def cpu_by_process(server_sid: int) -> dict[int, tuple[str, float]]:
             group = "other"
         found[int(entry.name)] = (group, (utime + stime) / ticks)
     return found
+
+
+def machine_ticks() -> list[int]:
+    """The machine's CPU counters (/proc/stat: user nice system idle iowait irq softirq steal ...)."""
+    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
+def machine_shares(before: list[int], after: list[int]) -> dict[str, float]:
+    """Over one run, the share of the machine's cores left idle and taken by the hypervisor (steal):
+    a run whose processes did not fill the cores says why here."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return {
+        "idle_pct": round(100 * (delta[3] + delta[4]) / total, 1),
+        "steal_pct": round(100 * delta[7] / total, 1),
+    }
 
 
 def cpu_per_request(

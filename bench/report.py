@@ -207,16 +207,20 @@ def markdown(meta: dict, results: list[dict]) -> str:
             "",
             "CPU per API request by process, milliseconds (user + system over the API run, all threads, "
             "from /proc; wrk from its rusage). With 2 cores, 2000 ms of CPU a second is the whole "
-            "machine: req/s ≈ 2000 ÷ the total when the cores are saturated.",
+            "machine: req/s ≈ 2000 ÷ the total when the cores are saturated. Idle and stolen: the "
+            "machine's share over the same run (/proc/stat; stolen = taken by the hypervisor).",
             "",
-            "| scenario | clients | app (gunicorn) | PostgreSQL | Redis | wrk | other | total |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| scenario | clients | app (gunicorn) | PostgreSQL | Redis | wrk | other | total "
+            "| cores idle % | stolen % |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in cpu_rows:
             cpu = row["api"]["cpu_ms_per_request"]
+            machine = row["api"].get("machine", {})
             head.append(
                 f"| {row['scenario']} | {row['clients']} | {cpu['app']:.3f} | {cpu['postgres']:.3f} "
-                f"| {cpu['redis']:.3f} | {cpu['wrk']:.3f} | {cpu['other']:.3f} | {sum(cpu.values()):.3f} |"
+                f"| {cpu['redis']:.3f} | {cpu['wrk']:.3f} | {cpu['other']:.3f} | {sum(cpu.values()):.3f} "
+                f"| {machine.get('idle_pct', '-')} | {machine.get('steal_pct', '-')} |"
             )
     if errors:
         head += ["", "Failed runs:", "", *errors]
