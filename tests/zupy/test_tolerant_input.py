@@ -201,6 +201,41 @@ def test_an_empty_body_needs_no_content_type(api, customer):
     assert response.status_code == 200, response.content
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "slug", "code"),
+    [
+        (b"garbage", "text/plain", 415, "unsupported-media-type", None),
+        (b"garbage", "", 415, "unsupported-media-type", None),
+        (b"{not json", "application/json", 400, "validation-error", "malformed_body"),
+    ],
+)
+def test_a_write_that_reads_no_body_still_refuses_a_bad_one(
+    api, customer, body, content_type, status, slug, code
+):
+    # Validate reads nothing from its body; a body it cannot read is refused all the same, and the
+    # coupon is not used (found by a fresh-eyed trial: it used to answer 200 and use the coupon).
+    coupon = CouponFactory.create(customer=customer, reward__total_usages_allowed=5)
+    response = api.client.generic(
+        "POST",
+        f"/api/v2/customers/{customer.pk}/coupons/{coupon.code}/validate/",
+        body,
+        content_type=content_type,
+    )
+    assert_problem(response, status, slug, code)
+    coupon.refresh_from_db()
+    assert coupon.remaining_usages == 5
+
+
+def test_a_json_object_body_on_validate_is_ignored(api, customer):
+    coupon = CouponFactory.create(customer=customer)
+    response = api.client.post(
+        f"/api/v2/customers/{customer.pk}/coupons/{coupon.code}/validate/",
+        data={},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+
+
 def test_a_wrong_host_is_400_naming_allowed_hosts(any_debug):
     raw = Client(raise_request_exception=False)
     response = raw.get("/api/v2/rewards/", HTTP_HOST="<script>evil.example</script>")

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -64,6 +65,16 @@ class WriteView(ApiView):
         super().__init_subclass__(**kwargs)
         if "post" in cls.__dict__:
             cls.post = idempotent_post(cls.__dict__["post"])  # type: ignore[attr-defined]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in SAFE_METHODS:
+            # Every write's body is parsed here, after authentication, permissions and rate limits,
+            # even where the view reads nothing (validate): a body of another content type is a 415
+            # and malformed JSON a 400 for every write alike, never silently ignored. The raw bytes
+            # are read first and kept, so the Idempotency-Key fingerprint can still read them.
+            request.body  # noqa: B018
+            request.data  # noqa: B018
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
