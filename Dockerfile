@@ -19,7 +19,7 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
 
 USER zupy
 EXPOSE 8000
-# zupy.probe asks gunicorn's own address (GUNICORN_BIND) for /healthz; the worker services override this.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["python", "-m", "zupy.probe", "/healthz"]
+# core.probe asks gunicorn's own address (GUNICORN_BIND) for /healthz; the worker services override this.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["python", "-m", "core.probe", "/healthz"]
 # Workers, threads, limits: gunicorn.conf.py, from WEB_CONCURRENCY, GUNICORN_THREADS and GUNICORN_BIND.
 CMD ["gunicorn", "zupy.wsgi:application"]

@@ -12,7 +12,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
-accesslog = None  # zupy.observability writes one JSON line per request
+accesslog = None  # core.observability writes one JSON line per request
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn 25+ opens a control socket (for gunicornc) at $HOME/.gunicorn/gunicorn.ctl by default: one
 # path for every gunicorn of a user, so servers started side by side (tests, bench, a second
@@ -39,7 +39,7 @@ def on_starting(server: Arbiter) -> None:
 
 
 def post_worker_init(worker: Worker) -> None:
-    from zupy.gunicorn_errors import install
+    from core.gunicorn_errors import install
 
     install()
 

@@ -65,7 +65,7 @@ def prepare_database(dsn: str) -> None:
 
 
 def api_key_id(company: str) -> str:
-    from zupy.models import ApiKey
+    from companies.models import ApiKey
 
     return (
         ApiKey.objects.filter(company_id=company, revoked_at__isnull=True).values_list("id", flat=True).get()

@@ -29,8 +29,8 @@ LAYERS = [
     ("django handler, middleware, urls, http", ("/django/",)),
     ("redis client", ("/redis/",)),
     ("other libraries (whitenoise, axes, ipware, ...)", ("/site-packages/",)),
-    ("this project (views, services, rendering, middleware)", ("/zupy/", "/coupons/", "/customers/",
-     "/rewards/", "/otp/", "/webhooks/")),
+    ("this project (views, services, rendering, middleware)", ("/zupy/", "/core/", "/companies/",
+     "/coupons/", "/customers/", "/rewards/", "/otp/", "/webhooks/")),
 ]  # fmt: skip
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from django.db import connection
 from django.utils import timezone
 
+from companies.models import API_KEY_PREFIX, Company, api_key_digest
+from companies.services import api_key_generate
+from core.ids import new_id
+from core.money import Z_MICRO
 from coupons.models import CODE_ALPHABET
-from zupy.ids import new_id
-from zupy.models import API_KEY_PREFIX, Company, api_key_digest
-from zupy.money import Z_MICRO
-from zupy.services import api_key_generate
 
 SCALES = {
     "small": {"companies": 2, "customers": 1_000, "coupons": 10_000, "rewards": 50},

@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.errors import DomainError
 from coupons.models import Coupon, CouponUse
 from coupons.services import coupon_cancel
-from zupy.errors import DomainError
 
 
 class CouponUseInline(admin.TabularInline):

@@ -6,16 +6,16 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companies.auth import partner_of
+from core.inputs import AnyCaseChoiceField, Input, JsonBooleanField, KsuidField, json_object
+from core.money import z_format
+from core.pagination import PageQuery, paginate
+from core.rendering import ConstantField, Envelope, FastOutput, z_amount
+from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_redeem, coupon_validate
 from customers.selectors import customer_get
-from zupy.api.auth import partner_of
-from zupy.api.inputs import AnyCaseChoiceField, Input, JsonBooleanField, KsuidField, json_object
-from zupy.api.pagination import PageQuery, paginate
-from zupy.api.rendering import ConstantField, Envelope, FastOutput, z_amount
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
-from zupy.money import z_format
 
 
 class CouponQuery(Input):

@@ -1,7 +1,7 @@
 """The refusals of the coupon lifecycle: redeeming a reward (422) and using or cancelling a coupon
 (409)."""
 
-from zupy.errors import Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 
 
 # --- Redemption refusals (422) ---------------------------------------------------------------

@@ -4,8 +4,8 @@ from datetime import datetime
 from django.db import models
 from django.db.models import F, Q
 
-from zupy.ids import new_id
-from zupy.money import POINTS_MAX, Z_MICRO_MAX
+from core.ids import new_id
+from core.money import POINTS_MAX, Z_MICRO_MAX
 
 # No 0/O/1/I/L: a code read aloud or typed at a till cannot be mistaken.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -27,7 +27,7 @@ class Coupon(models.Model):
     """
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="coupons")
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="coupons")
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="coupons")
     reward = models.ForeignKey("rewards.Reward", on_delete=models.PROTECT, related_name="coupons")
     code = models.CharField(max_length=11, unique=True)
@@ -95,9 +95,9 @@ class CouponUse(models.Model):
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="uses")
-    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
     api_key = models.ForeignKey(
-        "zupy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "companies.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     used_at = models.DateTimeField()
     remaining_after = models.IntegerField()

@@ -4,11 +4,11 @@ from typing import Any
 from django.db.models import Count, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from companies.models import Company
+from core.ids import is_ksuid
 from coupons.models import CODE_RE, Coupon, CouponStatus
 from customers.models import Customer
 from rewards.models import Reward
-from zupy.ids import is_ksuid
-from zupy.models import Company
 
 
 def coupon_ref_lookup(*, customer_id: str, ref: str) -> tuple[str, str] | None:

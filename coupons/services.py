@@ -10,6 +10,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from companies.models import ApiKey, Company
+from core.db import db_datetime, db_param, lock_clause, model_from_row, row_fetch, row_insert_unless_taken
+from core.errors import DomainError, NotFound
+from core.ids import is_ksuid
+from core.money import Z_MICRO, exceeds_share, times, z_format
+from core.timefmt import iso_utc
 from coupons.errors import (
     AlreadyRedeemed,
     CouponCancelled,
@@ -28,12 +34,6 @@ from customers.services import Movement, ledger_post
 from otp.policy import otp_session_check
 from rewards.models import Reward
 from webhooks.services import webhook_emit
-from zupy.db import db_datetime, db_param, lock_clause, model_from_row, row_fetch, row_insert_unless_taken
-from zupy.errors import DomainError, NotFound
-from zupy.ids import is_ksuid
-from zupy.models import ApiKey, Company
-from zupy.money import Z_MICRO, exceeds_share, times, z_format
-from zupy.timefmt import iso_utc
 
 CODE_ATTEMPTS = 8
 
@@ -201,7 +201,7 @@ def reward_stock_move(*, reward_id: str, taken: int) -> None:
         cursor.execute(STOCK_MOVE, [taken, taken, reward_id])
 
 
-# By hand (zupy/db.py says why); NULL - n stays NULL.
+# By hand (core/db.py says why); NULL - n stays NULL.
 STOCK_MOVE = """
 UPDATE rewards_reward SET quantity_redeemed = quantity_redeemed + %s,
        quantity_available = quantity_available - %s
@@ -219,7 +219,7 @@ def coupon_refusal(coupon: Coupon, now: datetime) -> type[DomainError] | None:
     return None
 
 
-# The locking read of a validation, by hand (zupy/db.py says why): only what the refusal rule, the
+# The locking read of a validation, by hand (core/db.py says why): only what the refusal rule, the
 # counters it writes, the answer (the customer's balances) and the webhook event (the reward's name)
 # need; the customer and reward rows are wide. {column} is "code" or "id" (coupon_ref_lookup).
 VALIDATE_LOCK = """

@@ -5,9 +5,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.money import POINTS_MAX, z_format
 from customers.models import Customer, LedgerEntry
 from customers.services import customer_adjust_balance
-from zupy.money import POINTS_MAX, z_format
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,7 +28,7 @@ class CustomerForm(forms.ModelForm):
         max_value=POINTS_MAX,
         help_text="Signed: -50 takes 50 points away.",
     )
-    # 12 + 6 digits: the form refuses what zupy.money would (more than 6 places, over Z_MICRO_MAX).
+    # 12 + 6 digits: the form refuses what core.money would (more than 6 places, over Z_MICRO_MAX).
     z_adjustment = forms.DecimalField(required=False, max_digits=18, decimal_places=6, help_text="Signed Z$.")
     adjustment_reason = forms.CharField(required=False, max_length=255)
 

@@ -6,16 +6,16 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companies.auth import partner_of
+from core.inputs import AnyCaseChoiceField, AsciiIntegerField, Input, json_object
+from core.money import z_format
+from core.pagination import PageQuery, paginate
+from core.rendering import ConstantField, FastOutput, TextOut, z_amount
+from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
-from zupy.api.auth import partner_of
-from zupy.api.inputs import AnyCaseChoiceField, AsciiIntegerField, Input, json_object
-from zupy.api.pagination import PageQuery, paginate
-from zupy.api.rendering import ConstantField, FastOutput, TextOut, z_amount
-from zupy.api.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
-from zupy.money import z_format
 
 MAX_POINTS_PER_ADD = 1_000_000
 

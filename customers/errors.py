@@ -1,6 +1,6 @@
 """The refusals of balance changes."""
 
-from zupy.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 class BalanceLimit(ValidationFailed):

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.db.models import F, Q
 
-from zupy.ids import new_id
-from zupy.models import Tier
-from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format
+from companies.models import Tier
+from core.ids import new_id
+from core.money import POINTS_MAX, Z_MICRO_MAX, z_format
 
 
 class Segment(models.TextChoices):
@@ -63,7 +63,7 @@ class Customer(models.Model):
     which writes the LedgerEntry that explains every change."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="customers")
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="customers")
     full_name = models.CharField(max_length=200, blank=True)
     # NULL, not "", for "none": the per-company unique constraints apply only to present values.
     phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164: +5511987654321")  # noqa: DJ001
@@ -138,10 +138,10 @@ class EntryKind(models.TextChoices):
 class LedgerEntry(models.Model):
     """One change of a customer's points or Z$. Append-only: the sum of a customer's entries per
     currency is its balance, which ``ledger_check`` verifies. Amounts are integers in the currency's
-    unit: whole points, or micro-Z$ (``zupy.money``)."""
+    unit: whole points, or micro-Z$ (``core.money``)."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger")
     currency = models.CharField(max_length=8, choices=Currency.choices)
     kind = models.CharField(max_length=8, choices=EntryKind.choices)
@@ -153,7 +153,7 @@ class LedgerEntry(models.Model):
         "coupons.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
     api_key = models.ForeignKey(
-        "zupy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "companies.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,17 +1,17 @@
 from django.db.models import Q, QuerySet, Sum
 
+from companies.models import Company
+from core.db import row_fetch
+from core.errors import NotFound
+from core.ids import is_ksuid
+from core.money import z_format
 from customers.models import Currency, Customer, LedgerEntry
-from zupy.db import row_fetch
-from zupy.errors import NotFound
-from zupy.ids import is_ksuid
-from zupy.models import Company
-from zupy.money import z_format
 
 
 def customer_get(*, company: Company, customer_id: str) -> Customer:
     """This company's customer, or 404: another company's customer does not exist for this key."""
     customer = (
-        # Compiled once (zupy/db.py): most requests name a customer.
+        # Compiled once (core/db.py): most requests name a customer.
         row_fetch(Customer, for_update=False, company_id=company.pk, pk=customer_id)
         if is_ksuid(customer_id)
         else None

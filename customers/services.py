@@ -8,17 +8,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from companies.models import ApiKey, Company, LoyaltyProgram
+from core.db import one_or_none, row_fetch, row_update, rows_insert
+from core.errors import NotFound, ValidationFailed
+from core.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
+from core.timefmt import iso_utc
 from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
-from zupy.db import one_or_none, row_fetch, row_update, rows_insert
-from zupy.errors import NotFound, ValidationFailed
-from zupy.models import ApiKey, Company, LoyaltyProgram
-from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
-from zupy.timefmt import iso_utc
 
-# A business cap on one customer's points, far inside the storage bound (zupy.money.POINTS_MAX).
+# A business cap on one customer's points, far inside the storage bound (core.money.POINTS_MAX).
 MAX_POINTS_BALANCE = 1_000_000_000
 
 
@@ -43,7 +43,7 @@ def ledger_post(
     the balance read here is then the one the UPDATE overwrites, so no concurrent change is lost.
     A movement that would make a balance negative is a bug in the caller (it checks first), and the
     database's CHECK constraints refuse it anyway. One that would take a balance or a lifetime
-    counter past its bound (``zupy.money``) is refused here with ``BalanceLimit`` (422), before
+    counter past its bound (``core.money``) is refused here with ``BalanceLimit`` (422), before
     anything is written; the caller's transaction rolls back whatever it did before.
     """
     entries: list[LedgerEntry] = []
@@ -101,7 +101,7 @@ def ledger_post(
     if "points_earned" in fields:
         _tier_follow(customer, now)
         fields.add("tier")
-    # Compiled once (zupy/db.py): this runs on every balance change.
+    # Compiled once (core/db.py): this runs on every balance change.
     row_update(customer, sorted(fields))
     return rows_insert(entries)
 

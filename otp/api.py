@@ -3,10 +3,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companies.auth import partner_of
+from core.inputs import Input, json_object
+from core.views import ApiView
 from otp.services import otp_request, otp_verify
-from zupy.api.auth import partner_of
-from zupy.api.inputs import Input, json_object
-from zupy.api.views import ApiView
 
 
 class RequestOtpIn(Input):

@@ -1,6 +1,6 @@
 """The refusals of customer OTP: a protected action without a session, and a wrong or dead code."""
 
-from zupy.errors import AuthenticationRequired, DomainError, RateLimited
+from core.errors import AuthenticationRequired, DomainError, RateLimited
 
 
 class OtpRequired(DomainError):

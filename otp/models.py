@@ -2,7 +2,7 @@ import hashlib
 
 from django.db import models
 
-from zupy.ids import new_id
+from core.ids import new_id
 
 
 class Channel(models.TextChoices):
@@ -15,7 +15,7 @@ class OtpChallenge(models.Model):
     identifier); only a keyed digest of the code is stored."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.CASCADE, related_name="+")
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     identifier = models.CharField(max_length=254, help_text="Normalised phone, e-mail or CPF.")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     code_digest = models.CharField(max_length=64)
@@ -36,7 +36,7 @@ class OtpSession(models.Model):
     """Proof that a customer verified a code: sent back as ``X-OTP-Session``; stored as a digest."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.CASCADE, related_name="+")
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
     token_digest = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField(db_index=True)

@@ -7,9 +7,9 @@ A module of its own, apart from ``otp.services``, because it must import nothing
 ``customers.services`` calls this check. Here only otp's models, errors and selectors are used.
 """
 
+from companies.models import Company
 from otp.errors import OtpRequired
 from otp.selectors import otp_session_customer
-from zupy.models import Company
 
 ACTIONS = {
     "enrollment": "require_otp_for_enrollment",

@@ -2,9 +2,9 @@
 
 from django.utils import timezone
 
+from companies.models import Company
+from core.db import one_or_none
 from otp.models import OtpSession, session_token_digest
-from zupy.db import one_or_none
-from zupy.models import Company
 
 
 def otp_session_customer(*, company: Company, token: str | None) -> str | None:

@@ -13,14 +13,14 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from companies.models import Company
+from core.errors import DomainError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer
 from customers.services import customer_find_or_create
 from otp.errors import OtpAttemptsExceeded, OtpInvalid
 from otp.models import Channel, OtpChallenge, OtpSession, session_token_digest
 from otp.senders import DeliveryFailed, sender_for
-from zupy.errors import DomainError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
-from zupy.models import Company
 
 CODE_TTL = timedelta(minutes=5)
 SESSION_TTL = timedelta(minutes=30)

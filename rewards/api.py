@@ -9,15 +9,15 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companies.auth import partner_of
+from core.inputs import Input, KsuidField, StrictBooleanField
+from core.pagination import PageQuery, paginate
+from core.rendering import FastOutput
+from core.views import ApiView
 from customers.models import Customer
 from customers.selectors import customer_get
 from rewards.models import Reward
 from rewards.selectors import reward_catalog, reward_get
-from zupy.api.auth import partner_of
-from zupy.api.inputs import Input, KsuidField, StrictBooleanField
-from zupy.api.pagination import PageQuery, paginate
-from zupy.api.rendering import FastOutput
-from zupy.api.views import ApiView
 
 
 class CustomerQuery(Input):

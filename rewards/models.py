@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
-from zupy.ids import new_id
+from core.ids import new_id
 
 
 class RewardType(models.TextChoices):
@@ -31,7 +31,7 @@ class Reward(models.Model):
     """An item of a company's catalog. Redeeming it creates a coupon."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.PROTECT, related_name="rewards")
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="rewards")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     reward_type = models.CharField(max_length=16, choices=RewardType.choices, default=RewardType.GENERIC)

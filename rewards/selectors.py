@@ -2,12 +2,12 @@ from datetime import datetime
 
 from django.db.models import Expression, F, IntegerField, Q, QuerySet, Value
 
+from companies.models import Company
+from core.db import one_or_none
+from core.errors import NotFound
+from core.ids import is_ksuid
 from customers.models import Customer
 from rewards.models import Reward
-from zupy.db import one_or_none
-from zupy.errors import NotFound
-from zupy.ids import is_ksuid
-from zupy.models import Company
 
 
 def available_q(now: datetime) -> Q:

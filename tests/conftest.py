@@ -8,9 +8,9 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
+from companies.models import Company
 from customers.models import Customer
 from tests.factories import CompanyFactory, CustomerFactory, make_key
-from zupy.models import Company
 
 
 class Api:
@@ -126,7 +126,7 @@ def customer(company: Company) -> Customer:
 
 
 def _redis_at(settings: Any, monkeypatch: pytest.MonkeyPatch, port: int) -> None:
-    monkeypatch.setattr("zupy.api.auth._clients", {})  # the rate limiter's per-process Redis client
+    monkeypatch.setattr("companies.auth._clients", {})  # the rate limiter's per-process Redis client
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

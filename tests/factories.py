@@ -7,12 +7,12 @@ import factory
 from django.db.models import F
 from django.utils import timezone
 
+from companies.models import Company, OtpPreset
+from companies.services import api_key_create
 from coupons.models import Coupon, CouponStatus
 from customers.models import Customer
 from customers.services import customer_set_balances
 from rewards.models import Reward
-from zupy.models import Company, OtpPreset
-from zupy.services import api_key_create
 
 
 class CompanyFactory(factory.django.DjangoModelFactory[Company]):

@@ -9,7 +9,7 @@ from zupy.settings import *  # noqa: F403
 
 # The suite's own process keeps a per-process cache (fast, nothing shared between tests' databases);
 # the database cache that is the default without CACHE_URL is exercised by the servers tests/e2e
-# starts and by tests/zupy/test_database_cache.py.
+# starts and by tests/core/test_database_cache.py.
 if not os.environ.get("CACHE_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zupy"}}
 

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ["coupons", "customers", "otp", "rewards", "webhooks", "zupy"]
+# The domain apps, each a room of its own; ``core`` is the kit they stand on, ``zupy`` the project
+# (settings, urls, wsgi) that wires them together.
+APPS = ["companies", "coupons", "customers", "demo", "otp", "rewards", "webhooks"]
+KIT = "core"
+PROJECT = "zupy"
 
 # A view parses, calls one service or selector, and renders: these are query-building names.
 QUERY_ATTRIBUTES = {
@@ -53,6 +57,71 @@ def query_names(path: Path) -> list[str]:
         if isinstance(node, ast.Name) and node.id in QUERY_ATTRIBUTES
     ]
     return found
+
+
+def project_imports(path: Path) -> set[str]:
+    """The top-level project packages (apps, kit, project) that ``path`` imports."""
+    packages = {*APPS, KIT, PROJECT}
+    return {name.split(".")[0] for name in imported_modules(path)} & packages
+
+
+def test_the_kit_imports_no_app():
+    """core/ is the plumbing every app stands on: it names no app and not the project."""
+    offending = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in modules(KIT)
+        for name in sorted(project_imports(path) - {KIT})
+    ]
+    assert offending == []
+
+
+def test_companies_imports_only_the_kit():
+    offending = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in modules("companies")
+        for name in sorted(project_imports(path) - {KIT, "companies"})
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("package", [*APPS, KIT, "bench"])
+def test_no_app_imports_the_project_package(package):
+    """Settings are read through django.conf; zupy/ (settings, urls, wsgi) imports the apps, never the
+    other way round."""
+    offending = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in modules(package)
+        if "migrations" not in path.parts
+        for name in sorted(imported_modules(path))
+        if name == PROJECT or name.startswith(PROJECT + ".")
+    ]
+    assert offending == []
+
+
+def test_the_project_package_is_settings_urls_and_wsgi():
+    found = sorted(
+        str(path.relative_to(ROOT / PROJECT)) for path in modules(PROJECT) if "migrations" not in path.parts
+    )
+    assert found == ["__init__.py", "apps.py", "settings.py", "urls.py", "wsgi.py"]
+
+
+def test_only_the_project_urls_wire_views_to_paths():
+    """One place says which view answers which path: zupy/urls.py. Nothing else builds URL patterns."""
+    wiring = {"django.urls.path", "django.urls.re_path", "django.urls.include"}
+    offending = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for package in [*APPS, KIT]
+        for path in modules(package)
+        for name in sorted(imported_modules(path) & wiring)
+    ]
+    assert offending == []
+
+
+def test_views_live_in_api_modules():
+    """An app's endpoints are its ``api.py``; ``views.py`` is a name only the kit's base views use."""
+    assert [
+        str(path.relative_to(ROOT)) for app in APPS for path in modules(app) if path.name == "views.py"
+    ] == []
 
 
 def test_rewards_imports_nothing_from_coupons():

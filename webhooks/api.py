@@ -5,12 +5,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companies.auth import partner_of
+from core.inputs import Input, JsonBooleanField, json_object
+from core.views import ApiView
 from webhooks.models import EVENTS, URL_MAX_LENGTH, WebhookEndpoint
 from webhooks.selectors import webhook_endpoint_of
 from webhooks.services import KEEP, webhook_configure, webhook_test
-from zupy.api.auth import partner_of
-from zupy.api.inputs import Input, JsonBooleanField, json_object
-from zupy.api.views import ApiView
 
 
 class WebhookConfigIn(Input):

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from zupy.ids import new_id
+from core.ids import new_id
 
 # The longest webhook URL we keep (configuration and outbox columns, and the API's input limit).
 URL_MAX_LENGTH = 500
@@ -24,7 +24,7 @@ class WebhookEndpoint(models.Model):
     """A company's webhook configuration. The secret signs every delivery, so it is kept (not only a
     digest); the API shows it once, when it is generated, and masked afterwards."""
 
-    company = models.OneToOneField("zupy.Company", on_delete=models.CASCADE, related_name="webhook")
+    company = models.OneToOneField("companies.Company", on_delete=models.CASCADE, related_name="webhook")
     url = models.URLField(max_length=URL_MAX_LENGTH, blank=True)
     secret = models.CharField(max_length=64)
     events = models.JSONField(default=list, blank=True)
@@ -53,7 +53,7 @@ class WebhookDelivery(models.Model):
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
     webhook_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    company = models.ForeignKey("zupy.Company", on_delete=models.CASCADE, related_name="+")
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     event = models.CharField(max_length=40)
     payload = models.JSONField()
     url = models.URLField(max_length=URL_MAX_LENGTH)

@@ -1,8 +1,8 @@
 """Reads of the webhook configuration, shared by the API and the services."""
 
+from companies.models import Company
+from core.db import one_or_none
 from webhooks.models import WebhookEndpoint
-from zupy.db import one_or_none
-from zupy.models import Company
 
 
 def webhook_endpoint_of(*, company: Company) -> WebhookEndpoint | None:

@@ -18,13 +18,13 @@ from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from companies.models import Company
+from core.cache import memo_forget, memo_get
+from core.db import one_or_none
+from core.errors import ValidationFailed
+from core.timefmt import iso_utc
 from webhooks.models import EVENTS, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.transport import Refused, post, url_refusal
-from zupy.cache import memo_forget, memo_get
-from zupy.db import one_or_none
-from zupy.errors import ValidationFailed
-from zupy.models import Company
-from zupy.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
 

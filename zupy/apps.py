@@ -1,22 +1,9 @@
-from typing import Any
-
 from django.apps import AppConfig
-from django.core.management import call_command
-from django.db.models.signals import post_migrate
 
 
 class ZupyConfig(AppConfig):
+    """The project package. As an app it keeps only the migration history of the tables it once held
+    (companies, API keys, stored idempotent answers), which now belong to ``companies`` and ``core``."""
+
     name = "zupy"
-    verbose_name = "Companies and API keys"
-
-    def ready(self) -> None:
-        from zupy import signals  # noqa: F401  (forgets cached API keys on every save and delete)
-        from zupy.api import schema  # noqa: F401  (registers the OpenAPI extensions)
-
-        post_migrate.connect(create_cache_tables, sender=self)
-
-
-def create_cache_tables(using: str = "default", **kwargs: Any) -> None:
-    """After every ``migrate``: the database cache's table (the default without CACHE_URL), so a
-    fresh clone's ``scripts/serve`` and a switch of cache backend both find it. Idempotent."""
-    call_command("createcachetable", database=using, verbosity=0)
+    verbose_name = "Project"

@@ -52,21 +52,24 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the Swagger UI's assets, served from the image (no CDN)
     "axes",  # admin login throttling (see "Admin login throttling" below)
-    "zupy",
+    "zupy",  # the project: the migration history of the tables it once held
+    "core",  # the kit: errors, inputs, rendering, idempotency, the SQL helpers, health, observability
+    "companies",
     "customers",
     "rewards",
     "coupons",
     "otp",
     "webhooks",
+    "demo",  # seed_demo, which builds with every app above
 ]
 
 MIDDLEWARE = [
     # Outermost: request id, the per-request log line and metrics for every answer.
-    "zupy.observability.RequestObservabilityMiddleware",
+    "core.observability.RequestObservabilityMiddleware",
     # Next, so that every error page Django or a middleware produces becomes problem+json.
-    "zupy.api.problems.ProblemJsonMiddleware",
-    "zupy.api.inputs.RequestBoundsMiddleware",
-    "zupy.api.inputs.BodySizeLimitMiddleware",
+    "core.problems.ProblemJsonMiddleware",
+    "core.inputs.RequestBoundsMiddleware",
+    "core.inputs.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,7 +156,7 @@ if env.str("CACHE_URL", default=""):
 else:
     CACHES = {
         "default": {
-            "BACKEND": "zupy.cache.DatabaseCache",
+            "BACKEND": "core.cache.DatabaseCache",
             "LOCATION": "zupy_cache",
             # Culling drops expired rows first; room for many keys' one-minute counters.
             "OPTIONS": {"MAX_ENTRIES": 50_000},
@@ -231,13 +234,13 @@ HEARTBEAT_DIR = Path(env.str("HEARTBEAT_DIR", default="/tmp/zupy-heartbeat"))  #
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["zupy.api.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["zupy.api.auth.HasApiKey", "zupy.api.auth.KeyCanWrite"],
-    "DEFAULT_THROTTLE_CLASSES": ["zupy.api.auth.TierRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["zupy.api.rendering.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["zupy.api.inputs.JSONParser"],
-    "EXCEPTION_HANDLER": "zupy.api.problems.problem_exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "zupy.api.rendering.JsonOnlyNegotiation",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["companies.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["companies.auth.HasApiKey", "companies.auth.KeyCanWrite"],
+    "DEFAULT_THROTTLE_CLASSES": ["companies.auth.TierRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["core.rendering.EnvelopeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.inputs.JSONParser"],
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.rendering.JsonOnlyNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "URL_FORMAT_OVERRIDE": None,  # ?format= is not ours to interpret: JSON only
     "UNAUTHENTICATED_USER": None,
@@ -255,17 +258,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "zupy.api.schema.envelope_and_problems",
-        "zupy.api.schema.empty_query_values",
+        "core.schema.envelope_and_problems",
+        "core.schema.empty_query_values",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Views without a docstring of their own get no description, not the kit's base-view docstring.
-    "GET_LIB_DOC_EXCLUDES": "zupy.api.schema.doc_excludes",
+    "GET_LIB_DOC_EXCLUDES": "core.schema.doc_excludes",
     # The Swagger UI from drf-spectacular-sidecar's pinned copy in the image, not a CDN's @latest.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Path ids are documented as the upstream's plain strings (zupy.ids.PathIdConverter narrows them).
+    # Path ids are documented as the upstream's plain strings (core.ids.PathIdConverter narrows them).
     "PATH_CONVERTER_OVERRIDES": {"id": str},
 }
 

@@ -2,6 +2,16 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, register_converter
 from drf_spectacular.views import SpectacularSwaggerView
 
+from companies.api import (
+    CompanyDetailView,
+    CompanyListView,
+    LoyaltyProgramDetailView,
+    LoyaltyProgramListView,
+)
+from core import health, observability, problems
+from core.ids import PathIdConverter
+from core.schema import SchemaView
+from core.unserved import UNSERVED, not_served_view
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, RedeemView, ValidateView
 from coupons.selectors import coupons_taken_count
 from customers.api import (
@@ -15,17 +25,6 @@ from customers.api import (
 from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RewardDetailView, RewardListView
 from webhooks.api import WebhookConfigView, WebhookTestView
-from zupy import health, observability
-from zupy.api import problems
-from zupy.api.schema import SchemaView
-from zupy.company_api import (
-    CompanyDetailView,
-    CompanyListView,
-    LoyaltyProgramDetailView,
-    LoyaltyProgramListView,
-)
-from zupy.ids import PathIdConverter
-from zupy.unserved import unserved_urls
 
 # Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
 # byte, a slash, a 5000-character "id" never reaches a view or the database (404 from the resolver).
@@ -68,7 +67,10 @@ api_v2 = [
     path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
     # Wallet passes and the inbound partner webhook: 501 problem+json naming the operation.
-    *unserved_urls(),
+    *(
+        path(route, not_served_view(operation_id, method).as_view(), name=operation_id)
+        for operation_id, (method, route) in UNSERVED.items()
+    ),
     path("companies/", CompanyListView.as_view(), name="company-list"),
     path("companies/<id:company_id>/", CompanyDetailView.as_view(), name="company-detail"),
     path("loyalty/programs/", LoyaltyProgramListView.as_view(), name="loyalty-program-list"),

@@ -5,7 +5,7 @@ from decimal import Decimal
 import django.db.models.deletion
 from django.db import migrations, models
 
-import zupy.ids
+import core.ids
 
 
 class Migration(migrations.Migration):
@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,

@@ -6,7 +6,7 @@ import django.db.models.deletion
 import django.db.models.expressions
 from django.db import migrations, models
 
-import zupy.ids
+import core.ids
 
 
 class Migration(migrations.Migration):
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,
@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,

@@ -1,5 +1,5 @@
 """Step 2 of 2: Z$ columns (already scaled to micro-units by 0002) and points columns become 64-bit
-integers, bounded by CHECK constraints (zupy.money: POINTS_MAX, Z_MICRO_MAX)."""
+integers, bounded by CHECK constraints (core.money: POINTS_MAX, Z_MICRO_MAX)."""
 
 from django.db import migrations, models
 

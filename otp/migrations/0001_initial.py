@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-import zupy.ids
+import core.ids
 
 
 class Migration(migrations.Migration):
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,
@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,

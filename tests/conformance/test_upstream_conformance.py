@@ -36,12 +36,12 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
+from companies.services import company_save, loyalty_program_save
+from core.unserved import UNSERVED
 from coupons.models import CouponStatus
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from tests.webhooks.conftest import Receiver
-from zupy.services import company_save, loyalty_program_save
-from zupy.unserved import UNSERVED
 
 pytestmark = pytest.mark.django_db
 

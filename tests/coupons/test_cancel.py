@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.money import Z_MICRO
 from coupons.errors import CouponNotCancellable
 from coupons.models import CouponStatus
 from coupons.services import coupon_cancel
@@ -10,7 +11,6 @@ from customers.selectors import ledger_mismatches
 from rewards.models import Reward
 from tests.conftest import Api, assert_problem
 from tests.factories import CustomerFactory, RewardFactory
-from zupy.money import Z_MICRO
 
 pytestmark = pytest.mark.django_db
 

@@ -5,13 +5,13 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from core.money import Z_MICRO
 from coupons.models import CODE_RE, Coupon
 from customers.models import Currency, EntryKind, LedgerEntry
 from customers.selectors import ledger_mismatches
 from rewards.models import Reward
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
-from zupy.money import Z_MICRO
 
 pytestmark = pytest.mark.django_db
 

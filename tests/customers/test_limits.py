@@ -1,4 +1,4 @@
-"""Balances and lifetime counters are 64-bit and bounded (zupy.money): crossing a bound is a 422
+"""Balances and lifetime counters are 64-bit and bounded (core.money): crossing a bound is a 422
 that writes nothing, never a database overflow (500); the CHECK constraints hold the same bounds."""
 
 from decimal import Decimal
@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.money import POINTS_MAX, Z_MICRO_MAX
 from customers.errors import BalanceLimit
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from customers.services import MAX_POINTS_BALANCE, customer_adjust_balance
 from tests.conftest import Api, assert_problem
 from tests.factories import CustomerFactory
-from zupy.money import POINTS_MAX, Z_MICRO_MAX
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,13 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from companies.services import loyalty_program_save
 from coupons.services import coupon_cancel
 from customers.models import Customer, Segment, segment_for
 from customers.services import customer_adjust_balance, customer_segments_refresh
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import EVENTS, WebhookDelivery, WebhookEndpoint
-from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db
 

@@ -28,8 +28,8 @@ SETUP = """
 import json
 from decimal import Decimal
 from customers.services import customer_create, customer_set_balances
-from zupy.models import Company
-from zupy.services import api_key_create
+from companies.models import Company
+from companies.services import api_key_create
 company = Company.objects.get(pk="{company_id}")
 customers = []
 for n in range({customers}):

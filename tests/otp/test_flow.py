@@ -10,11 +10,11 @@ import pytest
 from django.core import mail
 from pytest_django.fixtures import Settings
 
+from companies.models import Company
 from customers.models import Customer
 from otp.models import OtpChallenge, OtpSession
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
-from zupy.models import Company
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

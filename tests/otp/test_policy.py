@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from companies.models import Company
 from customers.models import Customer
 from otp.models import OtpSession, session_token_digest
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
-from zupy.models import Company
 
 pytestmark = pytest.mark.django_db
 

@@ -23,6 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.money import Z_MICRO, z_format
 from coupons.errors import CouponNotCancellable
 from coupons.models import Coupon, CouponStatus
 from coupons.services import coupon_cancel
@@ -31,7 +32,6 @@ from customers.services import customer_adjust_balance
 from rewards.models import Reward
 from tests.conftest import Api
 from tests.factories import CompanyFactory, RewardFactory, make_key
-from zupy.money import Z_MICRO, z_format
 
 pytestmark = pytest.mark.django_db
 

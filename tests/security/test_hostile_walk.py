@@ -14,13 +14,13 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
+from core.unserved import UNSERVED
 from coupons.models import Coupon, CouponUse
 from customers.models import Customer, LedgerEntry
 from otp.models import OtpChallenge
 from tests.conftest import Api
 from tests.factories import CouponFactory, RewardFactory
 from webhooks.models import WebhookEndpoint
-from zupy.unserved import UNSERVED
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +62,8 @@ def _routes(patterns: list[Any], prefix: str = "") -> list[str]:
     return found
 
 
-# The upstream operations answered 501 whatever the id (zupy.unserved) read nothing; their own
-# test is tests/zupy/test_unserved.py.
+# The upstream operations answered 501 whatever the id (core.unserved) read nothing; their own
+# test is tests/core/test_unserved.py.
 NOT_SERVED_ROUTES = {"api/v2/" + route for _, route in UNSERVED.values()}
 SERVED_ROUTES = [
     route
@@ -148,7 +148,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "webhooks_config_update": {"webhook_events": []},
 }
 # Makes an outbound request by design: covered by the webhook tests with a local receiver; and the
-# upstream operations not served, which answer 501 whatever the body (tests/zupy/test_unserved.py).
+# upstream operations not served, which answer 501 whatever the body (tests/core/test_unserved.py).
 NOT_WALKED = {"webhooks_test", *UNSERVED}
 
 

@@ -39,9 +39,9 @@ from schemathesis.core.errors import InvalidSchema
 from schemathesis.core.result import Err, Ok
 from schemathesis.schemas import APIOperation
 
+from companies.models import API_KEY_PREFIX, ApiKey, api_key_digest
+from core.unserved import UNSERVED
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory
-from zupy.models import API_KEY_PREFIX, ApiKey, api_key_digest
-from zupy.unserved import UNSERVED
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
 # CI replays the same examples every run (main stays green for reproducible reasons); an exploratory
@@ -56,7 +56,7 @@ _aim = random.Random(20261125) if DERANDOMIZE else random.Random()
 # generated name). Their input handling is tested with local receivers in tests/webhooks/.
 OUTBOUND = ["webhooks_test", "webhooks_config_update"]
 # The upstream operations not served answer 501 to anything by design (a 5xx to schemathesis); their
-# own test is tests/zupy/test_unserved.py.
+# own test is tests/core/test_unserved.py.
 schema = schemathesis.openapi.from_wsgi(
     "/api/v2/schema/?format=openapi-json", get_wsgi_application()
 ).exclude(operation_id=[*OUTBOUND, *UNSERVED])

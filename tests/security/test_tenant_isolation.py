@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from core.unserved import UNSERVED
 from coupons.models import Coupon
 from customers.models import LedgerEntry
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
-from zupy.unserved import UNSERVED
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,8 @@ def api_routes() -> list[tuple[str, Any]]:
             elif isinstance(pattern, URLPattern):
                 yield prefix + str(pattern.pattern), getattr(pattern.callback, "cls", None)
 
-    # The upstream operations answered 501 whatever the id (zupy.unserved) read nothing of anyone's:
-    # tests/zupy/test_unserved.py covers their key and read-only refusals.
+    # The upstream operations answered 501 whatever the id (core.unserved) read nothing of anyone's:
+    # tests/core/test_unserved.py covers their key and read-only refusals.
     not_served = {"/api/v2/" + route for _, route in UNSERVED.values()}
     return [
         (route, view)

@@ -8,11 +8,11 @@ from django.db import connections, transaction
 from django.db.utils import OperationalError
 from django.utils import timezone
 
+from companies.models import Company
 from tests.factories import CompanyFactory
 from webhooks import services, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_claim, webhook_deliver_batch, webhook_deliver_next
-from zupy.models import Company
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

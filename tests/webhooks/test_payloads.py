@@ -14,11 +14,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from companies.services import loyalty_program_save
 from coupons.services import coupon_cancel
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import EVENTS
-from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
+from companies.services import loyalty_program_save
 from coupons.models import CouponStatus
 from coupons.services import coupon_cancel, coupon_expire_due, coupon_redeem
 from tests.conftest import Api, assert_problem, run_together
@@ -17,7 +18,6 @@ from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, Rewa
 from tests.webhooks.conftest import Receiver
 from webhooks.models import EVENTS, WebhookDelivery
 from webhooks.services import webhook_deliver_next
-from zupy.services import loyalty_program_save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

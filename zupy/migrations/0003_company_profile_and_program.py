@@ -5,8 +5,8 @@ from decimal import Decimal
 import django.db.models.deletion
 from django.db import migrations, models
 
-import zupy.ids
-import zupy.models
+import companies.models
+import core.ids
 
 
 def slugs_and_programs(apps, schema_editor):
@@ -14,7 +14,7 @@ def slugs_and_programs(apps, schema_editor):
     Company = apps.get_model("zupy", "Company")
     LoyaltyProgram = apps.get_model("zupy", "LoyaltyProgram")
     for company in Company.objects.all().iterator():
-        company.slug = zupy.models.slug_for(company.name, company.id)
+        company.slug = companies.models.slug_for(company.name, company.id)
         company.save(update_fields=["slug"])
         LoyaltyProgram.objects.create(company=company, name=company.name, slug=company.slug)
 
@@ -173,7 +173,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=zupy.ids.new_id,
+                        default=core.ids.new_id,
                         editable=False,
                         max_length=27,
                         primary_key=True,
@@ -204,7 +204,7 @@ class Migration(migrations.Migration):
                     "tier_definitions",
                     models.JSONField(
                         blank=True,
-                        default=zupy.models.default_tier_definitions,
+                        default=companies.models.default_tier_definitions,
                         help_text='Ascending: [{"name": "bronze", "min_points": 0}, {"name": "silver", "min_points": 1000}] — names from bronze, silver, gold, platinum, vip.',
                     ),
                 ),

@@ -4,8 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from core.heartbeat import heartbeat_touch
 from customers.services import customer_segments_refresh
-from zupy.heartbeat import heartbeat_touch
 
 
 class Command(BaseCommand):

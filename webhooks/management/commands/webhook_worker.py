@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from core.heartbeat import heartbeat_touch
 from webhooks.services import webhook_deliver_batch
-from zupy.heartbeat import heartbeat_touch
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,227 @@
+"""Reading what a partner sends: the request's size bounds, the JSON body, integers in query strings,
+and the input fields the API's serializers share."""
+
+import io
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from rest_framework import parsers, serializers
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.request import Request
+
+from core.errors import ValidationFailed
+from core.ids import KSUID_RE
+from core.problems import problem_response
+
+# The API's bodies are flat objects (a list of event names is the deepest thing in them). Python's json
+# module recurses once per level and dies with RecursionError near a thousand; refuse long before.
+MAX_JSON_DEPTH = 32
+# A JSON string (skipped whole, brackets in it do not count) or one bracket.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_OPENERS = frozenset(b"[{")
+_ASCII_INT = re.compile(r"[0-9]{1,18}")
+
+
+# --- The request's bounds, before anything reads it -------------------------------------------------
+class BodySizeLimitMiddleware:
+    """413 before anything reads a body larger than ZUPY_MAX_BODY_BYTES (DRF's JSON parser reads the
+    stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+            # Django reads a body by its Content-Length only: a chunked body (gunicorn facing clients,
+            # scripts/serve) would read as empty and a redeem would go on without its options. Refuse
+            # it rather than act on a body we did not read. (nginx in compose sends a length upstream.)
+            detail = "Send the body with a Content-Length header; chunked request bodies are not supported."
+            return problem_response(411, instance=request.path, detail=detail)
+        # ASCII digits only (int() reads "٣" as 3); anything else is the WSGI server's to refuse.
+        length = ascii_int(request.META.get("CONTENT_LENGTH") or "0") or 0
+        if length > settings.ZUPY_MAX_BODY_BYTES:
+            detail = f"The body may be at most {settings.ZUPY_MAX_BODY_BYTES} bytes."
+            return problem_response(413, instance=request.path, detail=detail)
+        return self.get_response(request)
+
+
+class RequestBoundsMiddleware:
+    """The request's own size bounds, answered as problem+json: request line over
+    ZUPY_MAX_REQUEST_LINE -> 414, a header line over ZUPY_MAX_HEADER_BYTES or more than ZUPY_MAX_HEADERS
+    headers -> 431, a Content-Length that is not a number -> 400. gunicorn.conf.py sets gunicorn's own
+    limits above these so such requests get here instead of gunicorn's HTML page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            status, detail = refusal
+            return problem_response(status, instance=request.path[:200], detail=detail)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refusal(request: HttpRequest) -> tuple[int, str] | None:
+        meta = request.META
+        # gunicorn passes the target as it was sent; other servers give path and query apart.
+        target = meta.get("RAW_URI") or request.get_full_path()
+        line = f"{request.method} {target} {meta.get('SERVER_PROTOCOL', 'HTTP/1.1')}"
+        if len(line) > settings.ZUPY_MAX_REQUEST_LINE:
+            return 414, f"The request line may be at most {settings.ZUPY_MAX_REQUEST_LINE} bytes."
+        headers = [
+            (name, value)
+            for name, value in meta.items()
+            if name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH")
+        ]
+        if len(headers) > settings.ZUPY_MAX_HEADERS:
+            return 431, f"At most {settings.ZUPY_MAX_HEADERS} request headers are accepted."
+        for name, value in headers:
+            # "Name: value" as sent; the WSGI name is as long as the header's.
+            if len(name.removeprefix("HTTP_")) + 2 + len(str(value)) > settings.ZUPY_MAX_HEADER_BYTES:
+                return 431, f"A request header line may be at most {settings.ZUPY_MAX_HEADER_BYTES} bytes."
+        length = meta.get("CONTENT_LENGTH") or ""
+        if length and not length.isdigit():
+            return 400, "Content-Length must be a decimal number of bytes."
+        return None
+
+
+# --- The body ----------------------------------------------------------------------------------------
+def json_depth_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets in ``raw`` nest deeper than ``limit``; stops at the first level past it."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(raw):
+        char = match.group()[0]
+        if char in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif char != ord('"'):
+            depth -= 1
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with a nesting limit checked before parsing: ``[`` x 30000 is a 400, not a
+    RecursionError (a 500) after the parser has recursed as deep as the interpreter allows."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
+        if json_depth_exceeds(raw):
+            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """The request body, which must be a JSON object (an empty body counts as ``{}``).
+
+    A body without Content-Type is a 415: DRF would read it as no body at all, and the partner would
+    get a 422 about missing fields that are right there in what they sent."""
+    if not request.content_type and request.stream is not None:
+        raise UnsupportedMediaType(media_type="")
+    data = request.data
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            "The body must be a JSON object.", errors=[{"field": "body", "detail": "Expected a JSON object."}]
+        )
+    return data
+
+
+# --- Input serializers -------------------------------------------------------------------------------
+def _is_blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+# Base of every input serializer, bodies and query strings alike. (A comment, not a docstring:
+# drf-spectacular would print a base's docstring as every subclass's schema description.)
+#
+# Tolerant where integrators are sloppy: an empty (or all-blank) string for an optional field means "not
+# given", so the field's default applies (the partner collection enrols with ``"email": ""``; a POS sends
+# ``?customer_id=``). A field that declares ``allow_blank`` takes ``""`` as a value of its own
+# (``"webhook_url": ""`` turns webhooks off). A required field stays required: ``""`` there is a 422, as
+# is any amount that is not a number.
+class Input(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            blank = {
+                name
+                for name, field in self.fields.items()
+                if not field.required
+                and not getattr(field, "allow_blank", False)
+                and _is_blank(data.get(name))
+            }
+            if blank:
+                data = _without(data, blank)
+        return super().to_internal_value(data)
+
+
+def _without(data: Mapping[str, Any], names: set[str]) -> Mapping[str, Any]:
+    if isinstance(data, QueryDict):  # keeps its lists: a serializer reads a QueryDict field by field
+        kept = data.copy()
+        for name in names:
+            del kept[name]
+        return kept
+    return {key: value for key, value in data.items() if key not in names}
+
+
+class AnyCaseChoiceField(serializers.ChoiceField):
+    """An enum in a query: ``status=ACTIVE`` is ``active`` (POS systems send what their UI shows)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(data.lower() if isinstance(data, str) else data)
+
+
+# --- Values ------------------------------------------------------------------------------------------
+def ascii_int(raw: str) -> int | None:
+    """``raw`` as a non-negative integer if it is ASCII digits only, else None.
+
+    ``str.isdigit`` and ``int`` accept far more than 0-9: ``"²".isdigit()`` is true and ``int("²")``
+    raises; ``int("٣")`` is 3. What partners send is read as ASCII or refused."""
+    return int(raw) if _ASCII_INT.fullmatch(raw) else None
+
+
+ksuid_validator = RegexValidator(KSUID_RE, "Must be a KSUID (27 letters and digits).")
+
+
+class KsuidField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 27)
+        kwargs.setdefault("min_length", 27)
+        super().__init__(**kwargs)
+        self.validators.append(ksuid_validator)
+
+
+class AsciiIntegerField(serializers.IntegerField):
+    """DRF's IntegerField, but a string of digits must be ASCII digits (DRF's ``int()`` reads "٣" as 3)."""
+
+    def to_internal_value(self, data: object) -> int:
+        if not isinstance(data, str | int | float):  # what DRF's int(str(data)) would refuse as well
+            self.fail("invalid")
+        if isinstance(data, str) and ascii_int(data.strip().lstrip("-")) is None:
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A query-string boolean: true/false in any case (like the enums), or 1/0; anything else
+    (yes, on, an empty string given for a required one) is a 422."""
+
+    TRUE_VALUES = {True, "true", "1"}
+    FALSE_VALUES = {False, "false", "0"}
+
+    def to_internal_value(self, data: Any) -> bool:
+        return bool(super().to_internal_value(data.lower() if isinstance(data, str) else data))
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A body field: JSON true or false, nothing else (not "true", not 1)."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError("unreachable")

@@ -1,0 +1,106 @@
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from companies.models import Company, OtpPreset, RateTier
+from companies.services import api_key_create, company_create
+from customers.models import Customer
+from customers.services import customer_create, customer_set_balances
+from rewards.models import DiscountType, Reward, RewardType
+
+# The customer id of the guide's examples: the trusted demo customer gets it, so the guide's
+# "Full Example" script runs with only BASE_URL and the key changed.
+GUIDE_CUSTOMER_ID = "2awTHloSJX7kGGprFerOOsvABcd"
+
+CATALOG: list[dict[str, Any]] = [
+    {
+        "name": "Free Dessert",
+        "points_required": 200,
+        "validity_days": 30,
+        "description": "Any dessert on the menu.",
+    },
+    {
+        "name": "10% Off Next Order",
+        "points_required": 500,
+        "validity_days": 15,
+        "discount_type": DiscountType.PERCENTAGE,
+        "discount_percentage": Decimal("10.00"),
+        "description": "10% off your whole next order.",
+    },
+    {
+        "name": "3x Free Coffee",
+        "points_required": 300,
+        "validity_days": 30,
+        "total_usages_allowed": 3,
+        "description": "Three coffees, one per visit.",
+    },
+    {
+        "name": "Welcome Gift",
+        "points_required": 0,
+        "validity_days": 30,
+        "reward_type": RewardType.WELCOME,
+        "description": "Free, once per customer.",
+    },
+    {
+        "name": "Summer Special (inactive)",
+        "points_required": 400,
+        "validity_days": 30,
+        "is_active": False,
+        "description": "Out of season.",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) a demo company, customer and catalog, and print a fresh API key."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
+        parser.add_argument("--otp-policy", choices=OtpPreset.values, default=OtpPreset.TRUSTED)
+
+    def handle(self, *args: object, **options: Any) -> None:
+        preset = options["otp_policy"]
+        with transaction.atomic():
+            name = f"Demo Restaurant ({preset})"
+            company = Company.objects.filter(name=name).first() or company_create(
+                name=name, otp_preset=preset, rate_tier=RateTier.ENTERPRISE
+            )
+            phone = "+5511987654321"
+            customer = Customer.objects.filter(company=company, phone=phone).first()
+            if customer is None:
+                wanted_id = GUIDE_CUSTOMER_ID if preset == OtpPreset.TRUSTED else None
+                if wanted_id and Customer.objects.filter(pk=wanted_id).exists():
+                    wanted_id = None
+                customer = customer_create(
+                    company=company,
+                    full_name="Maria Silva",
+                    phone=phone,
+                    email="maria.silva@example.com",
+                    customer_id=wanted_id,
+                )
+            customer_set_balances(
+                customer_id=customer.pk,
+                points=1000,
+                z_balance=Decimal("1150"),
+                reason="seed_demo: demo balances",
+            )
+            rewards = {}
+            for item in CATALOG:
+                fields = dict(item)
+                reward = Reward.objects.filter(company=company, name=fields.pop("name")).first()
+                if reward is None:
+                    reward = Reward.objects.create(company=company, name=item["name"], **fields)
+                rewards[reward.name] = reward.pk
+            _key, raw = api_key_create(company=company, name="seed_demo")
+        result = {"api_key": raw, "company_id": company.pk, "customer_id": customer.pk, "rewards": rewards}
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(f"Demo company:  {company.name} ({company.pk}), OTP policy {preset}")
+        self.stdout.write(f"API key:       {raw}")
+        self.stdout.write(f"Customer id:   {customer.pk} (1000 points, 1150 Z$)")
+        for reward_name, reward_id in rewards.items():
+            self.stdout.write(f"Reward:        {reward_id}  {reward_name}")

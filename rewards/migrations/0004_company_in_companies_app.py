@@ -1,0 +1,26 @@
+"""The tables stay where they are; only Django's record of which app owns the models moves
+(foreign keys now point at companies.Company and companies.ApiKey). State only: not one statement runs on the database."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("companies", "0001_initial"),
+        ("rewards", "0003_redemption_limit_generated"),
+    ]
+
+    state_operations = [
+        migrations.AlterField(
+            model_name="reward",
+            name="company",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="rewards", to="companies.company"
+            ),
+        ),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(state_operations=state_operations),
+    ]
