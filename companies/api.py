@@ -91,11 +91,6 @@ class CompanyDetailView(ApiView):
         return Response(CompanyProfileOut(company).data)
 
 
-class TierOut(serializers.Serializer):
-    name = serializers.CharField()
-    min_points = serializers.IntegerField()
-
-
 class LoyaltyProgramOut(FastOutput):
     id = serializers.CharField()
     name = serializers.CharField()

@@ -24,8 +24,8 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # KS
 
 def base62_27(value: int) -> str:
     """``value`` (160 bits) as KSUID's 27 base62 digits, zero-padded: what ``str(KsuidMs)`` gives
-    (tests/core/test_ids.py compares them), without the library's generic base converter, which
-    cost ~40 µs per id, and a redemption makes two."""
+    (tests/core/test_ids.py compares them), without the library's generic base converter, which is
+    far slower per id (docs/benchmark.md), and every write makes ids."""
     digits = []
     for _ in range(27):
         value, digit = divmod(value, 62)

@@ -47,7 +47,7 @@ def z_format(micro: int) -> str:
 
 def times(amount: int, factor: Decimal) -> int:
     """``amount * factor`` as an integer, rounded half to even (what ``Decimal.quantize`` does in the
-    default context, so results equal the decimal arithmetic this replaced)."""
+    default context), so integer and decimal arithmetic of the same amounts agree."""
     num, den = factor.as_integer_ratio()
     quotient, rest = divmod(amount * num, den)
     if 2 * rest > den or (2 * rest == den and quotient % 2):

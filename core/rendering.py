@@ -146,11 +146,8 @@ class FastOutput(serializers.Serializer):
     tests/core/test_fast_output.py holds it to DRF's output) but renders with one getter and one
     converter per field, producing exactly what DRF would for the field types used here.
 
-    It pays. Measured in-process, CPU time per request as ``python -m bench.profile`` counts it (small
-    scale, 800 requests after 50 warm-up; six runs each, medians), with FastOutput and with
-    ``Serializer.to_representation`` put back: catalog (a 20-reward page) 7.9 ms against 9.9 ms, about
-    2 ms or a fifth of the request's CPU; validate (one object) 5.4 ms against 6.5 ms, about 1 ms.
-    Rendering the 20-reward page alone, 1000 times: 0.3-0.5 ms against 1.3-2.2 ms per page.
+    Why: DRF's generic ``to_representation`` is a large share of a list page's CPU; what this saves is
+    measured by ``python -m bench.profile`` (docs/benchmark.md).
     """
 
     _plans: ClassVar[dict[type, Plan]] = {}

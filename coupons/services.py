@@ -177,7 +177,7 @@ def coupon_redeem(
                     "source": "reward_redemption",
                     "reference_id": coupon.pk,  # the coupon this redemption issued
                     "spent_at": iso_utc(now),
-                    # ours, as before
+                    # This service's own names, kept beside upstream's for receivers written to them.
                     "amount": points_used,
                     "balance_after": customer.points_balance,
                     "coupon_id": coupon.pk,

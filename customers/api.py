@@ -37,7 +37,7 @@ class NormalisedField(serializers.CharField):
 class CustomerOut(FastOutput):
     id = serializers.CharField()
     full_name = serializers.CharField()
-    # The upstream document declares these strings non-nullable: "" when unknown (issue 13 point 4).
+    # The upstream document declares these strings non-nullable: "" when unknown.
     avatar_url = ConstantField("")
     email = TextOut()
     is_email_verified = ConstantField(False)
@@ -171,7 +171,6 @@ class PointsAddIn(Input):
 class PointsOperationOut(FastOutput):
     customer_id = serializers.CharField()
     operation = ConstantField("add")
-    # The ledger keeps points as decimals (one column for points and Z$); points are whole numbers.
     amount = serializers.IntegerField()
     balance_before = serializers.IntegerField()
     balance_after = serializers.IntegerField()

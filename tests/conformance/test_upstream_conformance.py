@@ -1,13 +1,13 @@
-"""Real responses, checked field for field against the upstream OpenAPI document (issue 13 point 5).
+"""Real responses, checked field for field against the upstream OpenAPI document.
 
 Every operation we serve that the upstream document also describes is called through Django's test
 client, for its success and for each documented error status we can provoke; openapi-core validates
 the answer against the upstream document (``docs/reference/zupy-openapi.json``). Every difference is a
 *deviation* ``(operation, status, JSON pointer, validator keyword)``; each must be listed in
 ``allowlist.toml`` with its reason, and each listed one must still occur, so the allowlist is exactly
-the list of today's differences (the to-do list of issue 13). docs/conformance.md explains it.
+the list of today's differences (what we still owe). docs/conformance.md explains it.
 
-The whole walk runs twice, once per response format of the API key (issue 13 point 6): ``envelope``
+The whole walk runs twice, once per response format of the API key: ``envelope``
 answers are unwrapped (``data`` is the body) before validation, ``root`` answers are validated as
 they are. An allowlist entry with a ``format`` applies to that format only.
 """
@@ -425,7 +425,7 @@ def _as_toml(found: Deviation) -> str:
     return (
         f'[[deviation]]\noperation = "{found.operation}"\nstatus = "{found.status}"\n'
         f'pointer = "{found.pointer}"\nkind = "{found.kind}"  # {found.message[:100]}\n'
-        'todo = "issue 13 point ?: ..."  # or accepted = "why this difference is right"\n'
+        'todo = "what is to fix: ..."  # or accepted = "why this difference is right"\n'
     )
 
 
@@ -593,7 +593,7 @@ def test_the_validator_catches_a_missing_field_and_a_wrong_type(shop, openapi, d
 
 
 def test_a_null_where_the_document_wants_a_string_is_caught(shop, openapi, doc):
-    """What issue 13 point 4 fixed stays fixed: a customer with nothing on file answers "" (the
+    """Stays fixed: a customer with nothing on file answers "" (the
     walk's ``poor`` customer), and a null in its place is a deviation no allowlist entry covers."""
     path = f"/api/v2/customers/{shop.poor.pk}/"
     body = shop.api.get(path).json()

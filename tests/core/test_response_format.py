@@ -1,4 +1,4 @@
-"""Each API key answers in its response format (issue 13 point 6): ``envelope`` ({data, meta}, the
+"""Each API key answers in its response format: ``envelope`` ({data, meta}, the
 default) or ``root`` (bare objects, exactly as the current upstream document). docs/api.md."""
 
 import json

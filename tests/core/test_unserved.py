@@ -1,5 +1,5 @@
-"""The upstream operations not served yet answer 501 problem+json naming the operation (issue 13
-point 11), behind the same key, permission and rate-limit checks as every other operation."""
+"""The upstream operations not served yet answer 501 problem+json naming the operation,
+behind the same key, permission and rate-limit checks as every other operation."""
 
 import json
 import re
