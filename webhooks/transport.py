@@ -336,6 +336,11 @@ def post(
             )  # fmt: skip
             status = response.status
             response.close()
+        watchdog.finish()
+        if watchdog.fired:
+            # Cut off mid-answer: what http.client made of it (a status line without its CRLF,
+            # headers "ended" by the shutdown) is not the receiver's answer.
+            raise TimeoutError("the answer was cut off at the deadline")
     except Exception as exc:
         if watchdog.fired == Watchdog.STOPPED:
             raise Interrupted("stopped: the worker shut down during the attempt") from exc
