@@ -91,10 +91,8 @@ class TrickleReceiver:
                         break
                     record.request += chunk
                 head, _, body = record.request.partition(b"\r\n\r\n")
-                length = next(
-                    (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
-                    0,
-                )  # fmt: skip
+                lengths = [h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")]
+                length = int(lengths[0].split(b":")[1]) if lengths else 0
                 while len(body) < length:
                     chunk = sock.recv(65536)
                     if not chunk:

@@ -2,6 +2,7 @@
 that answers one byte at a time: another tenant's catalog keeps being answered, every ping is
 answered within about one deadline, and at most one request thread is ever sending a ping."""
 
+import itertools
 import tempfile
 import threading
 import time
@@ -14,7 +15,7 @@ from django.db import connection
 
 from tests.e2e.servers import free_port, start_gunicorn, stop, wait_ready
 from tests.factories import CompanyFactory, RewardFactory, make_key
-from tests.webhooks.conftest import TrickleReceiver, wait_until
+from tests.webhooks.conftest import wait_until
 from tests.webhooks.test_worker_faults import worker_env
 from webhooks.models import WebhookEndpoint
 
@@ -44,9 +45,7 @@ def server() -> Iterator[str]:
             stop(process)
 
 
-def test_parallel_pings_at_a_trickling_receiver_leave_the_other_tenants_served(
-    server: str, trickle: TrickleReceiver
-):
+def test_parallel_pings_at_a_trickling_receiver_leave_the_other_tenants_served(server, trickle):
     pinging = []
     for _ in range(4):
         company = CompanyFactory.create()
@@ -108,4 +107,4 @@ def test_parallel_pings_at_a_trickling_receiver_leave_the_other_tenants_served(
     # One request thread at a time sends a ping: the connections never overlapped.
     spans = sorted((c.opened, c.closed or time.monotonic()) for c in trickle.connections)
     assert len(spans) == len(sent)
-    assert all(later[0] >= earlier[1] - 0.5 for earlier, later in zip(spans, spans[1:], strict=False))
+    assert all(later[0] >= earlier[1] - 0.5 for earlier, later in itertools.pairwise(spans))

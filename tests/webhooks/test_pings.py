@@ -7,7 +7,7 @@ from django.db import connections
 
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, make_key
-from tests.webhooks.conftest import Receiver, TrickleReceiver
+from tests.webhooks.conftest import TrickleReceiver
 from tests.webhooks.test_delivery import outbox_row
 from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_deliver_next
@@ -23,7 +23,7 @@ def pinger(url: str) -> Api:
     return Api(make_key(company))
 
 
-def test_a_company_may_ping_a_few_times_a_minute(receiver: Receiver, settings):
+def test_a_company_may_ping_a_few_times_a_minute(receiver, settings):
     settings.WEBHOOK_PING_PER_MINUTE = 2
     api = pinger(receiver.url)
     assert [api.post(PING).status_code for _ in range(2)] == [200, 200]
@@ -34,7 +34,7 @@ def test_a_company_may_ping_a_few_times_a_minute(receiver: Receiver, settings):
     assert pinger(receiver.url).post(PING).status_code == 200, "another company has its own budget"
 
 
-def test_one_ping_in_flight_per_company_and_one_per_process(receiver: Receiver):
+def test_one_ping_in_flight_per_company_and_one_per_process(receiver):
     api, other = pinger(receiver.url), pinger(receiver.url)
 
     def meanwhile() -> tuple[object, object]:
