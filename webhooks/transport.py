@@ -4,18 +4,26 @@ Every rule about a receiver's URL and address lives here, so configuration and d
 ones: a URL is checked when a company configures it and again right before each attempt (DNS may have
 changed in between). The POST connects to the address that was checked, never to a fresh lookup, and
 never follows a redirect: an attacker's DNS or an attacker's 3xx cannot point us into the private
-network.
+network. Each POST has one wall-clock deadline for all of it (connect, TLS, send, status line and
+headers), enforced by a watchdog, so a receiver that answers one byte at a time cannot hold the
+caller longer than that.
 """
 
+import contextlib
 import ipaddress
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import urllib3
 from django.conf import settings
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from webhooks.models import URL_MAX_LENGTH
 
@@ -166,31 +174,181 @@ def url_refusal(url: str) -> str | None:
     return None
 
 
-def post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
+class DeadlineExceeded(Exception):
+    """The attempt was cut off at its deadline; ``str(exc)`` says so, with the deadline."""
+
+
+class Interrupted(Exception):
+    """The attempt was cut off because its caller asked to stop (the worker is shutting down)."""
+
+
+# How often a watchdog looks at its caller's stop event. Only callers that can be stopped (the
+# worker) pay for it; a ping's watchdog sleeps until its deadline or the end of the attempt.
+_STOP_POLL = 0.1
+
+
+class Watchdog:
+    """One attempt's deadline. A thread of its own waits for the deadline (or the caller's ``stop``)
+    and then shuts the attempt's socket down, which ends a blocking connect, TLS handshake, send or
+    read at once, wherever the attempt is. Socket timeouts cannot do this: they bound each read, and
+    a receiver that sends a byte a second never lets one of them expire.
+
+    It shuts down a duplicate of the socket (same connection, its own descriptor), so it never
+    touches a descriptor that the attempt closed and the process reused for something else."""
+
+    EXPIRED, STOPPED = "expired", "stopped"
+
+    def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
+        self.seconds = seconds
+        self.expires = time.monotonic() + seconds
+        self.fired: str | None = None  # why the attempt was cut off, if it was
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._sockets: list[socket.socket] = []
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires - time.monotonic())
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="webhook-deadline", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            if self._stop is not None and self._stop.is_set():
+                return self._cut(self.STOPPED)
+            left = self.expires - time.monotonic()
+            if left <= 0:
+                return self._cut(self.EXPIRED)
+            if self._done.wait(left if self._stop is None else min(left, _STOP_POLL)):
+                return None
+
+    def _cut(self, reason: str) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self.fired = reason
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):  # not connected yet, or closed by the other side
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
+        """A TCP connection to ``address`` (an IP literal), watched from before ``connect()``."""
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            with self._lock:
+                if self.fired or self._done.is_set():
+                    raise TimeoutError("the attempt was cut off before it connected")
+                self._sockets.append(sock.dup())
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.remaining() if timeout is None else min(timeout, self.remaining()))
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def finish(self) -> None:
+        """The attempt is over: the watchdog stands down and lets go of its duplicates."""
+        with self._lock:
+            self._done.set()
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+
+def _connect(conn: HTTPConnection, watchdog: Watchdog) -> socket.socket:
+    """``_new_conn`` of the connections below: the one place urllib3 makes the socket (for TLS,
+    before the handshake), so the watchdog holds it from the start. Errors as urllib3 raises them."""
+    timeout = conn.timeout if isinstance(conn.timeout, int | float) else None
+    try:
+        return watchdog.connect((conn.host, conn.port), timeout)
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from exc
+    except OSError as exc:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+
+
+class _Connection(HTTPConnection):
+    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
+        self._watchdog = watchdog
+        super().__init__(*args, **kwargs)
+
+    def _new_conn(self) -> socket.socket:
+        return _connect(self, self._watchdog)
+
+
+class _TlsConnection(HTTPSConnection):
+    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
+        self._watchdog = watchdog
+        super().__init__(*args, **kwargs)
+
+    def _new_conn(self) -> socket.socket:
+        return _connect(self, self._watchdog)
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TlsPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TlsConnection
+
+
+def post(
+    *, url: str, body: bytes, headers: dict[str, str], timeout: float, stop: threading.Event | None = None
+) -> tuple[int, float]:
     """POST ``body`` to ``url`` once; return (status, seconds). Raises ``Refused`` for a URL or
-    address that fails the rules, and whatever the connection raises (the caller records it).
+    address that fails the rules, ``DeadlineExceeded`` when the whole attempt (connect, TLS, send,
+    status line and headers) takes longer than ``timeout`` seconds, ``Interrupted`` when ``stop`` is
+    set during it, and whatever else the connection raises (the caller records it).
 
     The connection goes to the checked IP; the request carries the original Host header, and TLS
     sends the host name as SNI and verifies the certificate against it. Redirects are not followed
     (a 3xx comes back as its status); the response body is never read.
     """
+    # The clock starts before the DNS lookup, which counts against the deadline (though the
+    # watchdog cannot cut a lookup short: it has no socket to shut).
+    watchdog = Watchdog(timeout, stop)
     target = target_of(url)
     address = checked_address(target)
-    timeout = urllib3.Timeout(connect=settings.WEBHOOK_TIMEOUT, read=settings.WEBHOOK_TIMEOUT)
-    pool: urllib3.HTTPConnectionPool
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            address, target.port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
-            server_hostname=target.host, assert_hostname=target.host,
-        )  # fmt: skip
-    else:
-        pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False)
     started = time.monotonic()
-    with pool:
-        response = pool.urlopen(
-            "POST", target.path, body=body, headers={**headers, "Host": target.host_header},
-            retries=False, redirect=False, assert_same_host=False, preload_content=False,
-        )  # fmt: skip
-        status = response.status
-        response.close()
+    watchdog.start()
+    try:
+        left = watchdog.remaining()
+        if left <= 0:
+            raise TimeoutError("the name lookup used up the deadline")
+        # Socket timeouts too, as a second line: no single read outlasts the deadline.
+        limits = urllib3.Timeout(connect=left, read=left)
+        pool: urllib3.HTTPConnectionPool
+        if target.scheme == "https":
+            pool = _TlsPool(
+                address, target.port, timeout=limits, retries=False, cert_reqs="CERT_REQUIRED",
+                server_hostname=target.host, assert_hostname=target.host, watchdog=watchdog,
+            )  # fmt: skip
+        else:
+            pool = _Pool(address, target.port, timeout=limits, retries=False, watchdog=watchdog)
+        with pool:
+            response = pool.urlopen(
+                "POST", target.path, body=body, headers={**headers, "Host": target.host_header},
+                retries=False, redirect=False, assert_same_host=False, preload_content=False,
+            )  # fmt: skip
+            status = response.status
+            response.close()
+        watchdog.finish()
+        if watchdog.fired:
+            # Cut off mid-answer: what http.client made of it (a status line without its CRLF,
+            # headers "ended" by the shutdown) is not the receiver's answer.
+            raise TimeoutError("the answer was cut off at the deadline")
+    except Exception as exc:
+        if watchdog.fired == Watchdog.STOPPED:
+            raise Interrupted("stopped: the worker shut down during the attempt") from exc
+        if watchdog.fired or isinstance(exc, TimeoutError | Urllib3Timeout):
+            raise DeadlineExceeded(
+                f"timed out: no complete answer within {timeout:g} s (connect, send and response)"
+            ) from exc
+        raise
+    finally:
+        watchdog.finish()
     return status, time.monotonic() - started

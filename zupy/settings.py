@@ -320,12 +320,17 @@ if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.examp
     globals().update(env.email_url("EMAIL_URL"))
 
 # --- Webhooks -------------------------------------------------------------------------------
+# Seconds one attempt (or test ping) may take in all: connect, TLS, send, status line and headers.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 # Seconds before the 2nd, 3rd and 4th attempt; after the last, the delivery is marked failed.
 WEBHOOK_RETRY_DELAYS = [float(d) for d in env.list("WEBHOOK_RETRY_DELAYS", default=["1", "4", "16"])]
 # http:// URLs (development) and URLs that resolve to private or loopback addresses (SSRF guard).
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# POST integrations/webhooks/test/: pings a company may send a minute (one in flight at a time), and how
+# many request threads of one API process may be sending a ping at once.
+WEBHOOK_PING_PER_MINUTE = env.int("WEBHOOK_PING_PER_MINUTE", default=6)
+WEBHOOK_PING_CONCURRENCY = env.int("WEBHOOK_PING_CONCURRENCY", default=1)
 # coupon.expiring goes out this many days before valid_until.
 COUPON_EXPIRING_DAYS = env.int("COUPON_EXPIRING_DAYS", default=3)
 

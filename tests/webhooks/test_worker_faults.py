@@ -43,21 +43,29 @@ class MalformedReceiver:
         self.server.server_close()
 
 
+def worker_env(**settings: str) -> dict[str, str]:
+    """The environment of a ``manage.py`` process as production starts it, on this test's database,
+    with receivers on loopback allowed; ``settings`` on top."""
+    db = connection.settings_dict
+    return production_env(
+        "worker",
+        **{
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "CACHE_URL": "locmemcache://worker",
+            "WEBHOOK_TIMEOUT": "1",
+            "WEBHOOK_RETRY_DELAYS": "0,0,0",
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOW_PRIVATE": "true",
+            **settings,
+        },
+    )
+
+
 def run_worker() -> subprocess.CompletedProcess:
     """``manage.py webhook_worker --once`` as the compose service runs it, on this test's database."""
-    db = connection.settings_dict
-    env = production_env(
-        "worker",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        CACHE_URL="locmemcache://worker",
-        WEBHOOK_TIMEOUT="1",
-        WEBHOOK_RETRY_DELAYS="0,0,0",
-        WEBHOOK_ALLOW_HTTP="true",
-        WEBHOOK_ALLOW_PRIVATE="true",
-    )
     return subprocess.run(
         [sys.executable, "manage.py", "webhook_worker", "--once"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=180,
     )  # fmt: skip
 
 

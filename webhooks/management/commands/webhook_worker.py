@@ -1,6 +1,6 @@
 import logging
 import signal
-import time
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -22,20 +22,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        stopping = False
+        # SIGTERM (compose stop, a deploy) or SIGINT: sends in progress are cut off at once (logged,
+        # not counted, their leases given back), nothing new is claimed, and the worker exits.
+        stop = threading.Event()
 
-        def stop(signum: int, frame: Any) -> None:
-            nonlocal stopping
-            stopping = True
+        def on_signal(signum: int, frame: Any) -> None:
+            stop.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         delivered = 0
-        while not stopping:
+        while not stop.is_set():
             heartbeat_touch("webhook_worker")  # the compose health check reads it
             close_old_connections()
             try:
-                made = webhook_deliver_batch()
+                made = webhook_deliver_batch(stop=stop)
             except Exception:
                 # The claim itself failed (the database is restarting?). Each row's own failures are
                 # recorded on the row and never reach here; wait and claim again.
@@ -46,5 +47,5 @@ class Command(BaseCommand):
                 continue
             if options["once"]:
                 break
-            time.sleep(options["idle_sleep"])
+            stop.wait(options["idle_sleep"])
         self.stdout.write(f"webhook_worker: {delivered} attempt(s) made")
