@@ -290,14 +290,17 @@ def _smoke(python: str, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("python", _interpreters())
-def test_smoke_with_a_root_format_key_runs_every_step(first_hour: FirstHour, python: str) -> None:
+@pytest.fixture(scope="module")
+def root_key(first_hour: FirstHour) -> str:
     server = first_hour.server
     made = server.manage("create_api_key", server.printed("COMPANY_ID"), "--format", "root")
     assert made.returncode == 0, made.stderr
-    root_key = json.loads(made.stdout)["api_key"]
+    return str(json.loads(made.stdout)["api_key"])
 
-    run = _smoke(python, server.origin, root_key)
+
+@pytest.mark.parametrize("python", _interpreters())
+def test_smoke_with_a_root_key_runs_every_step(first_hour: FirstHour, root_key: str, python: str) -> None:
+    run = _smoke(python, first_hour.server.origin, root_key)
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "smoke: 4 validate again ok, 409 coupon_used" in run.stdout
