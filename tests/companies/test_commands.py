@@ -75,6 +75,25 @@ def test_seed_demo_json_covers_every_case_and_is_safe_to_rerun():
     call_command("ledger_check", stdout=StringIO())
 
 
+def test_seed_demo_key_file_keeps_one_key_across_runs_and_a_lost_file_revokes_it(tmp_path):
+    key_file = tmp_path / "demo-api-key"
+    first = json.loads(run("seed_demo", "--json", "--key-file", str(key_file)))
+    assert first["api_key_reused"] is False and key_file.read_text() == first["api_key"] + "\n"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert first["program_id"] == Company.objects.get(pk=first["company_id"]).loyalty_program.pk
+
+    again = json.loads(run("seed_demo", "--json", "--key-file", str(key_file)))
+    assert (again["api_key"], again["api_key_reused"]) == (first["api_key"], True)
+    assert ApiKey.objects.filter(company_id=first["company_id"], revoked_at=None).count() == 1
+
+    key_file.unlink()
+    fresh = json.loads(run("seed_demo", "--json", "--key-file", str(key_file)))
+    assert fresh["api_key"] != first["api_key"] and fresh["api_key_reused"] is False
+    assert Api(first["api_key"]).get("/api/v2/rewards/").status_code == 401
+    assert Api(fresh["api_key"]).get("/api/v2/rewards/").status_code == 200
+    assert ApiKey.objects.filter(company_id=first["company_id"], revoked_at=None).count() == 1
+
+
 def test_seed_demo_one_company_per_preset():
     trusted = json.loads(run("seed_demo", "--json"))
     strict = json.loads(run("seed_demo", "--json", "--otp-policy", "strict"))

@@ -1,12 +1,14 @@
 import json
+import os
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from companies.models import Company, OtpPreset, RateTier
-from companies.services import api_key_create, company_create
+from companies.models import ApiKey, Company, OtpPreset, RateTier, api_key_digest
+from companies.services import api_key_create, api_key_revoke, company_create
 from customers.models import Customer
 from customers.services import customer_create, customer_set_balances
 from rewards.models import DiscountType, Reward, RewardType
@@ -14,6 +16,9 @@ from rewards.models import DiscountType, Reward, RewardType
 # The customer id of the guide's examples: the trusted demo customer gets it, so the guide's
 # "Full Example" script runs with only BASE_URL and the key changed.
 GUIDE_CUSTOMER_ID = "2awTHloSJX7kGGprFerOOsvABcd"
+
+# The name of the key kept in a --key-file, so that replacing it revokes only the keys it replaced.
+KEPT_KEY_NAME = "seed_demo (kept)"
 
 CATALOG: list[dict[str, Any]] = [
     {
@@ -55,11 +60,17 @@ CATALOG: list[dict[str, Any]] = [
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) a demo company, customer and catalog, and print a fresh API key."
+    help = "Create (or refresh) a demo company, customer and catalog, and print an API key (see --key-file)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
         parser.add_argument("--otp-policy", choices=OtpPreset.values, default=OtpPreset.TRUSTED)
+        parser.add_argument(
+            "--key-file",
+            type=Path,
+            help="Reuse the key stored in this file while it is an active key of the demo company; "
+            "otherwise make one, store it there and revoke the keys an earlier one left (scripts/serve).",
+        )
 
     def handle(self, *args: object, **options: Any) -> None:
         preset = options["otp_policy"]
@@ -94,13 +105,50 @@ class Command(BaseCommand):
                 if reward is None:
                     reward = Reward.objects.create(company=company, name=item["name"], **fields)
                 rewards[reward.name] = reward.pk
-            _key, raw = api_key_create(company=company, name="seed_demo")
-        result = {"api_key": raw, "company_id": company.pk, "customer_id": customer.pk, "rewards": rewards}
+            key_file = options["key_file"]
+            raw = _kept_key(company, key_file) if key_file else None
+            reused = raw is not None
+            if raw is None:
+                key, raw = api_key_create(company=company, name=KEPT_KEY_NAME if key_file else "seed_demo")
+                if key_file:
+                    # One kept key at a time: the one it replaces (its file lost or edited) stops working.
+                    kept = ApiKey.objects.filter(company=company, name=KEPT_KEY_NAME, revoked_at=None)
+                    for old in kept.exclude(pk=key.pk):
+                        api_key_revoke(api_key=old)
+                    _write_secret(key_file, raw)
+        result = {
+            "api_key": raw,
+            "api_key_reused": reused,
+            "company_id": company.pk,
+            "program_id": company.loyalty_program.pk,
+            "customer_id": customer.pk,
+            "rewards": rewards,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
         self.stdout.write(f"Demo company:  {company.name} ({company.pk}), OTP policy {preset}")
-        self.stdout.write(f"API key:       {raw}")
+        self.stdout.write(f"API key:       {raw}{' (reused)' if reused else ''}")
+        self.stdout.write(f"Program id:    {company.loyalty_program.pk}")
         self.stdout.write(f"Customer id:   {customer.pk} (1000 points, 1150 Z$)")
         for reward_name, reward_id in rewards.items():
             self.stdout.write(f"Reward:        {reward_id}  {reward_name}")
+
+
+def _kept_key(company: Company, key_file: Path) -> str | None:
+    """The key stored in ``key_file`` if it is still an active key of ``company``."""
+    try:
+        raw = key_file.read_text().strip()
+    except FileNotFoundError:
+        return None
+    digest = api_key_digest(raw)
+    exists = ApiKey.objects.filter(company=company, digest=digest, revoked_at=None).exists()
+    return raw if exists else None
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner only (it is a working API key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text + "\n")
