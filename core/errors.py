@@ -19,6 +19,7 @@ STATUS_PROBLEMS: dict[int, tuple[str, str, str]] = {
     404: ("not-found", "Not Found", "The resource was not found."),
     405: ("method-not-allowed", "Method Not Allowed", "This method is not allowed on this resource."),
     406: ("not-acceptable", "Not Acceptable", "This API only produces JSON."),
+    408: ("request-timeout", "Request Timeout", "The request was not received in time."),
     409: ("conflict", "Conflict", "The request conflicts with the current state of the resource."),
     411: ("length-required", "Length Required", "Send the body with a Content-Length header."),
     413: ("payload-too-large", "Payload Too Large", "The request body is too large."),

@@ -15,6 +15,10 @@ from core.problems import PROBLEM_CONTENT_TYPE, problem
 
 
 def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    if status_int == 501:
+        # gunicorn's only 501: a Transfer-Encoding other than chunked. With chunked not the final
+        # coding the body's length cannot be known, and RFC 9112 6.3 says 400 and close.
+        status_int, reason = 400, "Bad Request"
     # gunicorn's message may quote the client's bytes back; the problem's default detail does not.
     body = json.dumps(problem(status_int, instance="about:blank")).encode()
     head = (

@@ -41,12 +41,20 @@ class BodySizeLimitMiddleware:
             # it rather than act on a body we did not read. (nginx in compose sends a length upstream.)
             detail = "Send the body with a Content-Length header; chunked request bodies are not supported."
             return problem_response(411, instance=request.path, detail=detail)
-        # ASCII digits only (int() reads "٣" as 3); anything else is the WSGI server's to refuse.
-        length = ascii_int(request.META.get("CONTENT_LENGTH") or "0") or 0
-        if length > settings.ZUPY_MAX_BODY_BYTES:
+        if content_length_exceeds(request.META.get("CONTENT_LENGTH") or "", settings.ZUPY_MAX_BODY_BYTES):
             detail = f"The body may be at most {settings.ZUPY_MAX_BODY_BYTES} bytes."
             return problem_response(413, instance=request.path, detail=detail)
         return self.get_response(request)
+
+
+def content_length_exceeds(raw: str, limit: int) -> bool:
+    """Whether a Content-Length of ASCII digits (int() reads "٣" as 3; anything else is refused as
+    malformed elsewhere) is over ``limit``, however many leading zeros pad it: the WSGI server reads
+    ``000000000000000000002000024`` as 2000024, so this must too."""
+    if not (raw.isascii() and raw.isdigit()):
+        return False
+    significant = raw.lstrip("0")
+    return len(significant) > 18 or int(significant or "0") > limit
 
 
 class RequestBoundsMiddleware:

@@ -11,16 +11,24 @@ import pytest
 
 from tests.e2e.nginx import start_nginx
 from tests.e2e.servers import GUNICORN, ROOT, free_port, production_env, stop, wait_ready
+from tests.e2e.slow_clients import SlowClients
+
+READ_TIMEOUT = 3  # seconds the server gives a request's head and body (GUNICORN_READ_TIMEOUT)
 
 
-def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+def raw_request(
+    port: int, head: bytes, body: bytes = b"", timeout: float = 30
+) -> tuple[int, dict[str, str], bytes]:
     """One request as bytes on a socket: what a hostile or broken client sends, unparsed by a library."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(head + body)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
-    data = b"".join(chunks)
+    return parse_answer(b"".join(chunks))
+
+
+def parse_answer(data: bytes) -> tuple[int, dict[str, str], bytes]:
     header_block, _, payload = data.partition(b"\r\n\r\n")
     lines = header_block.decode("latin1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -64,6 +72,7 @@ def gunicorn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         GUNICORN_THREADS="2",
         PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
         LOG_LEVEL="WARNING",
+        GUNICORN_READ_TIMEOUT=str(READ_TIMEOUT),
     )
     port = free_port()
     # As the image's CMD: gunicorn reads gunicorn.conf.py from its working directory.
@@ -179,3 +188,61 @@ def test_a_chunked_body_is_refused_411_not_read_as_empty(gunicorn_port: int) -> 
     chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
     problem = assert_problem(raw_request(gunicorn_port, head, chunked), 411)
     assert "Content-Length" in str(problem["detail"])
+
+
+# --- slow clients and sloppy framing, against gunicorn facing clients as the image's CMD runs it ----
+
+
+def test_slow_clients_hold_no_thread_and_are_answered_408(gunicorn_port: int) -> None:
+    """Four times as many sockets as the server has threads, each sending its head one line at a
+    time, or its head and then its body a byte at a time: other clients are answered meanwhile, and
+    each slow one gets 408 problem+json once GUNICORN_READ_TIMEOUT is over."""
+    with SlowClients(gunicorn_port, count=8, drip_for=READ_TIMEOUT + 4) as slow:
+        for _ in range(5):
+            status, _, payload = raw_request(gunicorn_port, get("/healthz"), timeout=READ_TIMEOUT - 1)
+            assert status == 200 and json.loads(payload) == {"status": "ok"}
+            assert slow.still_open() == 8  # served while every slow client still held its socket
+        answers = slow.answers()
+    assert len(answers) == 8
+    for answer in answers:
+        body = assert_problem(parse_answer(answer), 408)
+        assert str(body["type"]).endswith("/request-timeout")
+
+
+def test_a_head_over_64_kib_is_431_without_waiting_for_its_end(gunicorn_port: int) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Big: " + b"b" * 70_000  # no end
+    with socket.create_connection(("127.0.0.1", gunicorn_port), timeout=READ_TIMEOUT - 1) as sock:
+        sock.sendall(head)
+        answer = sock.recv(65536)
+    assert_problem(parse_answer(answer), 431)
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(gunicorn_port: int) -> None:
+    """The worker reads bodies before a thread does: a client that waits for 100 Continue first must
+    still get it (stock gthread sent it from the thread)."""
+    head = get("/api/v2/rewards/", "Content-Type: application/json", "Expect: 100-continue")
+    head = head.replace(b"\r\n\r\n", b"\r\nContent-Length: 2\r\n\r\n", 1)
+    with socket.create_connection(("127.0.0.1", gunicorn_port), timeout=READ_TIMEOUT - 1) as sock:
+        sock.sendall(head)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"{}")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    while answer.startswith(b"HTTP/1.1 100 "):  # gunicorn may send its own 100 too (any number of 1xx)
+        answer = answer.split(b"\r\n\r\n", 1)[1]
+    assert_problem(parse_answer(answer), 401)  # the body arrived and the request went on: no key
+
+
+@pytest.mark.parametrize("length", ["000000000000000000002000024", "0" * 40 + "65537", "9" * 30])
+def test_a_content_length_over_the_limit_is_413_however_it_is_padded(gunicorn_port: int, length: str) -> None:
+    head = get("/api/v2/rewards/", "Content-Type: application/json", f"Content-Length: {length}")
+    body = assert_problem(raw_request(gunicorn_port, head.replace(b"GET", b"POST", 1), b"{}"), 413)
+    assert body["instance"] == "/api/v2/rewards/"
+
+
+def test_a_transfer_coding_other_than_chunked_is_400_not_501(gunicorn_port: int) -> None:
+    head = get("/api/v2/rewards/", "Transfer-Encoding: xchunked").replace(b"GET", b"POST", 1)
+    body = assert_problem(raw_request(gunicorn_port, head, b"2\r\n{}\r\n0\r\n\r\n"), 400)
+    assert str(body["type"]).endswith("/validation-error")

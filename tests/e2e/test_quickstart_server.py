@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.e2e.servers import ROOT, free_port, stop
+from tests.e2e.slow_clients import SlowClients
 
 GUIDE = ROOT / "docs" / "reference" / "coupons-guide.txt"
 EXAMPLE = Path(__file__).with_name("guide_full_example.py")
@@ -187,3 +188,14 @@ def test_serve_prints_the_docs_url_and_it_works_offline(server: Server) -> None:
     assert scripts and all(src.startswith("/static/drf_spectacular_sidecar/") for src in scripts), scripts
     origin = server.base_url.removesuffix("/api/v2")
     assert all(requests.get(origin + src, timeout=30).status_code == 200 for src in scripts)
+
+
+def test_slow_clients_do_not_stop_scripts_serve_from_serving(server: Server) -> None:
+    """Twice as many slowloris sockets as scripts/serve has threads (2 workers x 4), dripping their
+    heads and bodies: the guide's catalog call is answered all the while."""
+    port = int(server.base_url.split(":")[2].split("/")[0])
+    url = f"{server.base_url}/rewards/?customer_id={server.customer_id}"
+    with SlowClients(port, count=16, drip_for=6) as slow:
+        for _ in range(5):
+            assert requests.get(url, headers=server.headers(), timeout=4).status_code == 200
+            assert slow.still_open() == 16
