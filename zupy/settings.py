@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "zupy.api.inputs.RequestBoundsMiddleware",
     "zupy.api.inputs.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # API keys and rate limits before anything costly: a refused request never reaches sessions or DRF.
+    # After SecurityMiddleware only so that refusals carry its headers (nosniff, referrer policy).
+    "zupy.api.auth.ApiGateMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -288,6 +291,8 @@ ZUPY_RATE_LIMITS = {
     "standard": env.int("RATE_LIMIT_STANDARD", default=300),
     "enterprise": env.int("RATE_LIMIT_ENTERPRISE", default=3000),
 }
+# Requests per minute per client address without a valid key: the schema, the docs page, 401s.
+ZUPY_ANONYMOUS_RATE_LIMIT = env.int("RATE_LIMIT_ANONYMOUS", default=60)
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
