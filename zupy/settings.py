@@ -68,8 +68,10 @@ MIDDLEWARE = [
     "zupy.api.inputs.RequestBoundsMiddleware",
     "zupy.api.inputs.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Only adds a header to answers, so it sits anywhere: here, so that the gate's answers carry it too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # API keys and rate limits before anything costly: a refused request never reaches sessions or DRF.
-    # After SecurityMiddleware only so that refusals carry its headers (nosniff, referrer policy).
+    # After the two above only so that refusals carry their headers as every other answer does.
     "zupy.api.auth.ApiGateMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,7 +79,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]

@@ -87,6 +87,9 @@ class HasApiKey(BasePermission):
         return request.auth is not None
 
 
+READ_ONLY = "This API key is read-only."
+
+
 class KeyCanWrite(BasePermission):
     """A read-only key may call GET/HEAD/OPTIONS only."""
 
@@ -95,7 +98,7 @@ class KeyCanWrite(BasePermission):
         if request.method in SAFE_METHODS or not isinstance(api_key, ApiKey):
             return True
         if api_key.read_only:
-            raise PermissionDenied("This API key is read-only.")
+            raise PermissionDenied(READ_ONLY)
         return True
 
 
@@ -219,12 +222,13 @@ class ApiGateMiddleware:
     key, then takes little of the capacity the other tenants are served with.
 
     For a path under ``/api/v2/`` that resolves to a view authenticated by ``ApiKeyAuthentication``:
-    a known key is counted against its tier and answered 429 when over; DRF then reuses the key and the
-    count (``request.zupy_api_key``, ``request.zupy_ratelimit``). No key, or an unknown one, is
-    counted against the client address (``RATE_LIMIT_ANONYMOUS``) and answered 401, or 429 when that
-    budget is used up. Public views (the schema, the docs page) are counted against the address too.
-    A path that does not resolve is left to Django's 404, uncounted, as before. The answers are the
-    ones DRF gave: built by the same exception handler, with the view's own headers (``Allow``)."""
+    a known key is counted against its tier and answered 429 when over (a read-only key's write is
+    KeyCanWrite's 403 first, uncounted, as in DRF); DRF then reuses the key and the count
+    (``request.zupy_api_key``, ``request.zupy_ratelimit``). No key, or an unknown one, is counted
+    against the client address (``RATE_LIMIT_ANONYMOUS``) and answered 401, or 429 when that budget is
+    used up. Public views (the schema, the docs page) are counted against the address too. A path
+    that does not resolve is left to Django's 404, uncounted, as before. The answers are the ones DRF
+    gave: built by the same exception handler, with the view's own headers (``Allow``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -244,7 +248,12 @@ class ApiGateMiddleware:
             cls = getattr(func, "view_class", None)
             classes = getattr(cls, "authentication_classes", ())
             keyed = any(issubclass(auth, ApiKeyAuthentication) for auth in classes)
-            headers = dict(cls().default_response_headers) if keyed and cls is not None else {}
+            headers: dict[str, str] = {}
+            if keyed and cls is not None:
+                view = cls()
+                if hasattr(view, "get") and not hasattr(view, "head"):
+                    view.head = view.get  # what Django's View.setup does for every request
+                headers = dict(view.default_response_headers)
             known = self._views[func] = (keyed, headers)
         return known
 
@@ -259,6 +268,10 @@ class ApiGateMiddleware:
         api_key = _key_of(request) if keyed else None
         if isinstance(api_key, ApiKey):
             request.zupy_api_key = api_key  # type: ignore[attr-defined]  # read by ApiKeyAuthentication
+            if api_key.read_only and request.method not in SAFE_METHODS:
+                # KeyCanWrite's refusal, before the count as in DRF (permissions, then throttles).
+                request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]
+                return _refusal(request, PermissionDenied(READ_ONLY), headers, None)
             budget = key_budget(api_key)
             if budget is None:
                 return None
@@ -293,6 +306,7 @@ def _refusal(
         for name, number in zip(("Limit", "Remaining", "Reset"), budget.limits, strict=True):
             response[f"X-RateLimit-{name}"] = str(number)
     response.render()
+    response["Content-Length"] = str(len(response.content))  # CommonMiddleware's, on every other answer
     return response
 
 
