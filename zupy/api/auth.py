@@ -16,6 +16,7 @@ from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from rest_framework import exceptions as drf
@@ -259,8 +260,10 @@ class ApiGateMiddleware:
 
     def _gate(self, request: HttpRequest) -> HttpResponse | None:
         try:
+            # A Host this server does not serve is refused first, as before (CommonMiddleware's 400).
+            request.get_host()
             match = resolve(request.path_info, getattr(request, "urlconf", None))
-        except Resolver404:
+        except (DisallowedHost, Resolver404):
             return None
         keyed, headers = self._view(match.func)
         # The request log and metrics name a refused request's route as they name a served one's.
