@@ -19,7 +19,6 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
-from rest_framework import exceptions as drf
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import JSONRenderer
@@ -27,8 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from zupy.api.problems import WWW_AUTHENTICATE, problem_exception_handler
-from zupy.errors import AuthenticationRequired, PermissionDenied, RateLimited
+from zupy.api.problems import KEY_RATE_LIMITED, PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem
+from zupy.errors import AuthenticationRequired, PermissionDenied
 from zupy.models import ApiKey, Company
 from zupy.selectors import api_key_authenticate
 
@@ -229,7 +228,7 @@ class ApiGateMiddleware:
     against the client address (``RATE_LIMIT_ANONYMOUS``) and answered 401, or 429 when that budget is
     used up. Public views (the schema, the docs page) are counted against the address too. A path
     that does not resolve is left to Django's 404, uncounted, as before. The answers are the ones DRF
-    gave: built by the same exception handler, with the view's own headers (``Allow``)."""
+    gave, byte for byte, with the view's own headers (``Allow``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -274,7 +273,7 @@ class ApiGateMiddleware:
             if api_key.read_only and request.method not in SAFE_METHODS:
                 # KeyCanWrite's refusal, before the count as in DRF (permissions, then throttles).
                 request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]
-                return _refusal(request, PermissionDenied(READ_ONLY), headers, None)
+                return _refusal(request, 403, headers, detail=READ_ONLY)
             budget = key_budget(api_key)
             if budget is None:
                 return None
@@ -282,33 +281,42 @@ class ApiGateMiddleware:
             if budget.allowed:
                 return None
             request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]
-            return _refusal(request, drf.Throttled(wait=budget.reset), headers, budget)
+            return _refusal(request, 429, headers, detail=KEY_RATE_LIMITED, budget=budget)
         budget = anonymous_budget(request)
         if budget is not None and not budget.allowed:
-            return _refusal(
-                request, RateLimited(ANONYMOUS_LIMITED, retry_after=budget.reset), headers, budget
-            )
+            return _refusal(request, 429, headers, detail=ANONYMOUS_LIMITED, budget=budget)
         if not keyed:
             return None
-        refused = drf.NotAuthenticated() if api_key is None else AuthenticationRequired(UNKNOWN_KEY)
-        return _refusal(request, refused, headers, None)
+        return _refusal(request, 401, headers, detail=None if api_key is None else UNKNOWN_KEY)
+
+
+_render = JSONRenderer().render
 
 
 def _refusal(
-    request: HttpRequest, exc: Exception, headers: dict[str, str], budget: Budget | None
+    request: HttpRequest,
+    status: int,
+    headers: dict[str, str],
+    *,
+    detail: str | None = None,
+    budget: Budget | None = None,
 ) -> HttpResponse:
-    """The answer DRF's view would have given: the one exception handler's problem, rendered by the
-    API's JSON renderer (as the view renders an error), the view's headers, the budget's headers."""
-    response = problem_exception_handler(exc, {"request": request})
-    response.accepted_renderer = JSONRenderer()
-    response.accepted_media_type = JSONRenderer.media_type
-    response.renderer_context = {}  # type: ignore[attr-defined]  # set by DRF, absent from the stubs
-    for name, value in headers.items():
-        response[name] = value
+    """The answer DRF's view gave for this refusal: the same problem, rendered by the API's JSON
+    renderer, with the view's headers (``Allow``) and the budget's. Built here rather than through the
+    exception handler: a refusal is the one answer that must stay cheap (tests/zupy/test_api_gate.py
+    holds the two to the same bytes)."""
+    response = HttpResponse(
+        _render(problem(status, instance=request.path, detail=detail)),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+    if status == 401:
+        response["WWW-Authenticate"] = WWW_AUTHENTICATE
     if budget is not None:
+        response["Retry-After"] = str(budget.reset)
         for name, number in zip(("Limit", "Remaining", "Reset"), budget.limits, strict=True):
             response[f"X-RateLimit-{name}"] = str(number)
-    response.render()
     response["Content-Length"] = str(len(response.content))  # CommonMiddleware's, on every other answer
     return response
 
