@@ -118,16 +118,18 @@ def hammer(url: str, key: str, threads: int) -> None:
     import requests
 
     stop = threading.Event()
-    counts: Counter[int] = Counter()
+    counts: Counter[str] = Counter()
     lock = threading.Lock()
 
     def run() -> None:
         with requests.Session() as session:
             session.headers["X-API-Key"] = key
             while not stop.is_set():
-                status = session.get(url, timeout=30).status_code
+                response = session.get(url, timeout=30)
+                # nginx's own 429 carries no X-RateLimit-* (those are the application's).
+                nginx = response.status_code == 429 and "X-RateLimit-Limit" not in response.headers
                 with lock:
-                    counts[status] += 1
+                    counts["429 nginx" if nginx else str(response.status_code)] += 1
 
     workers = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
     started = time.monotonic()
@@ -138,7 +140,7 @@ def hammer(url: str, key: str, threads: int) -> None:
     for worker in workers:
         worker.join(timeout=30)
     elapsed = time.monotonic() - started
-    print(json.dumps({"statuses": {str(k): v for k, v in counts.items()}, "seconds": round(elapsed, 2)}))
+    print(json.dumps({"statuses": dict(counts), "seconds": round(elapsed, 2)}))
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
