@@ -1,24 +1,35 @@
-"""Who is calling and how much: X-API-Key authentication, the key's permissions, and per-key rate limits
-with their X-RateLimit-* headers."""
+"""Who is calling and how much: X-API-Key authentication, the key's permissions, per-key rate limits
+with their X-RateLimit-* headers, and the per-address limit of requests without a valid key.
+
+``ApiGateMiddleware`` does the authentication and the counting before the rest of the stack, so a
+request that is refused (no key, an unknown key, a budget used up) costs a cache look-up and a counter,
+not DRF; DRF's ``ApiKeyAuthentication`` and ``TierRateThrottle`` then reuse what it found."""
 
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from companies.models import ApiKey, Company
 from companies.selectors import api_key_authenticate
 from core.errors import AuthenticationRequired, PermissionDenied
-from core.problems import WWW_AUTHENTICATE
+from core.problems import KEY_RATE_LIMITED, PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem
 
 if TYPE_CHECKING:  # rest_framework.views imports the settings that name these classes: a cycle at run time
     from rest_framework.views import APIView
@@ -46,14 +57,25 @@ def partner_of(request: Request) -> Partner:
     return user
 
 
+UNKNOWN_KEY = "The API key is unknown or revoked."
+
+
+def _key_of(request: HttpRequest) -> ApiKey | str | None:
+    """The request's key: an ``ApiKey``, None without the header, or ``UNKNOWN_KEY``."""
+    raw = request.META.get("HTTP_X_API_KEY")
+    if not raw:
+        return None
+    return api_key_authenticate(raw.strip()) or UNKNOWN_KEY
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Partner, ApiKey] | None:
-        raw = request.META.get("HTTP_X_API_KEY")
-        if not raw:
-            return None  # the permission check answers 401 authentication-required
-        api_key = api_key_authenticate(raw.strip())
+        # ApiGateMiddleware has looked the key up already (and refused the request without one).
+        api_key = getattr(request._request, "zupy_api_key", None) or _key_of(request._request)
         if api_key is None:
-            raise AuthenticationRequired("The API key is unknown or revoked.")
+            return None  # the permission check answers 401 authentication-required
+        if not isinstance(api_key, ApiKey):
+            raise AuthenticationRequired(UNKNOWN_KEY)
         return Partner(company=api_key.company, api_key=api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
@@ -65,6 +87,9 @@ class HasApiKey(BasePermission):
         return request.auth is not None
 
 
+READ_ONLY = "This API key is read-only."
+
+
 class KeyCanWrite(BasePermission):
     """A read-only key may call GET/HEAD/OPTIONS only."""
 
@@ -73,7 +98,7 @@ class KeyCanWrite(BasePermission):
         if request.method in SAFE_METHODS or not isinstance(api_key, ApiKey):
             return True
         if api_key.read_only:
-            raise PermissionDenied("This API key is read-only.")
+            raise PermissionDenied(READ_ONLY)
         return True
 
 
@@ -116,25 +141,193 @@ def _count(key: str) -> int:
     return cache.incr(key)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """Where one counter stands after this request: ``limits`` is what X-RateLimit-* says."""
+
+    limit: int
+    count: int
+    reset: int
+
+    @property
+    def allowed(self) -> bool:
+        return self.count <= self.limit
+
+    @property
+    def limits(self) -> tuple[int, int, int]:
+        return self.limit, max(self.limit - self.count, 0), self.reset
+
+
+def _spend(counter: str, limit: int) -> Budget | None:
+    """One request against ``counter`` in this one-minute window; None when the cache does not answer."""
+    now = time.time()
+    try:
+        count = _count(f"zupy:rl:{counter}:{int(now // WINDOW)}")
+    except Exception:
+        # Fail open: a cache outage must not stop tills; the limit protects capacity, not money.
+        log.warning("rate-limit cache unavailable; request allowed", exc_info=True)
+        return None
+    return Budget(limit=limit, count=count, reset=max(1, math.ceil(WINDOW - now % WINDOW)))
+
+
+def key_budget(api_key: ApiKey) -> Budget | None:
+    """Count one request against the key's budget, by its company's tier."""
+    return _spend(str(api_key.pk), settings.ZUPY_RATE_LIMITS[api_key.company.rate_tier])
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address as the admin's login throttling reads it (ipware, TRUSTED_PROXY_COUNT):
+    behind nginx the address nginx saw, never one the client wrote into X-Forwarded-For itself."""
+    return get_client_ip_address(request) or "unknown"
+
+
+def anonymous_budget(request: HttpRequest) -> Budget | None:
+    """Count one request without a valid key (the schema, the docs page, a missing or unknown key)
+    against its client address."""
+    return _spend(f"anon:{client_address(request)}", settings.ZUPY_ANONYMOUS_RATE_LIMIT)
+
+
 class TierRateThrottle(BaseThrottle):
+    """The key's limit for a request that did not pass ``ApiGateMiddleware`` (which counts, and
+    refuses, before DRF): never a second count."""
+
     def allow_request(self, request: Request, view: "APIView") -> bool:
         api_key = request.auth
-        if not isinstance(api_key, ApiKey):
+        if not isinstance(api_key, ApiKey) or getattr(request._request, "zupy_api_key", None) is not None:
             return True
-        limit = settings.ZUPY_RATE_LIMITS[api_key.company.rate_tier]
-        now = time.time()
-        reset = max(1, math.ceil(WINDOW - now % WINDOW))
-        key = f"zupy:rl:{api_key.pk}:{int(now // WINDOW)}"
-        try:
-            count = _count(key)
-        except Exception:
-            # Fail open: a cache outage must not stop tills; the limit protects capacity, not money.
-            log.warning("rate-limit cache unavailable; request allowed", exc_info=True)
+        budget = key_budget(api_key)
+        if budget is None:
             return True
         # RateLimitHeaders copies these onto the answer, the 429 included.
-        request.zupy_ratelimit = (limit, max(limit - count, 0), reset)  # type: ignore[attr-defined]
-        self.reset = reset
-        return count <= limit
+        request.zupy_ratelimit = budget.limits  # type: ignore[attr-defined]
+        self.reset = budget.reset
+        return budget.allowed
 
     def wait(self) -> float:
         return self.reset
+
+
+# --- Before the rest of the stack ---------------------------------------------------------------------
+API_PREFIX = "/api/v2/"
+ANONYMOUS_LIMITED = (
+    "Too many requests without a valid API key from this address this minute; see Retry-After and "
+    "X-RateLimit-*."
+)
+
+
+class ApiGateMiddleware:
+    """Authentication and rate limits as the first thing an API request meets (after its request id,
+    its log line and the problem+json guard): a refused request costs the cached key lookup and one
+    counter, not sessions, DRF, negotiation and a view. A tenant over its limit, or anyone without a
+    key, then takes little of the capacity the other tenants are served with.
+
+    For a path under ``/api/v2/`` that resolves to a view authenticated by ``ApiKeyAuthentication``:
+    a known key is counted against its tier and answered 429 when over (a read-only key's write is
+    KeyCanWrite's 403 first, uncounted, as in DRF); DRF then reuses the key and the count
+    (``request.zupy_api_key``, ``request.zupy_ratelimit``). No key, or an unknown one, is counted
+    against the client address (``RATE_LIMIT_ANONYMOUS``) and answered 401, or 429 when that budget is
+    used up. Public views (the schema, the docs page) are counted against the address too. A path
+    that does not resolve is left to Django's 404, uncounted, as before. The answers are the ones DRF
+    gave, byte for byte, with the view's own headers (``Allow``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._views: dict[Callable[..., Any], tuple[bool, dict[str, str]]] = {}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(API_PREFIX):
+            refusal = self._gate(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    def _view(self, func: Callable[..., Any]) -> tuple[bool, dict[str, str]]:
+        """Whether the view needs a key, and the headers DRF adds to each of its answers."""
+        known = self._views.get(func)
+        if known is None:
+            cls = getattr(func, "view_class", None)
+            classes = getattr(cls, "authentication_classes", ())
+            keyed = any(issubclass(auth, ApiKeyAuthentication) for auth in classes)
+            headers: dict[str, str] = {}
+            if keyed and cls is not None:
+                view = cls()
+                if hasattr(view, "get") and not hasattr(view, "head"):
+                    view.head = view.get  # what Django's View.setup does for every request
+                headers = dict(view.default_response_headers)
+            known = self._views[func] = (keyed, headers)
+        return known
+
+    def _gate(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            # A Host this server does not serve is refused first, as before (CommonMiddleware's 400).
+            request.get_host()
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except (DisallowedHost, Resolver404):
+            return None
+        keyed, headers = self._view(match.func)
+        # The request log and metrics name a refused request's route as they name a served one's.
+        request.resolver_match = match
+        api_key = _key_of(request) if keyed else None
+        if isinstance(api_key, ApiKey):
+            request.zupy_api_key = api_key  # type: ignore[attr-defined]  # read by ApiKeyAuthentication
+            if api_key.read_only and request.method not in SAFE_METHODS:
+                # KeyCanWrite's refusal, before the count as in DRF (permissions, then throttles).
+                request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]
+                return _refusal(request, 403, headers, detail=READ_ONLY)
+            budget = key_budget(api_key)
+            if budget is None:
+                return None
+            request.zupy_ratelimit = budget.limits  # type: ignore[attr-defined]  # read by RateLimitHeaders
+            if budget.allowed:
+                return None
+            request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]
+            return _refusal(request, 429, headers, detail=KEY_RATE_LIMITED, budget=budget)
+        budget = anonymous_budget(request)
+        if budget is not None and not budget.allowed:
+            return _refusal(request, 429, headers, detail=ANONYMOUS_LIMITED, budget=budget)
+        if not keyed:
+            return None
+        return _refusal(request, 401, headers, detail=None if api_key is None else UNKNOWN_KEY)
+
+
+_render = JSONRenderer().render
+
+
+def _refusal(
+    request: HttpRequest,
+    status: int,
+    headers: dict[str, str],
+    *,
+    detail: str | None = None,
+    budget: Budget | None = None,
+) -> HttpResponse:
+    """The answer DRF's view gave for this refusal: the same problem, rendered by the API's JSON
+    renderer, with the view's headers (``Allow``) and the budget's. Built here rather than through the
+    exception handler: a refusal is the one answer that must stay cheap (tests/zupy/test_api_gate.py
+    holds the two to the same bytes)."""
+    response = HttpResponse(
+        _render(problem(status, instance=request.path, detail=detail)),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+    if status == 401:
+        response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if budget is not None:
+        response["Retry-After"] = str(budget.reset)
+        for name, number in zip(("Limit", "Remaining", "Reset"), budget.limits, strict=True):
+            response[f"X-RateLimit-{name}"] = str(number)
+    response["Content-Length"] = str(len(response.content))  # CommonMiddleware's, on every other answer
+    return response
+
+
+class RateLimitHeaders:
+    """View mixin: every answer of a rate-limited request says where the key's budget stands."""
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        limits = getattr(request, "zupy_ratelimit", None)
+        if limits is not None:
+            for name, value in zip(("Limit", "Remaining", "Reset"), limits, strict=True):
+                response[f"X-RateLimit-{name}"] = str(value)
+        return response

@@ -28,6 +28,7 @@ log = logging.getLogger("core.errors")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://api.zupy.com/errors/"
 WWW_AUTHENTICATE = 'ApiKey header="X-API-Key"'
+KEY_RATE_LIMITED = "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
 
 
 def problem(
@@ -177,8 +178,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         wait = exc.wait  # type: ignore[attr-defined]  # DRF's Throttled sets it in __init__; the stubs omit it
         if wait is not None:
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        limited = "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
-        return _answer(429, instance, headers, detail=limited)
+        return _answer(429, instance, headers, detail=KEY_RATE_LIMITED)
     if isinstance(exc, drf.APIException):
         status = exc.status_code
         detail: str | None = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None

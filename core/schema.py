@@ -2,14 +2,17 @@
 the post-processing hook that says what every answer looks like. Extensions register on import
 (zupy.apps imports this module)."""
 
-from typing import Any
+import threading
+from typing import Any, ClassVar
 
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_lib_doc_excludes
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SCHEMA_KWARGS, SpectacularAPIView
 from rest_framework.request import Request
 
 
@@ -17,13 +20,50 @@ from rest_framework.request import Request
 # ``?format=`` (URL_FORMAT_OVERRIDE is off); the schema document is the one place where the parameter is
 # the documented way to choose (tools fetch ``?format=json``). No docstring: it would describe the
 # operation in the document in place of drf-spectacular's own words.
+#
+# The document is the same for every request of a deploy, and building and rendering it takes about a
+# tenth of a second of CPU: each process builds it once per media type, on first use, and answers the
+# bytes it kept. ``?lang=`` and ``?version=`` (drf-spectacular's, which change the text) are built per
+# request as before; requests without a key are rate-limited per address (``ApiGateMiddleware``).
 class SchemaView(SpectacularAPIView):
+    _documents: ClassVar[dict[str, tuple[bytes, dict[str, str]]]] = {}
+    _building = threading.Lock()
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         if request.query_params.get("format") == "json":
             return OpenApiJsonRenderer(), OpenApiJsonRenderer.media_type
         if request.query_params.get("format") == "yaml":
             return OpenApiYamlRenderer(), OpenApiYamlRenderer.media_type
         return super().perform_content_negotiation(request, force)
+
+    @extend_schema(**SCHEMA_KWARGS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if "lang" in request.query_params or "version" in request.query_params:
+            return super().get(request, *args, **kwargs)
+        media_type = str(request.accepted_media_type)
+        kept = self._documents.get(media_type)
+        if kept is None:
+            with self._building:
+                kept = self._documents.get(media_type)
+                if kept is None:
+                    kept = self._documents[media_type] = self._build(request, *args, **kwargs)
+        content, headers = kept
+        return HttpResponse(content, headers=headers)
+
+    def _build(self, request: Request, *args: Any, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
+        """The answer as DRF would render it (``dispatch`` adds the view's own headers to every answer)."""
+        response = super().get(request, *args, **kwargs)
+        response.accepted_renderer = request.accepted_renderer
+        response.accepted_media_type = request.accepted_media_type
+        response.renderer_context = self.get_renderer_context()
+        response.render()
+        headers = {name: response[name] for name in ("Content-Type", "Content-Disposition")}
+        return bytes(response.content), headers
+
+    @classmethod
+    def forget(cls) -> None:
+        """Drop the documents kept (tests that change what the document says)."""
+        cls._documents.clear()
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

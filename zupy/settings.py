@@ -71,13 +71,17 @@ MIDDLEWARE = [
     "core.inputs.RequestBoundsMiddleware",
     "core.inputs.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Only adds a header to answers, so it sits anywhere: here, so that the gate's answers carry it too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # API keys and rate limits before anything costly: a refused request never reaches sessions or DRF.
+    # After the two above only so that refusals carry their headers as every other answer does.
+    "companies.auth.ApiGateMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]
@@ -291,6 +295,8 @@ ZUPY_RATE_LIMITS = {
     "standard": env.int("RATE_LIMIT_STANDARD", default=300),
     "enterprise": env.int("RATE_LIMIT_ENTERPRISE", default=3000),
 }
+# Requests per minute per client address without a valid key: the schema, the docs page, 401s.
+ZUPY_ANONYMOUS_RATE_LIMIT = env.int("RATE_LIMIT_ANONYMOUS", default=60)
 
 # --- Metrics ---------------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
