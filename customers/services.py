@@ -13,7 +13,7 @@ from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
 from zupy.db import one_or_none, row_fetch, row_update, rows_insert
-from zupy.errors import NotFound, ValidationFailed
+from zupy.errors import DomainError, NotFound, ValidationFailed
 from zupy.models import ApiKey, Company, LoyaltyProgram
 from zupy.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from zupy.timefmt import iso_utc
@@ -141,10 +141,9 @@ def customer_adjust_balance(
         customer = one_or_none(Customer.objects.select_for_update().filter(pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
-        if customer.points_balance + points < 0:
-            raise ValidationFailed("The adjustment would make the points balance negative.")
-        if customer.z_balance + z_micro < 0:
-            raise ValidationFailed("The adjustment would make the Z$ balance negative.")
+        refusals = adjustment_refusals(customer=customer, points=points, z_micro=z_micro)
+        if refusals:
+            raise next(iter(refusals.values()))
         ledger_post(
             customer=customer,
             movements=[
@@ -154,6 +153,33 @@ def customer_adjust_balance(
             reason=reason,
         )
     return customer
+
+
+def adjustment_refusals(*, customer: Customer, points: int, z_micro: int) -> dict[str, DomainError]:
+    """Why adjusting ``customer``'s balances by ``points`` and ``z_micro`` (signed) cannot be written,
+    by currency (``"points"``, ``"z"``); empty when it can. The rules ``ledger_post`` enforces for an
+    adjustment: no balance below zero, no balance or lifetime counter past its bound. Read from a
+    locked row, the answer still holds when the ledger is written in the same transaction."""
+    refusals: dict[str, DomainError] = {}
+    balance = customer.points_balance + points
+    earned = customer.points_earned + max(points, 0)
+    spent = customer.points_spent + max(-points, 0)
+    if balance < 0:
+        refusals["points"] = ValidationFailed(
+            f"The adjustment would make the points balance negative: it is {customer.points_balance}, "
+            f"so at most {customer.points_balance} points can be taken away."
+        )
+    elif max(balance, earned, spent) > POINTS_MAX:
+        refusals["points"] = BalanceLimit(f"Points balances and lifetime totals may not exceed {POINTS_MAX}.")
+    z_balance = customer.z_balance + z_micro
+    if z_balance < 0:
+        refusals["z"] = ValidationFailed(
+            f"The adjustment would make the Z$ balance negative: it is {z_format(customer.z_balance)}, "
+            "so at most that much can be taken away."
+        )
+    elif z_balance > Z_MICRO_MAX:
+        refusals["z"] = BalanceLimit(f"A Z$ balance may not exceed {z_format(Z_MICRO_MAX)}.")
+    return refusals
 
 
 def customer_set_balances(

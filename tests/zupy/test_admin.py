@@ -14,7 +14,7 @@ from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from zupy.models import ApiKey, Company
-from zupy.money import z_format
+from zupy.money import POINTS_MAX, z_format
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +233,23 @@ def test_the_company_is_chosen_when_a_customer_is_added(admin_client):
     response = admin_client.post("/admin/customers/customer/add/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Customer.objects.get(phone="+5511955550000").company_id == company.pk
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [({"points_adjustment": "-150"}, "points_adjustment", "points balance negative: it is 100"),
+     ({"z_adjustment": "-0.000001"}, "z_adjustment", "would make the Z$ balance negative"),
+     ({"points_adjustment": str(POINTS_MAX)}, "points_adjustment", f"may not exceed {POINTS_MAX}")],
+    ids=["negative-points", "negative-z", "points-past-the-bound"],
+)  # fmt: skip
+def test_an_adjustment_the_ledger_would_refuse_is_a_form_error(admin_client, changes, field, message):
+    customer = CustomerFactory.create(points=100)
+    entries = LedgerEntry.objects.filter(customer=customer).count()
+    data = customer_form(customer, full_name="Renamed", adjustment_reason="typo", **changes)
+    response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
+    assert response.status_code == 200  # the form again, with the error at the field
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    customer.refresh_from_db()
+    assert (customer.points_balance, customer.z_balance) == (100, 0)
+    assert customer.full_name != "Renamed"  # nothing of the form was saved
+    assert LedgerEntry.objects.filter(customer=customer).count() == entries
