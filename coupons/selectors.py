@@ -4,7 +4,7 @@ from typing import Any
 from django.db.models import Count, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from coupons.models import CODE_RE, Coupon, CouponStatus
+from coupons.models import Coupon, CouponStatus, code_from_typed
 from customers.models import Customer
 from rewards.models import Reward
 from zupy.ids import is_ksuid
@@ -12,16 +12,15 @@ from zupy.models import Company
 
 
 def coupon_ref_lookup(*, customer_id: str, ref: str) -> tuple[str, str] | None:
-    """How ``ref`` names a coupon: ("code", the code upper-cased) or ("id", a KSUID); None when it
-    cannot name one (nor can ``customer_id`` name a customer)."""
+    """How ``ref`` names a coupon: ("id", a KSUID) or ("code", the code as stored, from what a till
+    typed: ``code_from_typed``); None when it cannot name one (nor can ``customer_id`` name a
+    customer)."""
     if not is_ksuid(customer_id):
         return None
-    code = ref.strip().upper()
-    if CODE_RE.match(code):
-        return ("code", code)
     if is_ksuid(ref):
         return ("id", ref)
-    return None
+    code = code_from_typed(ref)
+    return ("code", code) if code else None
 
 
 def coupons_taken(*, customer: Customer, reward: Reward | OuterRef) -> QuerySet[Coupon]:
@@ -67,7 +66,7 @@ def coupon_list(
     if reward_id:
         qs = qs.filter(reward_id=reward_id)
     if code:
-        qs = qs.filter(code=code.strip().upper())
+        qs = qs.filter(code=code_from_typed(code) or code.strip().upper())
     if status:
         qs = qs.filter(status_q(status, now))
     return qs.select_related("reward", "customer").only(
