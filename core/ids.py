@@ -48,10 +48,11 @@ def is_ksuid(value: str) -> bool:
 
 
 class PathIdConverter:
-    """``<id:name>`` in URL patterns: the characters of a KSUID or a coupon code (``CZ-ABCD2345``,
-    any case), at most 64 of them. Anything else does not match, so the URL answers 404."""
+    """``<id:name>`` in URL patterns: the characters of a KSUID or a coupon code as a till may type
+    it (``cz abcd-2345``: any case, spaces), at most 64 of them. Anything else does not match, so
+    the URL answers 404."""
 
-    regex = "[0-9A-Za-z-]{1,64}"
+    regex = "[0-9A-Za-z -]{1,64}"
 
     def to_python(self, value: str) -> str:
         return value

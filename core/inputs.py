@@ -177,10 +177,18 @@ def _without(data: Mapping[str, Any], names: set[str]) -> Mapping[str, Any]:
 
 
 class AnyCaseChoiceField(serializers.ChoiceField):
-    """An enum in a query: ``status=ACTIVE`` is ``active`` (POS systems send what their UI shows)."""
+    """An enum in a query: ``status=ACTIVE`` is ``active`` (POS systems send what their UI shows).
+    A value that is none of them is refused with the list of those that are: a partner who sent
+    the word another answer uses (``validated``) learns the one this filter takes."""
 
     def to_internal_value(self, data: Any) -> Any:
-        return super().to_internal_value(data.lower() if isinstance(data, str) else data)
+        try:
+            return super().to_internal_value(data.lower() if isinstance(data, str) else data)
+        except serializers.ValidationError:
+            choices = ", ".join(str(choice) for choice in self.choices)
+            raise serializers.ValidationError(
+                f'"{str(data)[:40]}" is not one of: {choices}.', code="invalid_choice"
+            ) from None
 
 
 # --- Values ------------------------------------------------------------------------------------------

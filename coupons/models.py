@@ -10,6 +10,24 @@ from core.money import POINTS_MAX, Z_MICRO_MAX
 # No 0/O/1/I/L: a code read aloud or typed at a till cannot be mistaken.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_RE = re.compile(rf"^CZ-[{CODE_ALPHABET}]{{8}}$")
+# What a till may type for a code, once upper-cased and rid of spaces and dashes: CZ and the 8
+# characters, or the 8 alone. Length tells them apart (a KSUID, 27 characters, is neither), except
+# for 8 that begin with CZ (C and Z are code characters): the code CZ-CZ…… without its prefix, or the
+# prefix and 6 characters of another code? That one is refused rather than guessed.
+_TYPED_CODE_RE = re.compile(rf"^(?:CZ([{CODE_ALPHABET}]{{8}})|(?!CZ)([{CODE_ALPHABET}]{{8}}))$")
+_TYPED_SEPARATORS = str.maketrans("", "", " -")
+CODE_EXPECTED = (
+    f"A coupon is named by its id (27 letters and digits) or its code: CZ- and 8 of {CODE_ALPHABET} "
+    "(never 0, O, 1, I or L), in any case, spaces and dashes ignored. The CZ- prefix may be left out "
+    "unless the 8 characters themselves begin with CZ."
+)
+
+
+def code_from_typed(typed: str) -> str | None:
+    """The coupon code ``typed`` names (``CZ-ABCD2345``), or None if it names none or could name two:
+    case, spaces, dashes and the ``CZ`` prefix are ignored; nothing else is guessed (no O for 0)."""
+    match = _TYPED_CODE_RE.match(typed.upper().translate(_TYPED_SEPARATORS))
+    return f"CZ-{match.group(1) or match.group(2)}" if match else None
 
 
 class CouponStatus(models.TextChoices):

@@ -6,22 +6,21 @@ from django.db.models.functions import Coalesce
 
 from companies.models import Company
 from core.ids import is_ksuid
-from coupons.models import CODE_RE, Coupon, CouponStatus
+from coupons.models import Coupon, CouponStatus, code_from_typed
 from customers.models import Customer
 from rewards.models import Reward
 
 
 def coupon_ref_lookup(*, customer_id: str, ref: str) -> tuple[str, str] | None:
-    """How ``ref`` names a coupon: ("code", the code upper-cased) or ("id", a KSUID); None when it
-    cannot name one (nor can ``customer_id`` name a customer)."""
+    """How ``ref`` names a coupon: ("id", a KSUID) or ("code", the code as stored, from what a till
+    typed: ``code_from_typed``); None when it cannot name one (nor can ``customer_id`` name a
+    customer)."""
     if not is_ksuid(customer_id):
         return None
-    code = ref.strip().upper()
-    if CODE_RE.match(code):
-        return ("code", code)
     if is_ksuid(ref):
         return ("id", ref)
-    return None
+    code = code_from_typed(ref)
+    return ("code", code) if code else None
 
 
 def coupons_taken(*, customer: Customer, reward: Reward | OuterRef) -> QuerySet[Coupon]:
@@ -67,7 +66,7 @@ def coupon_list(
     if reward_id:
         qs = qs.filter(reward_id=reward_id)
     if code:
-        qs = qs.filter(code=code.strip().upper())
+        qs = qs.filter(code=code_from_typed(code) or code.strip().upper())
     if status:
         qs = qs.filter(status_q(status, now))
     return qs.select_related("reward", "customer").only(

@@ -27,7 +27,7 @@ from coupons.errors import (
     RewardUnavailable,
     ZGapTooLarge,
 )
-from coupons.models import CODE_ALPHABET, Coupon, CouponStatus, CouponUse
+from coupons.models import CODE_ALPHABET, CODE_EXPECTED, Coupon, CouponStatus, CouponUse
 from coupons.selectors import coupon_ref_lookup, coupons_taken
 from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
@@ -300,6 +300,8 @@ def coupon_validate(
     with transaction.atomic():
         coupon = _coupon_locked(company=company, customer_id=customer_id, coupon_ref=coupon_ref)
         if coupon is None:
+            if is_ksuid(customer_id) and coupon_ref_lookup(customer_id=customer_id, ref=coupon_ref) is None:
+                raise NotFound(f'"{coupon_ref}" is neither a coupon id nor a coupon code. {CODE_EXPECTED}')
             raise NotFound("Coupon not found for this customer.")
         refusal = coupon_refusal(coupon, now)
         if refusal is None:

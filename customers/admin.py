@@ -5,9 +5,10 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.money import POINTS_MAX, z_format
+from core.errors import DomainError
+from core.money import POINTS_MAX, z_format, z_to_micro
 from customers.models import Customer, LedgerEntry
-from customers.services import customer_adjust_balance
+from customers.services import adjustment_refusals, customer_adjust_balance
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,9 +40,31 @@ class CustomerForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if (data.get("points_adjustment") or data.get("z_adjustment")) and not data.get("adjustment_reason"):
+        points, z_amount = data.get("points_adjustment") or 0, data.get("z_adjustment") or Decimal("0")
+        if (points or z_amount) and not data.get("adjustment_reason"):
             self.add_error("adjustment_reason", "Say why the balance changes: it goes into the ledger.")
+        if points or z_amount:
+            self._refuse_what_the_ledger_would(points, z_amount)
         return data
+
+    def _refuse_what_the_ledger_would(self, points: int, z_amount: Decimal) -> None:
+        """A form error for an adjustment the ledger would refuse (a negative balance, a bound).
+
+        The admin saves a POST in one transaction (``ModelAdmin.changeform_view``), so the row read
+        here stays locked until ``save_model`` has written the adjustment: a redemption cannot
+        move the balance in between and turn this check into a 500."""
+        customer = self.instance
+        if customer.pk is not None:
+            customer = Customer.objects.select_for_update().filter(pk=customer.pk).first() or customer
+        try:
+            z_micro = z_to_micro(z_amount)
+        except DomainError as exc:
+            self.add_error("z_adjustment", exc.detail)
+            return
+        refusals = adjustment_refusals(customer=customer, points=points, z_micro=z_micro)
+        for currency, field in (("points", "points_adjustment"), ("z", "z_adjustment")):
+            if currency in refusals:
+                self.add_error(field, refusals[currency].detail)
 
 
 class LedgerAmounts:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from companies.models import ApiKey, Company, LoyaltyProgram
 from core.db import one_or_none, row_fetch, row_update, rows_insert
-from core.errors import NotFound, ValidationFailed
+from core.errors import DomainError, NotFound, ValidationFailed
 from core.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from core.timefmt import iso_utc
 from customers.errors import BalanceLimit
@@ -141,10 +141,9 @@ def customer_adjust_balance(
         customer = one_or_none(Customer.objects.select_for_update().filter(pk=customer_id))
         if customer is None:
             raise NotFound("Customer not found.")
-        if customer.points_balance + points < 0:
-            raise ValidationFailed("The adjustment would make the points balance negative.")
-        if customer.z_balance + z_micro < 0:
-            raise ValidationFailed("The adjustment would make the Z$ balance negative.")
+        refusals = adjustment_refusals(customer=customer, points=points, z_micro=z_micro)
+        if refusals:
+            raise next(iter(refusals.values()))
         ledger_post(
             customer=customer,
             movements=[
@@ -154,6 +153,33 @@ def customer_adjust_balance(
             reason=reason,
         )
     return customer
+
+
+def adjustment_refusals(*, customer: Customer, points: int, z_micro: int) -> dict[str, DomainError]:
+    """Why adjusting ``customer``'s balances by ``points`` and ``z_micro`` (signed) cannot be written,
+    by currency (``"points"``, ``"z"``); empty when it can. The rules ``ledger_post`` enforces for an
+    adjustment: no balance below zero, no balance or lifetime counter past its bound. Read from a
+    locked row, the answer still holds when the ledger is written in the same transaction."""
+    refusals: dict[str, DomainError] = {}
+    balance = customer.points_balance + points
+    earned = customer.points_earned + max(points, 0)
+    spent = customer.points_spent + max(-points, 0)
+    if balance < 0:
+        refusals["points"] = ValidationFailed(
+            f"The adjustment would make the points balance negative: it is {customer.points_balance}, "
+            f"so at most {customer.points_balance} points can be taken away."
+        )
+    elif max(balance, earned, spent) > POINTS_MAX:
+        refusals["points"] = BalanceLimit(f"Points balances and lifetime totals may not exceed {POINTS_MAX}.")
+    z_balance = customer.z_balance + z_micro
+    if z_balance < 0:
+        refusals["z"] = ValidationFailed(
+            f"The adjustment would make the Z$ balance negative: it is {z_format(customer.z_balance)}, "
+            "so at most that much can be taken away."
+        )
+    elif z_balance > Z_MICRO_MAX:
+        refusals["z"] = BalanceLimit(f"A Z$ balance may not exceed {z_format(Z_MICRO_MAX)}.")
+    return refusals
 
 
 def customer_set_balances(
@@ -270,13 +296,13 @@ def customer_find_or_create(
                 company_id=company.pk,
                 event="customer.enrolled",
                 data={
-                    **identifiers,  # the e-mail and CPF when given
+                    **identifiers,  # ours, as before: the e-mail and CPF when given
                     "customer_id": customer.pk,
                     "program_id": company.loyalty_program.pk,
                     "name": customer.full_name,
                     "phone": customer.phone or "",
                     "enrolled_at": iso_utc(customer.created_at),
-                    "full_name": customer.full_name,  # beside upstream's "name", for receivers written to it
+                    "full_name": customer.full_name,  # ours, as before
                 },
             )
             return Enrolment(customer=customer, created=True, matched_on=None)
@@ -316,7 +342,7 @@ def points_add(
                 # The points-history entry of this award (the add's activity_id).
                 "reference_id": entry.pk,
                 "awarded_at": iso_utc(entry.created_at),
-                # This service's own names, kept beside upstream's for receivers written to them.
+                # ours, as before
                 "amount": amount,
                 "balance_after": customer.points_balance,
                 "reason": reason,

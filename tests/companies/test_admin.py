@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from companies.models import ApiKey, Company
-from core.money import z_format
+from core.money import POINTS_MAX, z_format
 from coupons.models import Coupon, CouponStatus
 from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import ledger_mismatches
@@ -45,9 +45,8 @@ def test_admin_requires_staff_login(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/admin/companies/company/", "/admin/companies/apikey/", "/admin/customers/customer/",
-     "/admin/rewards/reward/", "/admin/coupons/coupon/", "/admin/customers/ledgerentry/",
-     "/admin/companies/apikey/add/"],
+    ["/admin/zupy/company/", "/admin/zupy/apikey/", "/admin/customers/customer/", "/admin/rewards/reward/",
+     "/admin/coupons/coupon/", "/admin/customers/ledgerentry/", "/admin/zupy/apikey/add/"],
 )  # fmt: skip
 def test_admin_pages_render(admin_client, path):
     CouponFactory.create()
@@ -57,7 +56,7 @@ def test_admin_pages_render(admin_client, path):
 def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
     company = CompanyFactory.create()
     response = admin_client.post(
-        "/admin/companies/apikey/add/",
+        "/admin/zupy/apikey/add/",
         {"company": company.pk, "name": "till 1", "read_only": "", "response_format": "envelope"},
         follow=True,
     )
@@ -68,14 +67,14 @@ def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
     key = ApiKey.objects.get(company=company)
     assert key.matches(raw)
     assert Api(raw).get("/api/v2/rewards/").status_code == 200
-    listing = admin_client.get("/admin/companies/apikey/").content.decode()
+    listing = admin_client.get("/admin/zupy/apikey/").content.decode()
     assert raw not in listing and key.prefix in listing
 
 
 def test_admin_company_preset_sets_the_otp_flags(admin_client):
     company = CompanyFactory.create()
     data = {"name": company.name, "rate_tier": "enterprise", "otp_preset": "strict"}
-    response = admin_client.post(f"/admin/companies/company/{company.pk}/change/", data)
+    response = admin_client.post(f"/admin/zupy/company/{company.pk}/change/", data)
     assert response.status_code == 302, response.content
     company = Company.objects.get(pk=company.pk)
     assert (company.otp_preset, company.rate_tier) == ("strict", "enterprise")
@@ -194,14 +193,14 @@ def test_send_again_takes_the_change_permission(client, codenames, status):
 
 @pytest.mark.parametrize(
     ("codenames", "revoked"),
-    [(["companies.view_apikey"], False), (["companies.view_apikey", "companies.change_apikey"], True)],
+    [(["zupy.view_apikey"], False), (["zupy.view_apikey", "zupy.change_apikey"], True)],
 )
 def test_revoking_keys_takes_the_change_permission(client, codenames, revoked):
     company = CompanyFactory.create()
     raw = make_key(company)
     key = ApiKey.objects.get(company=company)
     clerk = staff_client(client, *codenames)
-    clerk.post("/admin/companies/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    clerk.post("/admin/zupy/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
     key.refresh_from_db()
     assert (key.revoked_at is not None) == revoked
     assert (Api(raw).get("/api/v2/rewards/").status_code == 401) == revoked
@@ -234,3 +233,23 @@ def test_the_company_is_chosen_when_a_customer_is_added(admin_client):
     response = admin_client.post("/admin/customers/customer/add/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Customer.objects.get(phone="+5511955550000").company_id == company.pk
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [({"points_adjustment": "-150"}, "points_adjustment", "points balance negative: it is 100"),
+     ({"z_adjustment": "-0.000001"}, "z_adjustment", "would make the Z$ balance negative"),
+     ({"points_adjustment": str(POINTS_MAX)}, "points_adjustment", f"may not exceed {POINTS_MAX}")],
+    ids=["negative-points", "negative-z", "points-past-the-bound"],
+)  # fmt: skip
+def test_an_adjustment_the_ledger_would_refuse_is_a_form_error(admin_client, changes, field, message):
+    customer = CustomerFactory.create(points=100)
+    entries = LedgerEntry.objects.filter(customer=customer).count()
+    data = customer_form(customer, full_name="Renamed", adjustment_reason="typo", **changes)
+    response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
+    assert response.status_code == 200  # the form again, with the error at the field
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    customer.refresh_from_db()
+    assert (customer.points_balance, customer.z_balance) == (100, 0)
+    assert customer.full_name != "Renamed"  # nothing of the form was saved
+    assert LedgerEntry.objects.filter(customer=customer).count() == entries

@@ -97,6 +97,14 @@ def test_bad_filters_are_422(api, params):
     assert_problem(api.get("/api/v2/coupons/issued/", **params), 422, "validation-error")
 
 
+@pytest.mark.parametrize("path", ["/api/v2/coupons/issued/", "/api/v2/rewards/coupons/"])
+def test_an_unknown_status_is_a_422_that_lists_the_valid_ones(api, customer, path):
+    response = api.get(path, customer_id=customer.pk, status="validated")  # the validate answer's word
+    body = assert_problem(response, 422, "validation-error")
+    detail = '"validated" is not one of: active, used, expired, cancelled.'
+    assert body["errors"] == [{"field": "status", "detail": detail}]
+
+
 def test_another_companys_customer_is_404(api):
     stranger = CustomerFactory.create()
     CouponFactory.create(customer=stranger)

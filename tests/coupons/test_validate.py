@@ -1,4 +1,5 @@
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.utils import timezone
@@ -39,6 +40,40 @@ def test_validate_by_code_in_any_case(api, customer, transform):
     response = api.validate(customer.pk, transform(coupon.code).strip() or coupon.code)
     assert response.status_code == 200, response.content
     assert response.json()["data"]["coupon_code"] == coupon.code
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["ABCD2345", "abcd2345", "CZ ABCD2345", "cz-abcd 2345", "ABCD-2345", "ABCD 2345", " CZ-ABCD2345 ",
+     "CZABCD2345", "Cz-aBcD-2345"],
+)  # fmt: skip
+def test_validate_by_code_as_a_till_types_it(api, customer, typed):
+    CouponFactory.create(customer=customer, code="CZ-ABCD2345")
+    response = api.validate(customer.pk, quote(typed))  # a space goes out as %20
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["coupon_code"] == "CZ-ABCD2345"
+
+
+def test_a_code_that_begins_with_cz_is_not_guessed_without_its_prefix(api, customer):
+    """CZABCDEF: the code CZ-CZABCDEF without its prefix, or CZ- and 6 characters of another? Refused."""
+    coupon = CouponFactory.create(customer=customer, code="CZ-CZABCDEF", reward__total_usages_allowed=9)
+    for typed in ("CZABCDEF", "CZ-ABCDEF", "cz abcdef"):
+        body = assert_problem(api.validate(customer.pk, quote(typed)), 404, "not-found")
+        assert "unless the 8 characters themselves begin with CZ" in body["detail"]
+    for typed in ("CZ-CZABCDEF", "CZCZABCDEF", "cz cz-abcdef"):
+        assert api.validate(customer.pk, quote(typed)).status_code == 200
+    coupon.refresh_from_db()
+    assert coupon.remaining_usages == 6
+
+
+@pytest.mark.parametrize("ref", ["nope", "CZ-0000000O", "CZ-ABCD234", "CZ-ABCDEFGHJ", "ABCDEFGHJ"])
+def test_a_ref_that_is_neither_id_nor_code_is_a_404_that_says_what_is_expected(api, customer, ref):
+    body = assert_problem(api.validate(customer.pk, ref), 404, "not-found")
+    assert body["detail"].startswith(f'"{ref}" is neither a coupon id nor a coupon code.')
+    assert "CZ- and 8 of 23456789ABCDEFGHJKMNPQRSTUVWXYZ" in body["detail"]
+    # A well-formed code that none of the customer's coupons has is the plain 404.
+    body = assert_problem(api.validate(customer.pk, "CZ-ZZZZZZZZ"), 404, "not-found")
+    assert body["detail"] == "Coupon not found for this customer."
 
 
 def test_multi_use_coupon_counts_down_then_is_used(api, customer):

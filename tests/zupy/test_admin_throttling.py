@@ -1,14 +1,23 @@
 """Admin login attempts are throttled (django-axes) by the client's own address, behind nginx too."""
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from typing import Any
 
 import pytest
+import requests
+from django.contrib.auth.hashers import MD5PasswordHasher, make_password
 from django.contrib.auth.models import User
 from django.test import Client
+
+from tests.conftest import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +76,55 @@ def test_behind_nginx_the_address_nginx_saw_counts_not_what_the_client_wrote(set
     assert attempt(Client(), "right-password", REMOTE_ADDR=nginx, HTTP_X_FORWARDED_FOR="203.0.113.9") == 429
     # Everyone comes from nginx's address: a different client is not locked out with the first one.
     assert attempt(Client(), "right-password", REMOTE_ADDR=nginx, HTTP_X_FORWARDED_FOR="198.51.100.7") == 302
+
+
+class CountingHasher(MD5PasswordHasher):
+    """Counts the passwords checked, each taking as long as a real hasher's check, so that parallel
+    attempts overlap one another's checks as they do in production."""
+
+    algorithm = "counting_md5"
+    checked = 0
+    _lock = threading.Lock()
+
+    def verify(self, password: str, encoded: str) -> bool:
+        with self._lock:
+            CountingHasher.checked += 1
+        time.sleep(0.3)
+        return super().verify(password, encoded)
+
+
+def login_page(session: requests.Session, base: str) -> str:
+    """The CSRF token of the login form, with its cookie in ``session`` (a browser's first step)."""
+    page = session.get(base + URL, timeout=30).text
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_parallel_wrong_passwords_check_only_the_limit(live_server, settings):
+    """Through the live server's threads: every attempt reads the failures before any is recorded."""
+    settings.PASSWORD_HASHERS = ["tests.zupy.test_admin_throttling.CountingHasher"]
+    User.objects.filter(username="boss").update(password=make_password("right-password"))
+    CountingHasher.checked = 0
+    sessions = [requests.Session() for _ in range(30)]
+    tokens = [login_page(session, live_server.url) for session in sessions]
+    index = itertools.count()
+
+    def wrong_password() -> int:
+        n = next(index)
+        data = {"username": "boss", "password": f"wrong-{n}", "csrfmiddlewaretoken": tokens[n]}
+        response = sessions[n].post(live_server.url + URL, data=data, timeout=60, allow_redirects=False)
+        return response.status_code
+
+    statuses = run_together(30, wrong_password)
+
+    # Fewer when an attempt refused for crowding is recorded as a failure before the last slot is
+    # taken (axes counts attempts made while locked out, too).
+    checked = CountingHasher.checked
+    assert 1 <= checked <= settings.AXES_FAILURE_LIMIT, (checked, Counter(map(str, statuses)))
+    assert set(statuses) <= {200, 429} and statuses.count(429) >= 30 - settings.AXES_FAILURE_LIMIT
+    # Locked out: the right password is refused without being checked.
+    data = {"username": "boss", "password": "right-password", "csrfmiddlewaretoken": tokens[0]}
+    assert sessions[0].post(live_server.url + URL, data=data, timeout=60).status_code == 429
+    assert CountingHasher.checked == checked
