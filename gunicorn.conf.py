@@ -12,7 +12,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gthread whose event loop reads each request whole (head, and body up to the limit) before a thread
 # takes it, so slow clients hold no thread; GUNICORN_READ_TIMEOUT (10 s) bounds the read: 408.
-worker_class = "zupy.gunicorn_worker.BufferingThreadWorker"
+worker_class = "core.gunicorn_worker.BufferingThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 accesslog = None  # core.observability writes one JSON line per request

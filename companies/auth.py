@@ -23,7 +23,6 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from companies.models import ApiKey, Company
@@ -303,7 +302,7 @@ def _refusal(
 ) -> HttpResponse:
     """The answer DRF's view gave for this refusal: the same problem, rendered by the API's JSON
     renderer, with the view's headers (``Allow``) and the budget's. Built here rather than through the
-    exception handler: a refusal is the one answer that must stay cheap (tests/zupy/test_api_gate.py
+    exception handler: a refusal is the one answer that must stay cheap (tests/companies/test_api_gate.py
     holds the two to the same bytes)."""
     response = HttpResponse(
         _render(problem(status, instance=request.path, detail=detail)),
@@ -319,15 +318,3 @@ def _refusal(
             response[f"X-RateLimit-{name}"] = str(number)
     response["Content-Length"] = str(len(response.content))  # CommonMiddleware's, on every other answer
     return response
-
-
-class RateLimitHeaders:
-    """View mixin: every answer of a rate-limited request says where the key's budget stands."""
-
-    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        limits = getattr(request, "zupy_ratelimit", None)
-        if limits is not None:
-            for name, value in zip(("Limit", "Remaining", "Reset"), limits, strict=True):
-                response[f"X-RateLimit-{name}"] = str(value)
-        return response

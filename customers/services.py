@@ -296,13 +296,13 @@ def customer_find_or_create(
                 company_id=company.pk,
                 event="customer.enrolled",
                 data={
-                    **identifiers,  # ours, as before: the e-mail and CPF when given
+                    **identifiers,  # the e-mail and CPF when given
                     "customer_id": customer.pk,
                     "program_id": company.loyalty_program.pk,
                     "name": customer.full_name,
                     "phone": customer.phone or "",
                     "enrolled_at": iso_utc(customer.created_at),
-                    "full_name": customer.full_name,  # ours, as before
+                    "full_name": customer.full_name,  # beside upstream's "name", for receivers written to it
                 },
             )
             return Enrolment(customer=customer, created=True, matched_on=None)
@@ -342,7 +342,7 @@ def points_add(
                 # The points-history entry of this award (the add's activity_id).
                 "reference_id": entry.pk,
                 "awarded_at": iso_utc(entry.created_at),
-                # ours, as before
+                # This service's own names, kept beside upstream's for receivers written to them.
                 "amount": amount,
                 "balance_after": customer.points_balance,
                 "reason": reason,

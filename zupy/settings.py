@@ -209,10 +209,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Admin login throttling (django-axes) ----------------------------------------------------
-# axes' check, then an atomic count of attempts in flight, then the password (zupy/login_lockout.py):
+# axes' check, then an atomic count of attempts in flight, then the password (core/login_lockout.py):
 # the lockout holds when many attempts arrive at once.
-AUTHENTICATION_BACKENDS = ["zupy.login_lockout.LockoutBackend"]
-AXES_HANDLER = "zupy.login_lockout.LockoutHandler"
+AUTHENTICATION_BACKENDS = ["core.login_lockout.LockoutBackend"]
+AXES_HANDLER = "core.login_lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one user from one address

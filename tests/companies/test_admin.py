@@ -45,8 +45,8 @@ def test_admin_requires_staff_login(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/admin/zupy/company/", "/admin/zupy/apikey/", "/admin/customers/customer/", "/admin/rewards/reward/",
-     "/admin/coupons/coupon/", "/admin/customers/ledgerentry/", "/admin/zupy/apikey/add/"],
+    ["/admin/companies/company/", "/admin/companies/apikey/", "/admin/customers/customer/", "/admin/rewards/reward/",
+     "/admin/coupons/coupon/", "/admin/customers/ledgerentry/", "/admin/companies/apikey/add/"],
 )  # fmt: skip
 def test_admin_pages_render(admin_client, path):
     CouponFactory.create()
@@ -56,7 +56,7 @@ def test_admin_pages_render(admin_client, path):
 def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
     company = CompanyFactory.create()
     response = admin_client.post(
-        "/admin/zupy/apikey/add/",
+        "/admin/companies/apikey/add/",
         {"company": company.pk, "name": "till 1", "read_only": "", "response_format": "envelope"},
         follow=True,
     )
@@ -67,14 +67,14 @@ def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
     key = ApiKey.objects.get(company=company)
     assert key.matches(raw)
     assert Api(raw).get("/api/v2/rewards/").status_code == 200
-    listing = admin_client.get("/admin/zupy/apikey/").content.decode()
+    listing = admin_client.get("/admin/companies/apikey/").content.decode()
     assert raw not in listing and key.prefix in listing
 
 
 def test_admin_company_preset_sets_the_otp_flags(admin_client):
     company = CompanyFactory.create()
     data = {"name": company.name, "rate_tier": "enterprise", "otp_preset": "strict"}
-    response = admin_client.post(f"/admin/zupy/company/{company.pk}/change/", data)
+    response = admin_client.post(f"/admin/companies/company/{company.pk}/change/", data)
     assert response.status_code == 302, response.content
     company = Company.objects.get(pk=company.pk)
     assert (company.otp_preset, company.rate_tier) == ("strict", "enterprise")
@@ -193,14 +193,14 @@ def test_send_again_takes_the_change_permission(client, codenames, status):
 
 @pytest.mark.parametrize(
     ("codenames", "revoked"),
-    [(["zupy.view_apikey"], False), (["zupy.view_apikey", "zupy.change_apikey"], True)],
+    [(["companies.view_apikey"], False), (["companies.view_apikey", "companies.change_apikey"], True)],
 )
 def test_revoking_keys_takes_the_change_permission(client, codenames, revoked):
     company = CompanyFactory.create()
     raw = make_key(company)
     key = ApiKey.objects.get(company=company)
     clerk = staff_client(client, *codenames)
-    clerk.post("/admin/zupy/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    clerk.post("/admin/companies/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
     key.refresh_from_db()
     assert (key.revoked_at is not None) == revoked
     assert (Api(raw).get("/api/v2/rewards/").status_code == 401) == revoked

@@ -31,7 +31,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.http import HttpRequest
 
-log = logging.getLogger("zupy.login_lockout")
+log = logging.getLogger("core.login_lockout")
 
 # Far longer than one password check: the slot of an attempt whose process died lapses after this.
 IN_FLIGHT_SECONDS = 300

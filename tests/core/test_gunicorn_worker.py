@@ -1,11 +1,11 @@
-"""When the serving worker's event loop has read a request whole (zupy/gunicorn_worker.py), and the
+"""When the serving worker's event loop has read a request whole (core/gunicorn_worker.py), and the
 Content-Length bound it shares with the application. The worker itself is run in tests/test_edge_errors.py
 and tests/e2e/test_quickstart_server.py."""
 
 import pytest
 
-from zupy.api.inputs import content_length_exceeds
-from zupy.gunicorn_worker import TOO_LARGE, WAIT, WHOLE, request_state
+from core.gunicorn_worker import TOO_LARGE, WAIT, WHOLE, request_state
+from core.inputs import content_length_exceeds
 
 HEAD = b"POST /x HTTP/1.1\r\nHost: h\r\n"
 

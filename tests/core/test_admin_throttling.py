@@ -104,7 +104,7 @@ def login_page(session: requests.Session, base: str) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_thirty_parallel_wrong_passwords_check_only_the_limit(live_server, settings):
     """Through the live server's threads: every attempt reads the failures before any is recorded."""
-    settings.PASSWORD_HASHERS = ["tests.zupy.test_admin_throttling.CountingHasher"]
+    settings.PASSWORD_HASHERS = ["tests.core.test_admin_throttling.CountingHasher"]
     User.objects.filter(username="boss").update(password=make_password("right-password"))
     CountingHasher.checked = 0
     sessions = [requests.Session() for _ in range(30)]

@@ -150,7 +150,7 @@ class BufferingThreadWorker(ThreadWorker):
 
     def _refuse(self, conn: Any, status: int, reason: str) -> None:
         # gunicorn's master loads this class before Django is set up; the problem needs the app's kit.
-        from zupy.gunicorn_errors import write_problem
+        from core.gunicorn_errors import write_problem
 
         self._forget(conn)
         with contextlib.suppress(OSError):  # the client is gone or does not read: closed either way
