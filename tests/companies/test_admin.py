@@ -45,8 +45,9 @@ def test_admin_requires_staff_login(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/admin/companies/company/", "/admin/companies/apikey/", "/admin/customers/customer/", "/admin/rewards/reward/",
-     "/admin/coupons/coupon/", "/admin/customers/ledgerentry/", "/admin/companies/apikey/add/"],
+    ["/admin/companies/company/", "/admin/companies/apikey/", "/admin/customers/customer/",
+     "/admin/rewards/reward/", "/admin/coupons/coupon/", "/admin/customers/ledgerentry/",
+     "/admin/companies/apikey/add/"],
 )  # fmt: skip
 def test_admin_pages_render(admin_client, path):
     CouponFactory.create()
