@@ -21,25 +21,82 @@ def one_or_none(queryset: "QuerySet[Any, T]") -> T | None:
 # --- Hand-written statements on hot paths -------------------------------------------------------
 # The few statements sent on every validate, redeem or points add are written by hand: compiling them
 # through the ORM cost more CPU per request than everything else in the request together
-# (``python -m bench.profile validate --layers``; docs/benchmark.md). They stay portable: table and
-# column names come from the models' _meta where a rename could bite, parameters go through Django's
-# cursor (either backend), and values read back are converted here.
+# (``python -m bench.profile validate --layers``; docs/benchmark.md). They stay portable and follow
+# the models: every table and column name comes from the models' _meta (``statement``), parameters
+# go through Django's cursor (either backend), and values read back are converted here. Each stays
+# in the app that owns the table it writes (tests/test_layers.py: no app's string names another
+# app's table), and writes no model that has pre_save/post_save receivers: none of these sends
+# signals (tests/test_unsignalled_writes.py).
 M = TypeVar("M", bound=Model)
 
 
+class _Names:
+    """A model's quoted SQL names for ``statement``: ``{alias}`` is its table, ``{alias.field}`` the
+    column of a field, by name or attribute name (``customer`` and ``customer_id`` alike)."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model: type[Model]) -> None:
+        self._model = model
+
+    def __format__(self, spec: str) -> str:
+        return connection.ops.quote_name(self._model._meta.db_table)
+
+    def __getattr__(self, name: str) -> str:
+        return connection.ops.quote_name(_field(self._model, name).column)
+
+
+@functools.cache
+def _statement(template: str, models: tuple[tuple[str, type[Model]], ...], vendor: str) -> str:
+    return template.format_map({alias: _Names(model) for alias, model in models})
+
+
+def statement(template: str, **models: type[Model]) -> str:
+    """A hand-written statement with its names taken from the models: ``{r}`` in ``template`` becomes
+    the quoted table of ``models["r"]``, ``{r.quantity_available}`` the quoted column of that field.
+    Rendered once per process and template, so the text never names a table or column itself::
+
+        statement("UPDATE {r} SET {r.quantity_available} = %s WHERE {r.id} = %s", r=Reward)
+    """
+    return _statement(template, tuple(models.items()), connection.vendor)
+
+
+class DeferredFieldRead(RuntimeError):
+    """A field that ``model_from_row`` was not given was read: loading it would be a query nobody
+    counted, on a path whose statements are counted (tests/test_query_budget.py)."""
+
+
+@functools.cache
+def _refuse_loading(model: type[Model]) -> Callable[..., None]:
+    def refresh_from_db(using: Any = None, fields: Any = None, from_queryset: Any = None) -> None:
+        missing = ", ".join(fields) if fields else "its fields"
+        raise DeferredFieldRead(
+            f"{model.__name__}: {missing} not loaded by the statement that built this instance; "
+            "select it there, or load the row through the ORM"
+        )
+
+    return refresh_from_db
+
+
 def model_from_row(model: type[M], **values: Any) -> M:
-    """An instance of ``model`` as the ORM would load it with ``.only(*values)``: the fields not
-    given are deferred (reading one loads it), never silently their defaults. Values by column
-    attribute (``customer_id``); attach related instances afterwards (``coupon.customer = ...``)."""
+    """An instance of ``model`` with the fields given, as the ORM would load it with
+    ``.only(*values)``, except that reading any other field raises ``DeferredFieldRead`` instead of
+    loading it with a query of its own (never silently its default either). Values by column
+    attribute (``customer_id``); attach related instances afterwards (``coupon.customer = ...``).
+    ``save(update_fields=...)`` of loaded fields works as on any instance."""
     names = set(values)
     unknown = names - {f.attname for f in model._meta.concrete_fields}
     if unknown:  # a relation's name (not its "_id") would be dropped here and loaded lazily later
         raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
-    return model.from_db(
+    instance = model.from_db(
         connection.alias,
         names,
         [values[f.attname] for f in model._meta.concrete_fields if f.attname in names],
     )
+    # A deferred field loads itself through the instance's refresh_from_db (Django's
+    # DeferredAttribute): shadowed on this instance only, so the read raises instead.
+    instance.__dict__["refresh_from_db"] = _refuse_loading(model)
+    return instance
 
 
 def db_datetime(value: Any) -> datetime:
@@ -137,8 +194,8 @@ def _update_sql(
 
 def row_update(instance: Model, fields: Iterable[str]) -> None:
     """``instance.save(update_fields=fields)`` without the save machinery: the listed fields only
-    (an ``auto_now`` field among them is stamped, as save does); no signals (none are connected to
-    the models written this way)."""
+    (an ``auto_now`` field among them is stamped, as save does); no signals (none may be connected to
+    the models written this way: tests/test_unsignalled_writes.py)."""
     sql, found = _update_sql(type(instance), tuple(fields), connection.vendor)
     values = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in found]
     with connection.cursor() as cursor:

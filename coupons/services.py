@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from companies.models import ApiKey, Company
-from core.db import db_datetime, db_param, lock_clause, model_from_row, row_fetch, row_insert_unless_taken
+from core.db import db_param, row_insert_unless_taken, statement
 from core.errors import DomainError, NotFound
 from core.ids import is_ksuid
 from core.money import Z_MICRO, exceeds_share, times, z_format
@@ -27,12 +27,16 @@ from coupons.errors import (
     RewardUnavailable,
     ZGapTooLarge,
 )
+from coupons.lock_objects import coupon_lock, coupon_lock_for_use, coupons_lock_skipping_locked
 from coupons.models import CODE_ALPHABET, CODE_EXPECTED, Coupon, CouponStatus, CouponUse
 from coupons.selectors import coupon_ref_lookup, coupons_taken
+from customers.lock_objects import customer_lock
 from customers.models import Currency, Customer, EntryKind
 from customers.services import Movement, ledger_post
 from otp.policy import otp_session_check
+from rewards.lock_objects import reward_lock
 from rewards.models import Reward
+from rewards.services import reward_stock_move
 from webhooks.services import webhook_emit
 
 CODE_ATTEMPTS = 8
@@ -119,19 +123,20 @@ def coupon_redeem(
 ) -> Redemption:
     """Redeem a reward for a customer: check, take stock, debit, write the ledger, issue the coupon.
 
-    Locks the Customer row first (so that two redemptions by one customer serialise and the second
-    sees the first's debit and coupon), then the Reward row (so that stock is taken exactly once).
-    Every writer that takes both locks takes them in this order.
+    Locks the Customer row first (``customer_lock``: two redemptions by one customer serialise and
+    the second sees the first's debit and coupon), then the Reward row (``reward_lock``: stock is
+    taken exactly once). Every writer that takes both locks takes them in this order
+    (``coupons.lock_objects``).
     """
     otp_session_check(company=company, customer_id=customer_id, action="redemption", token=otp_session)
     now = timezone.now()
     if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
         raise NotFound("Customer or reward not found.")
     with transaction.atomic():
-        customer = row_fetch(Customer, for_update=True, company_id=company.pk, pk=customer_id)
+        customer = customer_lock(company_id=company.pk, customer_id=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
-        reward = row_fetch(Reward, for_update=True, company_id=company.pk, pk=reward_id)
+        reward = reward_lock(company_id=company.pk, reward_id=reward_id)
         if reward is None:
             raise NotFound("Reward not found.")
         if not reward.is_available(now):
@@ -192,22 +197,6 @@ def coupon_redeem(
     )
 
 
-def reward_stock_move(*, reward_id: str, taken: int) -> None:
-    """Take (``taken`` > 0, a redemption) or give back (< 0, a cancel) stock of a reward, and count
-    it in the lifetime ``quantity_redeemed``. The caller holds the reward's row lock (a redemption)
-    or the coupon's (a cancel); a conditional UPDATE either way, never a read then a write, and the
-    CHECK constraints refuse stock below zero. NULL stock stays NULL: unlimited stays unlimited."""
-    with connection.cursor() as cursor:
-        cursor.execute(STOCK_MOVE, [taken, taken, reward_id])
-
-
-# By hand (core/db.py says why); NULL - n stays NULL.
-STOCK_MOVE = """
-UPDATE rewards_reward SET quantity_redeemed = quantity_redeemed + %s,
-       quantity_available = quantity_available - %s
- WHERE id = %s"""
-
-
 def coupon_refusal(coupon: Coupon, now: datetime) -> type[DomainError] | None:
     """Why this coupon cannot be used now, or None if it can."""
     if coupon.status == CouponStatus.CANCELLED:
@@ -219,57 +208,13 @@ def coupon_refusal(coupon: Coupon, now: datetime) -> type[DomainError] | None:
     return None
 
 
-# The locking read of a validation, by hand (core/db.py says why): only what the refusal rule, the
-# counters it writes, the answer (the customer's balances) and the webhook event (the reward's name)
-# need; the customer and reward rows are wide. {column} is "code" or "id" (coupon_ref_lookup).
-VALIDATE_LOCK = """
-SELECT c.id, c.code, c.status, c.remaining_usages, c.total_usages_allowed, c.valid_until,
-       c.customer_id, c.reward_id, cu.points_balance, cu.z_balance, r.name
-  FROM coupons_coupon c
-  JOIN customers_customer cu ON cu.id = c.customer_id
-  JOIN rewards_reward r ON r.id = c.reward_id
- WHERE c.company_id = %s AND c.customer_id = %s AND c.{column} = %s"""
+# The writes of a validation, by hand (core/db.py says why).
 VALIDATE_USE = """
-UPDATE coupons_coupon SET remaining_usages = %s, usage_date = %s, status = %s, updated_at = %s
- WHERE id = %s"""
+UPDATE {c} SET {c.remaining_usages} = %s, {c.usage_date} = %s, {c.status} = %s, {c.updated_at} = %s
+ WHERE {c.id} = %s"""
 VALIDATE_RECORD = """
-INSERT INTO coupons_couponuse (id, coupon_id, company_id, api_key_id, used_at, remaining_after)
+INSERT INTO {u} ({u.id}, {u.coupon_id}, {u.company_id}, {u.api_key_id}, {u.used_at}, {u.remaining_after})
 VALUES (%s, %s, %s, %s, %s, %s)"""
-
-
-def _coupon_locked(*, company: Company, customer_id: str, coupon_ref: str) -> Coupon | None:
-    """The coupon, its row locked until the transaction ends, with the customer's balances and the
-    reward's name loaded (everything else deferred); None if ``coupon_ref`` names none of this
-    customer's coupons."""
-    lookup = coupon_ref_lookup(customer_id=customer_id, ref=coupon_ref)
-    if lookup is None:
-        return None
-    column, value = lookup
-    with connection.cursor() as cursor:
-        cursor.execute(
-            VALIDATE_LOCK.format(column=column) + lock_clause("c"), [company.pk, customer_id, value]
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pk, code, status, remaining, total, valid_until, customer_pk, reward_pk, points, z_micro, name = row
-    coupon = model_from_row(
-        Coupon,
-        id=pk,
-        company_id=company.pk,
-        customer_id=customer_pk,
-        reward_id=reward_pk,
-        code=code,
-        status=status,
-        total_usages_allowed=total,
-        remaining_usages=remaining,
-        valid_until=db_datetime(valid_until),
-    )
-    coupon.customer = model_from_row(
-        Customer, id=customer_pk, company_id=company.pk, points_balance=points, z_balance=z_micro
-    )
-    coupon.reward = model_from_row(Reward, id=reward_pk, company_id=company.pk, name=name)
-    return coupon
 
 
 @dataclass(frozen=True)
@@ -289,7 +234,7 @@ def coupon_validate(
 ) -> Validation:
     """Use one usage of a coupon, found by KSUID or code (any case).
 
-    Locks the Coupon row (SELECT ... FOR UPDATE OF the coupon, VALIDATE_LOCK) so that two tills
+    Locks the Coupon row (``coupon_lock_for_use``: SELECT ... FOR UPDATE OF the coupon) so that two tills
     validating at once serialise here: the second reads remaining_usages already decremented and
     gets 409. On SQLite the IMMEDIATE transaction takes the database write lock instead, with the same effect.
     An expired coupon is stored as expired even though the call is refused: the mark is committed
@@ -298,7 +243,7 @@ def coupon_validate(
     otp_session_check(company=company, customer_id=customer_id, action="coupon_usage", token=otp_session)
     now = timezone.now()
     with transaction.atomic():
-        coupon = _coupon_locked(company=company, customer_id=customer_id, coupon_ref=coupon_ref)
+        coupon = coupon_lock_for_use(company_id=company.pk, customer_id=customer_id, coupon_ref=coupon_ref)
         if coupon is None:
             if is_ksuid(customer_id) and coupon_ref_lookup(customer_id=customer_id, ref=coupon_ref) is None:
                 raise NotFound(f'"{coupon_ref}" is neither a coupon id nor a coupon code. {CODE_EXPECTED}')
@@ -318,11 +263,11 @@ def coupon_validate(
             )
             with connection.cursor() as cursor:
                 cursor.execute(
-                    VALIDATE_USE,
+                    statement(VALIDATE_USE, c=Coupon),
                     [coupon.remaining_usages, db_param(now), coupon.status, db_param(now), coupon.pk],
                 )
                 cursor.execute(
-                    VALIDATE_RECORD,
+                    statement(VALIDATE_RECORD, u=CouponUse),
                     [use.pk, coupon.pk, company.pk, use.api_key_id, db_param(now), use.remaining_after],
                 )
             webhook_emit(
@@ -343,17 +288,20 @@ def coupon_validate(
 def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon:
     """Cancel an active, unused coupon: refund its points and Z$ through the ledger, return its stock.
 
-    Locks the Customer row first, then the Coupon, then the Reward: the same order as a redemption
-    (customer, reward), so the two cannot deadlock, and a concurrent validate (which locks only the
-    coupon) is serialised against this on the coupon row.
+    Locks the Customer row first (``customer_lock``), then the Coupon (``coupon_lock``), then the
+    Reward (by its stock UPDATE, ``reward_stock_move``): the same order as a redemption (customer,
+    reward), so the two cannot deadlock, and a concurrent validate (which locks only the coupon) is
+    serialised against this on the coupon row.
     """
     now = timezone.now()
     with transaction.atomic():
         customer_id = Coupon.objects.filter(pk=coupon_id).values_list("customer_id", flat=True).first()
         if customer_id is None:
             raise NotFound("Coupon not found.")
-        customer = Customer.objects.select_for_update().get(pk=customer_id)
-        coupon = Coupon.objects.select_related("reward").select_for_update(of=("self",)).get(pk=coupon_id)
+        customer = customer_lock(customer_id=customer_id)
+        coupon = coupon_lock(coupon_id=coupon_id)
+        if customer is None or coupon is None:
+            raise NotFound("Coupon not found.")
         if (
             coupon.effective_status(now) != CouponStatus.ACTIVE
             or coupon.remaining_usages != coupon.total_usages_allowed
@@ -434,8 +382,7 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
     while True:
         with transaction.atomic():
             due = list(
-                Coupon.objects.select_related("reward")
-                .select_for_update(skip_locked=True, of=("self",))
+                coupons_lock_skipping_locked()
                 .filter(status=CouponStatus.ACTIVE, valid_until__lte=now)
                 .order_by("valid_until")[:batch]
             )
@@ -452,8 +399,7 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
     while True:
         with transaction.atomic():
             soon = list(
-                Coupon.objects.select_related("reward")
-                .select_for_update(skip_locked=True, of=("self",))
+                coupons_lock_skipping_locked()
                 .filter(
                     status=CouponStatus.ACTIVE,
                     valid_until__gt=now,

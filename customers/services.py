@@ -9,11 +9,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from companies.models import ApiKey, Company, LoyaltyProgram
-from core.db import one_or_none, row_fetch, row_update, rows_insert
+from core.db import row_update, rows_insert
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from core.timefmt import iso_utc
 from customers.errors import BalanceLimit
+from customers.lock_objects import customer_lock
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
@@ -39,7 +40,7 @@ def ledger_post(
 ) -> list[LedgerEntry]:
     """Apply movements to ``customer`` and write one ledger row each, with balance before/after.
 
-    The caller must hold the customer's row lock (``select_for_update``) in its open transaction:
+    The caller must hold the customer's row lock (``customer_lock``) in its open transaction:
     the balance read here is then the one the UPDATE overwrites, so no concurrent change is lost.
     A movement that would make a balance negative is a bug in the caller (it checks first), and the
     database's CHECK constraints refuse it anyway. One that would take a balance or a lifetime
@@ -138,7 +139,7 @@ def customer_adjust_balance(
         raise ValidationFailed("A reason is required for a manual adjustment.")
     z_micro = z_to_micro(z_amount)
     with transaction.atomic():
-        customer = one_or_none(Customer.objects.select_for_update().filter(pk=customer_id))
+        customer = customer_lock(customer_id=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
         refusals = adjustment_refusals(customer=customer, points=points, z_micro=z_micro)
@@ -186,10 +187,12 @@ def customer_set_balances(
     *, customer_id: str, points: int, z_balance: Decimal | int, reason: str
 ) -> Customer:
     """Bring a customer's balances to the given values (Z$ as a decimal amount) through adjustment
-    entries (demo seeding)."""
+    entries (demo seeding). Locks the Customer row, like every balance change."""
     z_micro = z_to_micro(z_balance)
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        customer = customer_lock(customer_id=customer_id)
+        if customer is None:
+            raise NotFound("Customer not found.")
         ledger_post(
             customer=customer,
             movements=[
@@ -318,7 +321,7 @@ def points_add(
 ) -> LedgerEntry:
     """Award points (a purchase, a promotion). Locks the Customer row, like every balance change."""
     with transaction.atomic():
-        customer = row_fetch(Customer, for_update=True, company_id=company.pk, pk=customer_id)
+        customer = customer_lock(company_id=company.pk, customer_id=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it

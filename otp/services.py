@@ -19,6 +19,7 @@ from customers.identifiers import normalise_cpf, normalise_email, normalise_phon
 from customers.models import Customer
 from customers.services import customer_find_or_create
 from otp.errors import OtpAttemptsExceeded, OtpInvalid
+from otp.lock_objects import otp_challenge_lock
 from otp.models import Channel, OtpChallenge, OtpSession, session_token_digest
 from otp.senders import DeliveryFailed, sender_for
 
@@ -88,12 +89,16 @@ class OtpSent:
 
 
 def otp_request(*, company: Company, identifier: str) -> OtpSent:
-    """Issue a 6-digit code for ``identifier`` and send it after the transaction commits.
+    """Issue a 6-digit code for ``identifier``, send it, and answer with the send's outcome.
 
     Counted per identifier, per customer (whichever of their identifiers is used) and per company.
 
-    A new request replaces the pending code. If delivery fails, the pending code is removed and the
-    caller gets 503: no code is left behind that the customer never received.
+    A new request replaces the pending code. The code is stored (committed, when this is not called
+    inside a transaction of the caller's) and then sent here, before this returns: the answer is
+    the send's. If delivery fails, the pending code is removed and the caller gets 503: no code is
+    left behind that the customer never received. Called inside a transaction, the code is sent
+    before that transaction commits; the answer is still the send's, and a caller that then rolls
+    back leaves the customer a code that verifies as not pending (they ask for another).
     """
     ident = identifier_parse(identifier)
     customer = (
@@ -113,16 +118,6 @@ def otp_request(*, company: Company, identifier: str) -> OtpSent:
         destination = customer.phone or customer.email or ""
         channel = Channel.WHATSAPP if customer.phone else Channel.EMAIL
     code = f"{secrets.randbelow(10**6):06d}"
-    failure: list[DeliveryFailed] = []
-
-    def deliver() -> None:
-        try:
-            sender_for(channel).send(
-                channel=channel, destination=destination, code=code, company_name=company.name
-            )
-        except DeliveryFailed as exc:
-            failure.append(exc)
-
     with transaction.atomic():
         OtpChallenge.objects.filter(company=company, identifier=ident.value).delete()
         challenge = OtpChallenge(
@@ -130,10 +125,15 @@ def otp_request(*, company: Company, identifier: str) -> OtpSent:
         )
         challenge.code_digest = _code_digest(challenge.id, code)
         challenge.save(force_insert=True)
-        transaction.on_commit(deliver)
-    if failure:
+    # Sent here, not in transaction.on_commit: inside a caller's transaction that would run only
+    # when the caller commits, after this had already answered as if the code were sent.
+    try:
+        sender_for(channel).send(
+            channel=channel, destination=destination, code=code, company_name=company.name
+        )
+    except DeliveryFailed as exc:
         OtpChallenge.objects.filter(pk=challenge.pk).delete()
-        raise ServiceUnavailable("The code could not be delivered. Try again shortly.")
+        raise ServiceUnavailable("The code could not be delivered. Try again shortly.") from exc
     return OtpSent(channel=channel, expires_in=int(CODE_TTL.total_seconds()))
 
 
@@ -147,17 +147,15 @@ class OtpVerified:
 def otp_verify(*, company: Company, identifier: str, code: str) -> OtpVerified:
     """Check a code; on success consume it, enrol the customer if new, and open a 30-minute session.
 
-    Locks the challenge row so that concurrent guesses are counted one by one. A wrong guess is
-    committed (its attempt counts) before the 401 is raised; after MAX_ATTEMPTS wrong guesses the
-    code is dead and even the right one answers 429.
+    Locks the challenge row (``otp_challenge_lock``) so that concurrent guesses are counted one by
+    one. A wrong guess is committed (its attempt counts) before the 401 is raised; after
+    MAX_ATTEMPTS wrong guesses the code is dead and even the right one answers 429.
     """
     ident = identifier_parse(identifier)
     now = timezone.now()
     refusal: DomainError | None = None
     with transaction.atomic():
-        challenge = (
-            OtpChallenge.objects.select_for_update().filter(company=company, identifier=ident.value).first()
-        )
+        challenge = otp_challenge_lock(company=company, identifier=ident.value)
         if challenge is None or challenge.expires_at <= now:
             refusal = NotFound("No code is pending for this identifier; request a new one.")
         elif challenge.attempts >= MAX_ATTEMPTS:

@@ -2,9 +2,12 @@
 parses them), not by searching its text, so a comment or a string cannot pass or fail it."""
 
 import ast
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 
 ROOT = Path(__file__).resolve().parents[1]
 # The domain apps, each a room of its own; ``core`` is the kit they stand on, ``zupy`` the project
@@ -59,10 +62,52 @@ def query_names(path: Path) -> list[str]:
     return found
 
 
+def string_constants(path: Path) -> Iterator[tuple[int, str]]:
+    """Every string literal of ``path`` (f-strings' literal parts too) but its docstrings, which
+    are prose: (line, text)."""
+    tree = ast.parse(path.read_text(), str(path))
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, documented) and node.body and isinstance(node.body[0], ast.Expr)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node.lineno, node.value
+
+
+def tables_of_other_apps(package: str) -> re.Pattern[str]:
+    """Any installed model's table (Django's own apps' too) that ``package`` does not own, as a
+    whole word in any case (PostgreSQL folds unquoted names to lower case)."""
+    tables = sorted(
+        model._meta.db_table
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.app_label != package
+    )
+    return re.compile(r"\b(" + "|".join(map(re.escape, tables)) + r")\b", re.IGNORECASE)
+
+
 def project_imports(path: Path) -> set[str]:
     """The top-level project packages (apps, kit, project) that ``path`` imports."""
     packages = {*APPS, KIT, PROJECT}
     return {name.split(".")[0] for name in imported_modules(path)} & packages
+
+
+@pytest.mark.parametrize("package", [*APPS, KIT])
+def test_no_sql_string_names_another_apps_table(package):
+    """An app writes only its own tables: another app's rows change through that app's functions
+    (stock through rewards/, a customer's lock through customers/), and where a hand-written
+    statement reads across apps it takes the names from the models (``core.db.statement``), so no
+    string of an app, migrations included, names a table that another app owns."""
+    other_tables = tables_of_other_apps(package)
+    offending = [
+        f"{path.relative_to(ROOT)}:{line} {name}"
+        for path in modules(package)
+        for line, text in string_constants(path)
+        for name in other_tables.findall(text)
+    ]
+    assert offending == []
 
 
 def test_the_kit_imports_no_app():

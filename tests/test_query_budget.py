@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from coupons.models import Coupon, CouponUse
 from customers.models import Customer
 from tests.conftest import Api
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
@@ -38,8 +39,9 @@ def test_validate_is_one_locking_select_one_update_one_insert(warm):
     sql = statements(lambda: api.validate(customer.pk, coupon.code))
     assert len(sql) == 3, sql
     assert sql[0].lstrip().startswith("SELECT") and sql[0].endswith("FOR UPDATE OF c")
-    assert sql[1].lstrip().startswith("UPDATE coupons_coupon SET")
-    assert sql[2].lstrip().startswith("INSERT INTO coupons_couponuse")
+    quote = connection.ops.quote_name
+    assert sql[1].lstrip().startswith(f"UPDATE {quote(Coupon._meta.db_table)} SET")
+    assert sql[2].lstrip().startswith(f"INSERT INTO {quote(CouponUse._meta.db_table)}")
 
 
 def test_redeem_statement_count(warm):

@@ -7,9 +7,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
 
-from core.db import db_datetime, model_from_row, row_fetch, row_insert_unless_taken, row_update, rows_insert
+from core.db import (
+    DeferredFieldRead,
+    db_datetime,
+    model_from_row,
+    row_fetch,
+    row_insert_unless_taken,
+    row_update,
+    rows_insert,
+    statement,
+)
+from coupons.lock_objects import coupon_lock_for_use
+from coupons.models import Coupon
 from customers.models import Customer, LedgerEntry
 from rewards.models import Reward
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory
@@ -96,6 +108,58 @@ def test_model_from_row_refuses_a_relation_name():
     # "customer" (not "customer_id") would be dropped and then loaded lazily: one query per request.
     with pytest.raises(TypeError, match="customer"):
         model_from_row(LedgerEntry, id="x", customer=object())
+
+
+def test_model_from_row_refuses_to_load_a_field_it_was_not_given(django_assert_num_queries):
+    customer = CustomerFactory.create(points=7)
+    partial = model_from_row(Customer, id=customer.pk, company_id=customer.company_id, points_balance=7)
+    with django_assert_num_queries(0):
+        assert partial.points_balance == 7
+        with pytest.raises(DeferredFieldRead, match="Customer: full_name not loaded"):
+            partial.full_name  # noqa: B018
+    assert partial.get_deferred_fields() >= {"full_name", "z_balance"}
+    # Only these instances: the ORM's own deferred fields still load themselves (a second query).
+    with django_assert_num_queries(2):
+        assert Customer.objects.only("id").get(pk=customer.pk).points_balance == 7
+
+
+def test_a_validations_locked_coupon_has_only_what_the_statement_read():
+    coupon = CouponFactory.create()
+    with transaction.atomic():
+        locked = coupon_lock_for_use(
+            company_id=coupon.company_id, customer_id=coupon.customer_id, coupon_ref=coupon.code
+        )
+        assert locked is not None
+        assert (locked.code, locked.customer.points_balance, locked.reward.name) == (
+            coupon.code,
+            coupon.customer.points_balance,
+            coupon.reward.name,
+        )
+        for read in (
+            lambda: locked.points_spent,
+            lambda: locked.customer.email,
+            lambda: locked.reward.points_required,
+        ):
+            with pytest.raises(DeferredFieldRead):
+                read()
+
+
+def test_model_from_row_instances_save_their_loaded_fields():
+    coupon = CouponFactory.create()
+    partial = model_from_row(Coupon, id=coupon.pk, status="expired")
+    partial.save(update_fields=["status", "updated_at"])
+    assert Coupon.objects.get(pk=coupon.pk).status == "expired"
+
+
+def test_statement_takes_table_and_column_names_from_the_models():
+    sql = statement(
+        "UPDATE {r} SET {r.quantity_available} = %s WHERE {r.company} = %s AND {r.pk} = %s", r=Reward
+    )
+    assert (
+        sql == 'UPDATE "rewards_reward" SET "quantity_available" = %s WHERE "company_id" = %s AND "id" = %s'
+    )
+    with pytest.raises(FieldDoesNotExist):
+        statement("SELECT {r.stock} FROM {r}", r=Reward)
 
 
 def test_db_datetime_reads_both_backends():

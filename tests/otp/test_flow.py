@@ -1,4 +1,4 @@
-"""The OTP flow end to end through HTTP. transaction=True: codes are sent on commit."""
+"""The OTP flow end to end through HTTP. transaction=True: the services' own transactions commit."""
 
 import json
 import threading
@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from pytest_django.fixtures import Settings
 
 from companies.models import Company
+from core.errors import ServiceUnavailable
 from customers.models import Customer
 from otp.models import OtpChallenge, OtpSession
+from otp.services import otp_request
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CustomerFactory, RewardFactory, make_key
 
@@ -241,6 +244,24 @@ def test_gateway_failure_is_503_and_leaves_no_pending_code(api, gateway):
     gateway.status = 500
     assert_problem(request_otp(api, PHONE), 503, "service-unavailable")
     assert not OtpChallenge.objects.exists()
+
+
+def test_called_in_a_transaction_a_failed_send_is_still_refused(strict, gateway):
+    """The caller's transaction does not postpone the send past the answer: a send that fails is
+    a 503 there too, and no code is left pending."""
+    gateway.status = 500
+    with transaction.atomic():
+        with pytest.raises(ServiceUnavailable):
+            otp_request(company=strict, identifier=PHONE)
+        assert len(gateway.received) == 1
+        assert not OtpChallenge.objects.exists()
+
+
+def test_called_in_a_transaction_the_code_is_sent_before_the_answer(api, strict, gateway):
+    with transaction.atomic():
+        sent = otp_request(company=strict, identifier=PHONE)
+        assert (sent.channel, len(gateway.received)) == ("whatsapp", 1)
+    assert verify_otp(api, PHONE, gateway.received[0]["code"]).status_code == 200
 
 
 def test_unreachable_gateway_is_503(api, settings):
