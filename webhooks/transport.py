@@ -344,7 +344,9 @@ def post(
     except Exception as exc:
         if watchdog.fired == Watchdog.STOPPED:
             raise Interrupted("stopped: the worker shut down during the attempt") from exc
-        if watchdog.fired or isinstance(exc, TimeoutError | Urllib3Timeout):
+        # (urllib3's NewConnectionError, a refused connection, is a ConnectTimeoutError too.)
+        timed_out = isinstance(exc, TimeoutError | Urllib3Timeout) and not isinstance(exc, NewConnectionError)
+        if watchdog.fired or timed_out:
             raise DeadlineExceeded(
                 f"timed out: no complete answer within {timeout:g} s (connect, send and response)"
             ) from exc
