@@ -199,7 +199,6 @@ class Watchdog:
     EXPIRED, STOPPED = "expired", "stopped"
 
     def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
-        self.seconds = seconds
         self.expires = time.monotonic() + seconds
         self.fired: str | None = None  # why the attempt was cut off, if it was
         self._stop = stop
