@@ -199,7 +199,6 @@ class Watchdog:
     EXPIRED, STOPPED = "expired", "stopped"
 
     def __init__(self, seconds: float, stop: threading.Event | None = None) -> None:
-        self.seconds = seconds
         self.expires = time.monotonic() + seconds
         self.fired: str | None = None  # why the attempt was cut off, if it was
         self._stop = stop
@@ -344,7 +343,9 @@ def post(
     except Exception as exc:
         if watchdog.fired == Watchdog.STOPPED:
             raise Interrupted("stopped: the worker shut down during the attempt") from exc
-        if watchdog.fired or isinstance(exc, TimeoutError | Urllib3Timeout):
+        # (urllib3's NewConnectionError, a refused connection, is a ConnectTimeoutError too.)
+        timed_out = isinstance(exc, TimeoutError | Urllib3Timeout) and not isinstance(exc, NewConnectionError)
+        if watchdog.fired or timed_out:
             raise DeadlineExceeded(
                 f"timed out: no complete answer within {timeout:g} s (connect, send and response)"
             ) from exc
