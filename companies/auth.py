@@ -157,16 +157,39 @@ class Budget:
         return self.limit, max(self.limit - self.count, 0), self.reset
 
 
+# Counters this process has seen over their limit in the current window, with that limit. A count only
+# grows within its window, so until the window ends every further request on the counter is refused
+# here, without a round trip to the cache: a refusal then costs no I/O at all. Keyed with the limit too,
+# so that a tier raised meanwhile (the key's lookup refreshes within API_KEY_LOCAL_TTL) counts again.
+_exhausted: dict[str, int] = {}
+_exhausted_window = [0]
+
+
+def forget_exhausted() -> None:
+    """Drop what this process knows about used-up budgets (tests that clear the cache)."""
+    _exhausted.clear()
+
+
 def _spend(counter: str, limit: int) -> Budget | None:
     """One request against ``counter`` in this one-minute window; None when the cache does not answer."""
     now = time.time()
+    window = int(now // WINDOW)
+    reset = max(1, math.ceil(WINDOW - now % WINDOW))
+    key = f"zupy:rl:{counter}:{window}"
+    if _exhausted_window[0] != window:  # entries name their window: this only bounds the dict
+        _exhausted.clear()
+        _exhausted_window[0] = window
+    elif _exhausted.get(key) == limit:
+        return Budget(limit=limit, count=limit + 1, reset=reset)
     try:
-        count = _count(f"zupy:rl:{counter}:{int(now // WINDOW)}")
+        count = _count(key)
     except Exception:
         # Fail open: a cache outage must not stop tills; the limit protects capacity, not money.
         log.warning("rate-limit cache unavailable; request allowed", exc_info=True)
         return None
-    return Budget(limit=limit, count=count, reset=max(1, math.ceil(WINDOW - now % WINDOW)))
+    if count > limit:
+        _exhausted[key] = limit
+    return Budget(limit=limit, count=count, reset=reset)
 
 
 def key_budget(api_key: ApiKey) -> Budget | None:

@@ -1,6 +1,7 @@
 """Refused and anonymous requests are answered before the stack (companies.auth.ApiGateMiddleware), the
 way DRF answered them, and the schema document is built once per process."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -164,3 +165,22 @@ def test_the_schema_is_built_once_per_process_and_stays_the_same(fresh_documents
     assert json_answers[0].content == json_answers[1].content
     assert json_answers[0]["Content-Type"] == "application/vnd.oai.openapi+json"
     assert json_answers[0].content.startswith(b"{")
+
+
+def test_once_over_its_limit_a_key_is_refused_without_a_round_trip_to_the_cache(tight, monkeypatch):
+    counted: list[str] = []
+    count = auth._count
+
+    def counting(key: str) -> int:
+        counted.append(key)
+        return count(key)
+
+    monkeypatch.setattr(auth, "_count", counting)
+    api = Api(make_key(CompanyFactory.create(rate_tier="free")))
+    if time.time() % 60 > 50:  # stay inside one one-minute window
+        time.sleep(61 - time.time() % 60)
+    statuses = [api.get("/api/v2/rewards/").status_code for _ in range(6)]
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    assert len(counted) == 3, "the first refusal counts; the ones after it are known to be over"
+    tight.ZUPY_RATE_LIMITS = {**tight.ZUPY_RATE_LIMITS, "free": 5}  # a tier raised meanwhile
+    assert api.get("/api/v2/rewards/").status_code == 200 and len(counted) == 4, "counted again"
