@@ -105,7 +105,7 @@ def _fresh_cache() -> Iterator[None]:
     """Rate-limit counters live in the cache; each test starts with none."""
     from django.core.cache import cache
 
-    from zupy.api.auth import forget_exhausted
+    from companies.auth import forget_exhausted
 
     cache.clear()
     forget_exhausted()
