@@ -160,10 +160,12 @@ class BufferingThreadWorker(ThreadWorker):
 
     # --- the thread's side ------------------------------------------------------------------------
     def handle(self, conn: Any) -> Any:
-        conn.sock.setblocking(True)
-        conn.init()
-        conn.parser.unreader.unread(bytes(conn.zupy_buf))
-        conn.zupy_buf = bytearray()
+        buffered = getattr(conn, "zupy_buf", None)
+        if buffered is not None:  # read by the event loop (always, but over TLS)
+            conn.sock.setblocking(True)
+            conn.init()
+            conn.parser.unreader.unread(bytes(buffered))
+            conn.zupy_buf = None
         return super().handle(conn)
 
     def handle_request(self, req: Any, conn: Any) -> Any:

@@ -13,7 +13,7 @@ from tests.e2e.nginx import start_nginx
 from tests.e2e.servers import GUNICORN, ROOT, free_port, production_env, stop, wait_ready
 from tests.e2e.slow_clients import SlowClients
 
-READ_TIMEOUT = 3  # seconds the server gives a request's head and body (GUNICORN_READ_TIMEOUT)
+READ_TIMEOUT = 5  # seconds the server gives a request's head and body (GUNICORN_READ_TIMEOUT)
 
 
 def raw_request(
@@ -198,7 +198,7 @@ def test_slow_clients_hold_no_thread_and_are_answered_408(gunicorn_port: int) ->
     time, or its head and then its body a byte at a time: other clients are answered meanwhile, and
     each slow one gets 408 problem+json once GUNICORN_READ_TIMEOUT is over."""
     with SlowClients(gunicorn_port, count=8, drip_for=READ_TIMEOUT + 4) as slow:
-        for _ in range(5):
+        for _ in range(3):
             status, _, payload = raw_request(gunicorn_port, get("/healthz"), timeout=READ_TIMEOUT - 1)
             assert status == 200 and json.loads(payload) == {"status": "ok"}
             assert slow.still_open() == 8  # served while every slow client still held its socket

@@ -138,9 +138,16 @@ elif _engine == "django.db.backends.postgresql":
             "timeout": env.int("DB_POOL_TIMEOUT", default=10),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Checks each pooled connection before a request gets it (one a database restart broke is
+        # replaced, not used once and failed), and fails at once, without waiting DB_POOL_TIMEOUT,
+        # while the database is unreachable: core/postgresql/base.py.
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# After a failure to get a connection, how long requests fail at once before one waits on the pool again.
+DB_OUTAGE_PROBE_INTERVAL = env.float("DB_OUTAGE_PROBE_INTERVAL", default=1.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -41,9 +41,13 @@ class OwnPostgres:
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self.as_pg, f"{self.bin}/{tool}", *args], check=True, capture_output=True)
 
-    def start(self) -> None:
+    def start(self, action: str = "start") -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", f"{self.dir}/db", "-l", f"{self.dir}/log", "-o", options, "-w", "start")
+        self._run("pg_ctl", "-D", f"{self.dir}/db", "-l", f"{self.dir}/log", "-o", options, "-w", action)
+
+    def restart(self) -> None:
+        """pg_ctl restart (fast mode): every server process ends, so every client connection breaks."""
+        self.start("restart")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", f"{self.dir}/db", "-m", "immediate", "-w", "stop")
@@ -61,7 +65,8 @@ def stack() -> Iterator[dict[str, Any]]:
         "faults",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:{pg.port}/postgres",
         CACHE_URL="locmemcache://faults",
-        DB_POOL_TIMEOUT="2",
+        # As in production: a request that found no working connection would wait this long for one.
+        DB_POOL_TIMEOUT="10",
         WEB_CONCURRENCY="3",
         GUNICORN_THREADS="2",
         GUNICORN_TIMEOUT="20",
@@ -86,30 +91,60 @@ def stack() -> Iterator[dict[str, Any]]:
         pg.destroy()
 
 
-def _get(stack: dict[str, Any], path: str) -> requests.Response:
+def _get(stack: dict[str, Any], path: str, timeout: float = 15) -> requests.Response:
     return requests.get(
-        f"{stack['base']}/api/v2{path}", headers={"X-API-Key": stack["seeded"]["api_key"]}, timeout=15
+        f"{stack['base']}/api/v2{path}", headers={"X-API-Key": stack["seeded"]["api_key"]}, timeout=timeout
     )
 
 
-def test_a_database_outage_answers_503_problems_and_recovers_by_itself(stack):
+def _warm(stack: dict[str, Any], path: str) -> None:
+    """Concurrent requests, so that every worker's pool holds several connections."""
+
+    def client() -> None:
+        session = requests.Session()
+        for _ in range(10):
+            session.get(f"{stack['base']}/api/v2{path}", headers={"X-API-Key": stack["seeded"]["api_key"]})
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_a_database_outage_answers_503_problems_at_once_and_recovers_by_itself(stack):
+    """While the server is down no request waits the pool's 10 s for a connection: each 503 comes
+    within 5 s (the client's timeout), the first ones after the stop included, and /readyz alike."""
     customer = stack["seeded"]["customer_id"]
-    assert _get(stack, f"/rewards/?customer_id={customer}").status_code == 200
+    _warm(stack, f"/rewards/?customer_id={customer}")
     stack["pg"].stop()
     try:
-        for _ in range(6):
-            response = _get(stack, f"/rewards/?customer_id={customer}")
-            assert response.status_code == 503, response.text
-            assert response.headers["Content-Type"] == "application/problem+json"
-            assert response.json()["type"].endswith("/service-unavailable")
-        ready = requests.get(f"{stack['base']}/readyz", timeout=15)
-        assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("error")
+        for _ in range(3):
+            for _ in range(6):  # more than there are workers: each process meets the outage
+                response = _get(stack, f"/rewards/?customer_id={customer}", timeout=5)
+                assert response.status_code == 503, response.text
+                assert response.headers["Content-Type"] == "application/problem+json"
+                assert response.json()["type"].endswith("/service-unavailable")
+            ready = requests.get(f"{stack['base']}/readyz", timeout=5)
+            assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("error")
+            time.sleep(1)  # past DB_OUTAGE_PROBE_INTERVAL: the probes find the server still down
     finally:
         stack["pg"].start()
     deadline = time.monotonic() + 30
     while _get(stack, f"/rewards/?customer_id={customer}").status_code != 200:
         assert time.monotonic() < deadline, "the service did not recover when the database came back"
         time.sleep(0.2)
+
+
+def test_a_database_restart_costs_no_request_made_after_it(stack):
+    """Every worker's pool holds connections that the restart broke; each is checked before use and
+    replaced, so none of the requests after the restart fails."""
+    customer = stack["seeded"]["customer_id"]
+    path = f"/rewards/?customer_id={customer}"
+    _warm(stack, path)
+    stack["pg"].restart()
+    statuses = [_get(stack, path).status_code for _ in range(60)]
+    assert statuses == [200] * 60
 
 
 def test_a_worker_killed_mid_redemption_leaves_no_half_done_redemption(stack):
