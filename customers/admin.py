@@ -5,7 +5,8 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.money import POINTS_MAX, z_format
+from core.money import POINTS_BALANCE_MAX, POINTS_MAX, z_format
+from customers.errors import PointsCapReached
 from customers.models import Customer, LedgerEntry
 from customers.services import customer_adjust_balance
 
@@ -25,7 +26,7 @@ class CustomerForm(forms.ModelForm):
     points_adjustment = forms.IntegerField(
         required=False,
         min_value=-POINTS_MAX,
-        max_value=POINTS_MAX,
+        max_value=POINTS_BALANCE_MAX,
         help_text="Signed: -50 takes 50 points away.",
     )
     # 12 + 6 digits: the form refuses what core.money would (more than 6 places, over Z_MICRO_MAX).
@@ -41,6 +42,9 @@ class CustomerForm(forms.ModelForm):
         data = super().clean() or {}
         if (data.get("points_adjustment") or data.get("z_adjustment")) and not data.get("adjustment_reason"):
             self.add_error("adjustment_reason", "Say why the balance changes: it goes into the ledger.")
+        points = data.get("points_adjustment") or 0
+        if points > self.instance.points_room():
+            self.add_error("points_adjustment", PointsCapReached.default_detail)
         return data
 
 

@@ -6,7 +6,7 @@ from django.db.models import F, Q
 
 from companies.models import Tier
 from core.ids import new_id
-from core.money import POINTS_MAX, Z_MICRO_MAX, z_format
+from core.money import POINTS_BALANCE_MAX, POINTS_MAX, Z_MICRO_MAX, z_format
 
 
 class Segment(models.TextChoices):
@@ -112,6 +112,10 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name or self.id} ({self.phone or self.email or self.cpf or '-'})"
+
+    def points_room(self) -> int:
+        """How many points earning or an adjustment may still add (``core.money.POINTS_BALANCE_MAX``)."""
+        return max(POINTS_BALANCE_MAX - self.points_balance, 0)
 
     def segment_now(self, now: datetime) -> str:
         return segment_for(

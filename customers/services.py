@@ -13,13 +13,10 @@ from core.db import one_or_none, row_fetch, row_update, rows_insert
 from core.errors import NotFound, ValidationFailed
 from core.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from core.timefmt import iso_utc
-from customers.errors import BalanceLimit
+from customers.errors import BalanceLimit, PointsCapReached
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
-
-# A business cap on one customer's points, far inside the storage bound (core.money.POINTS_MAX).
-MAX_POINTS_BALANCE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -43,8 +40,9 @@ def ledger_post(
     the balance read here is then the one the UPDATE overwrites, so no concurrent change is lost.
     A movement that would make a balance negative is a bug in the caller (it checks first), and the
     database's CHECK constraints refuse it anyway. One that would take a balance or a lifetime
-    counter past its bound (``core.money``) is refused here with ``BalanceLimit`` (422), before
-    anything is written; the caller's transaction rolls back whatever it did before.
+    counter past its bound, or that earns or adjusts points past the balance cap (``core.money``),
+    is refused here with ``BalanceLimit`` (422), before anything is written; the caller's
+    transaction rolls back whatever it did before.
     """
     entries: list[LedgerEntry] = []
     fields = {"last_activity_date", "updated_at"}
@@ -53,6 +51,9 @@ def ledger_post(
         if amount == 0:
             continue
         if move.currency == Currency.POINTS:
+            earns = move.kind in (EntryKind.EARN, EntryKind.ADJUST)
+            if earns and amount > customer.points_room():
+                raise PointsCapReached()
             before = customer.points_balance
             customer.points_balance += amount
             fields.add("points_balance")
@@ -296,8 +297,6 @@ def points_add(
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it
-        if customer.points_balance + amount > MAX_POINTS_BALANCE:
-            raise BalanceLimit(f"The balance may not exceed {MAX_POINTS_BALANCE} points.")
         (entry,) = ledger_post(
             customer=customer,
             movements=[Movement(Currency.POINTS, amount, EntryKind.EARN)],
