@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.http import HttpRequest
 
 from core.money import POINTS_BALANCE_MAX, POINTS_MAX, z_format
 from customers.errors import PointsCapReached
+from customers.identifiers import MAX_EMAIL_LENGTH, NORMALISERS
 from customers.models import Customer, LedgerEntry
 from customers.services import customer_adjust_balance
 
@@ -22,7 +24,37 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class IdentifierField(forms.CharField):
+    """A phone, e-mail or CPF as an admin types it ("(11) 98765-4321"), cleaned to the normal form
+    the API stores and looks up (``customers.identifiers``); blank is none. Typed forms are longer
+    than normal ones, so the input is not held to the column's width."""
+
+    def __init__(self, normalise: Callable[[str], str], **kwargs: Any) -> None:
+        self.normalise = normalise
+        super().__init__(required=False, empty_value=None, **kwargs)
+
+    def clean(self, value: Any) -> str | None:
+        text = super().clean(value)
+        if text is None:
+            return None
+        try:
+            return self.normalise(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 class CustomerForm(forms.ModelForm):
+    phone = IdentifierField(
+        NORMALISERS["phone"],
+        max_length=40,
+        help_text="Stored in E.164: (11) 98765-4321 becomes +5511987654321.",
+    )
+    email = IdentifierField(
+        NORMALISERS["email"], max_length=MAX_EMAIL_LENGTH, help_text="Stored in lower case."
+    )
+    cpf = IdentifierField(
+        NORMALISERS["cpf"], max_length=40, label="CPF", help_text="Stored as its 11 digits."
+    )
     points_adjustment = forms.IntegerField(
         required=False,
         min_value=-POINTS_MAX,
@@ -42,10 +74,30 @@ class CustomerForm(forms.ModelForm):
         data = super().clean() or {}
         if (data.get("points_adjustment") or data.get("z_adjustment")) and not data.get("adjustment_reason"):
             self.add_error("adjustment_reason", "Say why the balance changes: it goes into the ledger.")
+        self._clean_identifiers_unique(data)
         points = data.get("points_adjustment") or 0
         if points > self.instance.points_room():
             self.add_error("points_adjustment", PointsCapReached.default_detail)
         return data
+
+    def _clean_identifiers_unique(self, data: dict[str, Any]) -> None:
+        """Name the customer who already holds an identifier, on its field. The unique constraints
+        would say only "violated", and not at all on the change form, where the company is not a
+        field (then the database would refuse the save with a 500)."""
+        company = data.get("company") or (self.instance.company if self.instance.company_id else None)
+        if company is None:
+            return
+        for field in NORMALISERS:
+            value = data.get(field)
+            if not value:
+                continue
+            holder = (
+                Customer.objects.filter(company=company, **{field: value})
+                .exclude(pk=self.instance.pk)
+                .first()
+            )
+            if holder is not None:
+                self.add_error(field, f"{holder} already has it.")
 
 
 class LedgerAmounts:
