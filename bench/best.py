@@ -14,7 +14,7 @@ New ids are random 108-bit hex; new coupon codes come from ``bench_code(nextval(
 
 from bench.scenarios import Scenario
 from bench.seed import Seeded
-from customers.services import MAX_POINTS_BALANCE
+from core.money import POINTS_BALANCE_MAX
 
 NEW_ID = "substr(md5(random()::text), 1, 27)"
 NEW_CODE = "bench_code(nextval('bench_code_seq'))"
@@ -90,7 +90,7 @@ c AS (
          last_activity_date = now(), updated_at = now()
     FROM p
    WHERE c.id = p.customer_id AND c.company_id = p.company_id
-     AND c.points_balance + {amount} <= {MAX_POINTS_BALANCE}
+     AND c.points_balance + {amount} <= {POINTS_BALANCE_MAX}
   RETURNING c.id, c.company_id, c.points_balance, p.api_key_id
 ),
 l AS (

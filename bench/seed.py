@@ -14,14 +14,14 @@ from django.utils import timezone
 from companies.models import API_KEY_PREFIX, Company, api_key_digest
 from companies.services import api_key_generate
 from core.ids import new_id
-from core.money import Z_MICRO
+from core.money import POINTS_BALANCE_MAX, Z_MICRO
 from coupons.models import CODE_ALPHABET
 
 SCALES = {
     "small": {"companies": 2, "customers": 1_000, "coupons": 10_000, "rewards": 50},
     "large": {"companies": 5, "customers": 100_000, "coupons": 1_000_000, "rewards": 50},
 }
-OPENING_POINTS = 1_000_000_000 // 2  # enough for every redeem the benchmark can do
+OPENING_POINTS = POINTS_BALANCE_MAX // 2  # enough for every redeem, room for every add
 OPENING_Z_MICRO = 1000 * Z_MICRO  # 1000 Z$
 MULTI_USES = 1_000_000  # validate coupons: many uses each, so a run never exhausts them
 HOT_USES = 1_000_000_000

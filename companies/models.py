@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -14,9 +15,19 @@ from core.rendering import ResponseFormat
 
 
 class RateTier(models.TextChoices):
-    FREE = "free", "Free (60/min)"
-    STANDARD = "standard", "Standard (300/min)"
-    ENTERPRISE = "enterprise", "Enterprise (3000/min)"
+    """A company's rate tier; its limit is configuration (``ZUPY_RATE_LIMITS``, requests per minute
+    per API key), so the labels people see come from ``rate_tier_choices``."""
+
+    FREE = "free", "Free"
+    STANDARD = "standard", "Standard"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+def rate_tier_choices() -> list[tuple[str, str]]:
+    """The tiers labelled with the limits this process enforces ("Free (60/min)"). The model field's
+    choices are this function, so the admin's form, list and filter read the setting when they
+    render, and a changed limit needs no migration."""
+    return [(tier.value, f"{tier.label} ({settings.ZUPY_RATE_LIMITS[tier.value]}/min)") for tier in RateTier]
 
 
 class OtpPreset(models.TextChoices):
@@ -85,7 +96,7 @@ class Company(models.Model):
     is_public = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=CompanyStatus.choices, default=CompanyStatus.ACTIVE)
     is_active = models.BooleanField(default=True)
-    rate_tier = models.CharField(max_length=16, choices=RateTier.choices, default=RateTier.FREE)
+    rate_tier = models.CharField(max_length=16, choices=rate_tier_choices, default=RateTier.FREE)
     require_otp_for_enrollment = models.BooleanField(default=True)
     require_otp_for_redemption = models.BooleanField(default=True)
     require_otp_for_coupon_usage = models.BooleanField(default=True)

@@ -5,9 +5,12 @@ micro-Z$), so a sum is exact on SQLite (which keeps decimals as binary floating 
 PostgreSQL, and the ledger's arithmetic CHECK holds on both. Z$ become a decimal string only at the
 edge, with the contract's six places ("60.000000").
 
-Every balance and counter column is 64-bit; these bounds sit far inside it, so that even
+Every balance and counter column is 64-bit; the storage bounds sit far inside it, so that even
 ``balance_before + amount`` in a CHECK cannot overflow. A change that would cross one is refused
 with 422 ``balance_limit`` by ``customers.services.ledger_post`` and, behind it, by CHECK constraints.
+
+The product's caps on points sit far inside the storage bound; this module is their one statement,
+read by the request serializer, the services, the admin and the benchmark's hand-written SQL.
 """
 
 from decimal import Decimal
@@ -18,6 +21,10 @@ Z_PLACES = 6
 Z_MICRO = 10**Z_PLACES  # micro-Z$ per Z$
 POINTS_MAX = 10**15  # any points balance, lifetime counter or ledger amount
 Z_MICRO_MAX = 10**18  # any Z$ balance or ledger amount: 10^12 Z$ (int64 max is 9.2 * 10^18)
+# What earning or an admin's adjustment may bring one customer's points balance to (a refund, which
+# gives back points already spent, is held only by POINTS_MAX).
+POINTS_BALANCE_MAX = 10**9
+POINTS_PER_ADD_MAX = 10**6  # one award through points/add
 
 
 class ZAmountInvalid(ValidationFailed):

@@ -23,7 +23,9 @@ class PageQuery(serializers.Serializer):
     """The paging parameters every list takes (documentation; ``paginate`` parses them)."""
 
     cursor = serializers.CharField(required=False, help_text="meta.cursor of the previous page.")
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=20)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
 
 
 def _invalid(field: str, detail: str) -> ValidationFailed:

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -6,7 +7,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from core.errors import DomainError
-from core.money import POINTS_MAX, z_format, z_to_micro
+from core.money import POINTS_BALANCE_MAX, POINTS_MAX, z_format, z_to_micro
+from customers.identifiers import MAX_EMAIL_LENGTH, NORMALISERS
+from customers.lock_objects import customer_lock
 from customers.models import Customer, LedgerEntry
 from customers.services import adjustment_refusals, customer_adjust_balance
 
@@ -22,11 +25,41 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class IdentifierField(forms.CharField):
+    """A phone, e-mail or CPF as an admin types it ("(11) 98765-4321"), cleaned to the normal form
+    the API stores and looks up (``customers.identifiers``); blank is none. Typed forms are longer
+    than normal ones, so the input is not held to the column's width."""
+
+    def __init__(self, normalise: Callable[[str], str], **kwargs: Any) -> None:
+        self.normalise = normalise
+        super().__init__(required=False, empty_value=None, **kwargs)
+
+    def clean(self, value: Any) -> str | None:
+        text = super().clean(value)
+        if text is None:
+            return None
+        try:
+            return self.normalise(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 class CustomerForm(forms.ModelForm):
+    phone = IdentifierField(
+        NORMALISERS["phone"],
+        max_length=40,
+        help_text="Stored in E.164: (11) 98765-4321 becomes +5511987654321.",
+    )
+    email = IdentifierField(
+        NORMALISERS["email"], max_length=MAX_EMAIL_LENGTH, help_text="Stored in lower case."
+    )
+    cpf = IdentifierField(
+        NORMALISERS["cpf"], max_length=40, label="CPF", help_text="Stored as its 11 digits."
+    )
     points_adjustment = forms.IntegerField(
         required=False,
         min_value=-POINTS_MAX,
-        max_value=POINTS_MAX,
+        max_value=POINTS_BALANCE_MAX,
         help_text="Signed: -50 takes 50 points away.",
     )
     # 12 + 6 digits: the form refuses what core.money would (more than 6 places, over Z_MICRO_MAX).
@@ -43,6 +76,7 @@ class CustomerForm(forms.ModelForm):
         points, z_amount = data.get("points_adjustment") or 0, data.get("z_adjustment") or Decimal("0")
         if (points or z_amount) and not data.get("adjustment_reason"):
             self.add_error("adjustment_reason", "Say why the balance changes: it goes into the ledger.")
+        self._clean_identifiers_unique(data)
         if points or z_amount:
             self._refuse_what_the_ledger_would(points, z_amount)
         return data
@@ -55,7 +89,7 @@ class CustomerForm(forms.ModelForm):
         move the balance in between and turn this check into a 500."""
         customer = self.instance
         if customer.pk is not None:
-            customer = Customer.objects.select_for_update().filter(pk=customer.pk).first() or customer
+            customer = customer_lock(customer_id=customer.pk) or customer
         try:
             z_micro = z_to_micro(z_amount)
         except DomainError as exc:
@@ -65,6 +99,25 @@ class CustomerForm(forms.ModelForm):
         for currency, field in (("points", "points_adjustment"), ("z", "z_adjustment")):
             if currency in refusals:
                 self.add_error(field, refusals[currency].detail)
+
+    def _clean_identifiers_unique(self, data: dict[str, Any]) -> None:
+        """Name the customer who already holds an identifier, on its field. The unique constraints
+        would say only "violated", and not at all on the change form, where the company is not a
+        field (then the database would refuse the save with a 500)."""
+        company = data.get("company") or (self.instance.company if self.instance.company_id else None)
+        if company is None:
+            return
+        for field in NORMALISERS:
+            value = data.get(field)
+            if not value:
+                continue
+            holder = (
+                Customer.objects.filter(company=company, **{field: value})
+                .exclude(pk=self.instance.pk)
+                .first()
+            )
+            if holder is not None:
+                self.add_error(field, f"{holder} already has it.")
 
 
 class LedgerAmounts:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from companies.auth import partner_of
 from core.inputs import AnyCaseChoiceField, AsciiIntegerField, Input, json_object
-from core.money import z_format
+from core.money import POINTS_PER_ADD_MAX, z_format
 from core.pagination import PageQuery, paginate
 from core.rendering import ConstantField, FastOutput, TextOut, z_amount
 from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
@@ -16,8 +16,6 @@ from customers.identifiers import normalise_cpf, normalise_email, normalise_phon
 from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
-
-MAX_POINTS_PER_ADD = 1_000_000
 
 
 class NormalisedField(serializers.CharField):
@@ -164,7 +162,7 @@ class PointsBalanceView(ApiView):
 
 
 class PointsAddIn(Input):
-    amount = AsciiIntegerField(min_value=1, max_value=MAX_POINTS_PER_ADD)
+    amount = AsciiIntegerField(min_value=1, max_value=POINTS_PER_ADD_MAX)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
 

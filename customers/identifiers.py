@@ -4,6 +4,8 @@ Stored and matched only in these normal forms, so "(11) 98765-4321" and "+55 11 
 same customer. Numbers without a country code are read as Brazilian (the upstream's market).
 """
 
+from collections.abc import Callable
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -41,3 +43,12 @@ def normalise_cpf(raw: str) -> str:
     if not br_cpf.is_valid(digits) or len(set(digits)) == 1:
         raise ValueError("Not a valid CPF (its check digits do not match).")
     return digits
+
+
+# Every identifier field of a Customer and its normaliser: the model's ``save``, the admin form, the
+# API's fields and OTP all normalise through these.
+NORMALISERS: dict[str, Callable[[str], str]] = {
+    "phone": normalise_phone,
+    "email": normalise_email,
+    "cpf": normalise_cpf,
+}

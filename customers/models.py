@@ -1,12 +1,15 @@
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
 from companies.models import Tier
 from core.ids import new_id
-from core.money import POINTS_MAX, Z_MICRO_MAX, z_format
+from core.money import POINTS_BALANCE_MAX, POINTS_MAX, Z_MICRO_MAX, z_format
+from customers.identifiers import NORMALISERS
 
 
 class Segment(models.TextChoices):
@@ -112,6 +115,35 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name or self.id} ({self.phone or self.email or self.cpf or '-'})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or not NORMALISERS.keys().isdisjoint(update_fields):
+            self.normalise_identifiers()
+        super().save(*args, **kwargs)
+
+    def normalise_identifiers(self) -> None:
+        """Phone, e-mail and CPF in their normal form (``customers.identifiers``), blank as NULL.
+
+        ``save`` calls it, so whoever writes a customer (the API, OTP, the admin, seeding, a shell)
+        stores the one spelling that lookups, enrolment's matching and the per-company unique
+        constraints compare. A value with no normal form is a ValidationError naming its field."""
+        errors: dict[str, str] = {}
+        for field, normalise in NORMALISERS.items():
+            raw = getattr(self, field)
+            if raw is None or not raw.strip():
+                setattr(self, field, None)
+                continue
+            try:
+                setattr(self, field, normalise(raw))
+            except ValueError as exc:
+                errors[field] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    def points_room(self) -> int:
+        """How many points earning or an adjustment may still add (``core.money.POINTS_BALANCE_MAX``)."""
+        return max(POINTS_BALANCE_MAX - self.points_balance, 0)
 
     def segment_now(self, now: datetime) -> str:
         return segment_for(

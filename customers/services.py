@@ -13,14 +13,11 @@ from core.db import row_update, rows_insert
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from core.timefmt import iso_utc
-from customers.errors import BalanceLimit
+from customers.errors import BalanceLimit, PointsCapReached
 from customers.lock_objects import customer_lock
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
 from webhooks.services import webhook_emit
-
-# A business cap on one customer's points, far inside the storage bound (core.money.POINTS_MAX).
-MAX_POINTS_BALANCE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -44,8 +41,9 @@ def ledger_post(
     the balance read here is then the one the UPDATE overwrites, so no concurrent change is lost.
     A movement that would make a balance negative is a bug in the caller (it checks first), and the
     database's CHECK constraints refuse it anyway. One that would take a balance or a lifetime
-    counter past its bound (``core.money``) is refused here with ``BalanceLimit`` (422), before
-    anything is written; the caller's transaction rolls back whatever it did before.
+    counter past its bound, or that earns or adjusts points past the balance cap (``core.money``),
+    is refused here with ``BalanceLimit`` (422), before anything is written; the caller's
+    transaction rolls back whatever it did before.
     """
     entries: list[LedgerEntry] = []
     fields = {"last_activity_date", "updated_at"}
@@ -54,6 +52,9 @@ def ledger_post(
         if amount == 0:
             continue
         if move.currency == Currency.POINTS:
+            earns = move.kind in (EntryKind.EARN, EntryKind.ADJUST)
+            if earns and amount > customer.points_room():
+                raise PointsCapReached()
             before = customer.points_balance
             customer.points_balance += amount
             fields.add("points_balance")
@@ -159,7 +160,8 @@ def customer_adjust_balance(
 def adjustment_refusals(*, customer: Customer, points: int, z_micro: int) -> dict[str, DomainError]:
     """Why adjusting ``customer``'s balances by ``points`` and ``z_micro`` (signed) cannot be written,
     by currency (``"points"``, ``"z"``); empty when it can. The rules ``ledger_post`` enforces for an
-    adjustment: no balance below zero, no balance or lifetime counter past its bound. Read from a
+    adjustment: no balance below zero, no points past the cap, no balance or lifetime counter past its
+    bound. Read from a
     locked row, the answer still holds when the ledger is written in the same transaction."""
     refusals: dict[str, DomainError] = {}
     balance = customer.points_balance + points
@@ -170,6 +172,8 @@ def adjustment_refusals(*, customer: Customer, points: int, z_micro: int) -> dic
             f"The adjustment would make the points balance negative: it is {customer.points_balance}, "
             f"so at most {customer.points_balance} points can be taken away."
         )
+    elif points > customer.points_room():
+        refusals["points"] = PointsCapReached()
     elif max(balance, earned, spent) > POINTS_MAX:
         refusals["points"] = BalanceLimit(f"Points balances and lifetime totals may not exceed {POINTS_MAX}.")
     z_balance = customer.z_balance + z_micro
@@ -325,8 +329,6 @@ def points_add(
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it
-        if customer.points_balance + amount > MAX_POINTS_BALANCE:
-            raise BalanceLimit(f"The balance may not exceed {MAX_POINTS_BALANCE} points.")
         (entry,) = ledger_post(
             customer=customer,
             movements=[Movement(Currency.POINTS, amount, EntryKind.EARN)],

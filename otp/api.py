@@ -5,7 +5,9 @@ from rest_framework.response import Response
 
 from companies.auth import partner_of
 from core.inputs import Input, json_object
+from core.timefmt import duration_words
 from core.views import ApiView
+from otp.models import SESSION_TTL
 from otp.services import otp_request, otp_verify
 
 
@@ -39,7 +41,8 @@ class VerifyOtpOut(serializers.Serializer):
     customer_id = serializers.CharField(source="customer.pk")
     is_new = serializers.BooleanField()
     otp_session = serializers.CharField(
-        source="session_token", help_text="Send as X-OTP-Session; valid 30 minutes for this customer."
+        source="session_token",
+        help_text=f"Send as X-OTP-Session; valid {duration_words(SESSION_TTL)} for this customer.",
     )
     full_name = serializers.CharField(source="customer.full_name")
     points_balance = serializers.IntegerField(source="customer.points_balance")

@@ -1,8 +1,14 @@
 import hashlib
+from datetime import timedelta
 
 from django.db import models
 
 from core.ids import new_id
+
+# How long a code and a session live. The code's message, the API's description of the session and
+# the request's ``expires_in`` are derived from these.
+CODE_TTL = timedelta(minutes=5)
+SESSION_TTL = timedelta(minutes=30)
 
 
 class Channel(models.TextChoices):

@@ -10,6 +10,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
+from core.timefmt import duration_words
+from otp.models import CODE_TTL
+
 log = logging.getLogger("zupy.otp")
 
 
@@ -30,7 +33,7 @@ def mask(identifier: str) -> str:
 
 
 def message(code: str, company_name: str) -> str:
-    return f"{code} is your {company_name} verification code. It expires in 5 minutes."
+    return f"{code} is your {company_name} verification code. It expires in {duration_words(CODE_TTL)}."
 
 
 class ConsoleSender:

@@ -6,7 +6,6 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,11 +19,9 @@ from customers.models import Customer
 from customers.services import customer_find_or_create
 from otp.errors import OtpAttemptsExceeded, OtpInvalid
 from otp.lock_objects import otp_challenge_lock
-from otp.models import Channel, OtpChallenge, OtpSession, session_token_digest
+from otp.models import CODE_TTL, SESSION_TTL, Channel, OtpChallenge, OtpSession, session_token_digest
 from otp.senders import DeliveryFailed, sender_for
 
-CODE_TTL = timedelta(minutes=5)
-SESSION_TTL = timedelta(minutes=30)
 MAX_ATTEMPTS = 5
 
 
@@ -145,7 +142,7 @@ class OtpVerified:
 
 
 def otp_verify(*, company: Company, identifier: str, code: str) -> OtpVerified:
-    """Check a code; on success consume it, enrol the customer if new, and open a 30-minute session.
+    """Check a code; on success consume it, enrol the customer if new, and open a session (``SESSION_TTL``).
 
     Locks the challenge row (``otp_challenge_lock``) so that concurrent guesses are counted one by
     one. A wrong guess is committed (its attempt counts) before the 401 is raised; after

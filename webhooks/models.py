@@ -42,7 +42,7 @@ class WebhookEndpoint(models.Model):
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
-    # Every attempt (now, +1 s, +4 s, +16 s) failed: the upstream guide's name for it.
+    # The first attempt and every retry of WEBHOOK_RETRY_DELAYS failed: the upstream guide's name for it.
     EXHAUSTED = "exhausted"
 
 

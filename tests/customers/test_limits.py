@@ -1,5 +1,7 @@
 """Balances and lifetime counters are 64-bit and bounded (core.money): crossing a bound is a 422
-that writes nothing, never a database overflow (500); the CHECK constraints hold the same bounds."""
+that writes nothing, never a database overflow (500); the CHECK constraints hold the same bounds.
+The product's caps (core.money: POINTS_BALANCE_MAX, POINTS_PER_ADD_MAX) hold wherever points come in:
+points/add and the admin's adjustments."""
 
 from decimal import Decimal
 from typing import Any
@@ -7,10 +9,10 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from core.money import POINTS_MAX, Z_MICRO_MAX
-from customers.errors import BalanceLimit
+from core.money import POINTS_BALANCE_MAX, POINTS_MAX, POINTS_PER_ADD_MAX, Z_MICRO_MAX
+from customers.errors import BalanceLimit, PointsCapReached
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
-from customers.services import MAX_POINTS_BALANCE, customer_adjust_balance
+from customers.services import customer_adjust_balance
 from tests.conftest import Api, assert_problem
 from tests.factories import CustomerFactory
 
@@ -43,12 +45,44 @@ def test_points_add_that_would_overflow_a_lifetime_counter_is_422_and_writes_not
 
 
 def test_repeated_huge_points_adds_stop_at_the_cap_with_a_422(api, company):
-    customer = CustomerFactory.create(company=company, points=MAX_POINTS_BALANCE - 1_500_000)
+    customer = CustomerFactory.create(company=company, points=POINTS_BALANCE_MAX - 1_500_000)
     assert add(api, customer, 1_000_000).status_code == 200
     before = snapshot(customer)
     for amount in (1_000_000, 1_000_000, 500_001):
         assert_problem(add(api, customer, amount), 422, "validation-error", "balance_limit")
     assert_problem(add(api, customer, 2**63), 422, "validation-error")
+    assert snapshot(customer) == before
+
+
+def test_one_points_add_is_at_most_the_per_add_cap(api, customer):
+    assert add(api, customer, POINTS_PER_ADD_MAX).status_code == 200
+    before = snapshot(customer)
+    problem = assert_problem(add(api, customer, POINTS_PER_ADD_MAX + 1), 422, "validation-error")
+    assert problem["errors"][0]["field"] == "amount"
+    assert snapshot(customer) == before
+
+
+def test_an_adjustment_past_the_balance_cap_is_refused_and_writes_nothing(customer):
+    room = POINTS_BALANCE_MAX - customer.points_balance
+    customer_adjust_balance(customer_id=customer.pk, points=room, reason="up to the cap")
+    before = snapshot(customer)
+    with pytest.raises(PointsCapReached):
+        customer_adjust_balance(customer_id=customer.pk, points=1, reason="one more")
+    assert snapshot(customer) == before
+    assert before[0] == POINTS_BALANCE_MAX
+    customer_adjust_balance(customer_id=customer.pk, points=-1, reason="taking away is always allowed")
+
+
+def test_the_admin_refuses_an_adjustment_past_the_balance_cap_as_a_form_error(admin_client, customer):
+    before = snapshot(customer)
+    data = {
+        "full_name": customer.full_name, "phone": customer.phone, "email": customer.email, "cpf": "",
+        "is_active": "on", "points_adjustment": str(POINTS_BALANCE_MAX - customer.points_balance + 1),
+        "adjustment_reason": "goodwill", "ledger-TOTAL_FORMS": "0", "ledger-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    response = admin_client.post(f"/admin/customers/customer/{customer.pk}/change/", data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["points_adjustment"] == [PointsCapReached.default_detail]
     assert snapshot(customer) == before
 
 
