@@ -9,8 +9,14 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from customers.models import Customer
+from tests import run_guard
 from tests.factories import CompanyFactory, CustomerFactory, make_key
 from zupy.models import Company
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run in which a collected test did not run, or two share an id, fails (tests/run_guard.py).
+    run_guard.register(config)
 
 
 class Api:
