@@ -3,6 +3,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
 
 from customers.models import Customer, LedgerEntry
@@ -55,7 +56,10 @@ class CustomerForm(forms.ModelForm):
         move the balance in between and turn this check into a 500."""
         customer = self.instance
         if customer.pk is not None:
-            customer = Customer.objects.select_for_update().filter(pk=customer.pk).first() or customer
+            rows = Customer.objects.filter(pk=customer.pk)
+            if transaction.get_connection().in_atomic_block:  # the admin view's POST: hold the row
+                rows = rows.select_for_update()
+            customer = rows.first() or customer
         try:
             z_micro = z_to_micro(z_amount)
         except DomainError as exc:
