@@ -76,9 +76,13 @@ def _slot_take(request: HttpRequest, credentials: dict[str, Any]) -> bool:
         log.warning("login lockout: cache unavailable, axes' own check only: %s", exc)
         return True
     setattr(request, _SLOTS, keys)
-    # Read after the increment (see the module docstring): an attempt that has given its slot back
-    # has recorded its failure first.
-    failures = AxesProxyHandler.get_failures(request, credentials)
+    try:
+        # Read after the increment (see the module docstring): an attempt that has given its slot
+        # back has recorded its failure first.
+        failures = AxesProxyHandler.get_failures(request, credentials)
+    except BaseException:
+        slots_give_back(request)
+        raise
     if failures + in_flight > get_failure_limit(request, credentials):
         slots_give_back(request)
         return False

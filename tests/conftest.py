@@ -10,7 +10,13 @@ from rest_framework.test import APIClient
 
 from companies.models import Company
 from customers.models import Customer
+from tests import run_guard
 from tests.factories import CompanyFactory, CustomerFactory, make_key
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run in which a collected test did not run, or two share an id, fails (tests/run_guard.py).
+    run_guard.register(config)
 
 
 class Api:
