@@ -211,6 +211,13 @@ class Gateway(BaseHTTPRequestHandler):
             {"auth": self.headers["Authorization"], **json.loads(self.rfile.read(length))}
         )
         self.send_response(Gateway.status)
+        if 300 <= Gateway.status < 400:
+            self.send_header("Location", "/elsewhere")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        Gateway.received.append({"followed": self.path})
+        self.send_response(200)
         self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -240,6 +247,14 @@ def test_http_gateway_sender_posts_the_code(api, gateway):
 def test_gateway_failure_is_503_and_leaves_no_pending_code(api, gateway):
     gateway.status = 500
     assert_problem(request_otp(api, PHONE), 503, "service-unavailable")
+    assert not OtpChallenge.objects.exists()
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_gateway_redirect_is_a_failure_and_is_not_followed(api, gateway, status):
+    gateway.status = status
+    assert_problem(request_otp(api, PHONE), 503, "service-unavailable")
+    assert len(gateway.received) == 1 and "followed" not in gateway.received[0]
     assert not OtpChallenge.objects.exists()
 
 
