@@ -67,7 +67,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             call_command(name, stdout=output, stderr=output)
-        except Exception:  # a job's failure is logged and stops neither the loop nor the other jobs
+        except (Exception, SystemExit):  # a failing job (sys.exit too) stops neither the loop nor the others
             log.exception(
                 "scheduler: %s failed after %.1fs: %s",
                 name,
