@@ -185,7 +185,7 @@ SELECT c.id AS customer_id, r.id, r.name, r.description, r.reward_type, r.points
        r.discount_fixed_amount, r.maximum_discount_value, r.image_url, r.company_id, r.start_date,
        r.end_date, r.created_at, r.updated_at,
        (SELECT count(*) FROM coupons_coupon u
-         WHERE u.customer_id = c.id AND u.reward_id = r.id AND u.status <> 'cancelled') AS redeemed_count
+         WHERE u.customer_id = c.id AND u.reward_id = r.id AND u.status <> 'cancelled') AS coupons_taken_count
   FROM p JOIN customers_customer c ON c.id = p.customer_id AND c.company_id = p.company_id
   LEFT JOIN LATERAL (
     SELECT * FROM rewards_reward r WHERE r.company_id = c.company_id ORDER BY r.id LIMIT 21

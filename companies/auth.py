@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -29,6 +27,7 @@ from companies.models import ApiKey, Company
 from companies.selectors import api_key_authenticate
 from core.errors import AuthenticationRequired, PermissionDenied
 from core.problems import KEY_RATE_LIMITED, PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem
+from core.ratelimit import counter_incr
 
 if TYPE_CHECKING:  # rest_framework.views imports the settings that name these classes: a cycle at run time
     from rest_framework.views import APIView
@@ -106,38 +105,11 @@ class KeyCanWrite(BasePermission):
 # the embedded default: either way every API process shares one budget). Fixed one-minute windows.
 WINDOW = 60
 
-_clients: dict[int, Any] = {}
-
-
-def _redis_client(backend: RedisCache) -> Any:
-    """The redis-py client under Django's cache, kept once per process.
-
-    ``backend._cache`` is private, and worth it: it is the only way to send INCR and EXPIRE as one
-    pipelined round trip on every API request (Django's public ``incr`` needs ``add`` first, a second
-    round trip, and has no expiry of its own), and it reuses the cache's own URL, options and
-    connection pool rather than configuring a second client beside it. Django builds a new client
-    object per cache call; one per process is enough (the pool underneath is shared anyway)."""
-    redis_cache = backend._cache  # type: ignore[attr-defined]  # private: django-stubs leave it out
-    client = _clients.get(id(redis_cache))
-    if client is None:
-        client = _clients[id(redis_cache)] = redis_cache.get_client(write=True)
-    return client
-
 
 def _count(key: str) -> int:
-    """Add one to the window's counter and return it: one round trip on Redis (INCR and EXPIRE
-    pipelined), the portable add-then-incr elsewhere (atomic on the default database cache, whose
-    incr holds the row: ``core.cache.DatabaseCache``)."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        redis_key = backend.make_and_validate_key(key)
-        pipe = _redis_client(backend).pipeline(transaction=False)
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, WINDOW + 5)
-        count, _ = pipe.execute()
-        return int(count)
-    cache.add(key, 0, timeout=WINDOW + 5)
-    return cache.incr(key)
+    """Add one to the window's counter and return it (the kit's one counter); raises when the cache
+    is down, and ``allow_request`` fails open."""
+    return counter_incr(key, ttl=WINDOW + 5)
 
 
 @dataclass(frozen=True)

@@ -10,50 +10,46 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.errors import ValidationFailed
 from core.ids import is_ksuid
-from core.inputs import ascii_int
+from core.inputs import AsciiIntegerField, Input
 from core.rendering import Envelope, ResponseFormat, response_format_of
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-class PageQuery(serializers.Serializer):
-    """The paging parameters every list takes (documentation; ``paginate`` parses them)."""
+_RANGE = f"must be an integer from 1 to {MAX_PAGE_SIZE}."
+
+
+class PageQuery(Input):
+    """The paging parameters every list takes, once: what the OpenAPI document shows and what
+    ``paginate`` parses. An empty value is an absent one."""
 
     cursor = serializers.CharField(required=False, help_text="meta.cursor of the previous page.")
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
+    page_size = AsciiIntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE,
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value", "max_string_length"), _RANGE),
+    )  # fmt: skip
 
-
-def _invalid(field: str, detail: str) -> ValidationFailed:
-    return ValidationFailed(f"Invalid {field}: {detail}", errors=[{"field": field, "detail": detail}])
-
-
-def page_size_from(request: Request) -> int:
-    raw = request.query_params.get("page_size")
-    if raw is None or raw == "":
-        return DEFAULT_PAGE_SIZE
-    size = ascii_int(raw)
-    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
-        raise _invalid("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}.")
-    return size
+    def validate_cursor(self, value: str) -> str:
+        """The id the cursor carries."""
+        after = cursor_id(value)
+        if after is None:
+            raise serializers.ValidationError("is not a cursor this API issued.")
+        return after
 
 
 def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
-def decode_cursor(raw: str) -> str:
+def cursor_id(raw: str) -> str | None:
+    """The id in a cursor ``encode_cursor`` made, or None."""
     try:
         value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        value = ""
-    if not is_ksuid(value):
-        raise _invalid("cursor", "is not a cursor this API issued.")
-    return value
+        return None
+    return value if is_ksuid(value) else None
 
 
 def paginate(
@@ -75,11 +71,11 @@ def paginate(
     pages go forward only; a client keeps the URLs it came from). Every other list keeps the cursor
     shape in both formats, as the document describes it.
     """
-    size = page_size_from(request)
-    cursor = request.query_params.get("cursor")
+    page = PageQuery(data=request.query_params)
+    page.is_valid(raise_exception=True)
+    size, after = page.validated_data["page_size"], page.validated_data.get("cursor")
     counted = queryset
-    if cursor:
-        after = decode_cursor(cursor)
+    if after:
         queryset = queryset.filter(id__lt=after) if descending else queryset.filter(id__gt=after)
     rows = list(queryset.order_by("-id" if descending else "id")[: size + 1])
     has_next = len(rows) > size

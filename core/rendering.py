@@ -1,6 +1,6 @@
 """Writing answers: the ``{data, meta}`` envelope or bare objects (the key's response format), JSON
 whatever the Accept header says, and the output serializers' shared parts (``FastOutput``,
-``ConstantField``, ``TextOut``, ``z_amount``)."""
+``ConstantField``, ``TextOut``)."""
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -14,7 +14,6 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
-from core.money import z_format
 from core.timefmt import iso_utc
 
 
@@ -67,11 +66,6 @@ class JsonOnlyNegotiation(DefaultContentNegotiation):
         except NotAcceptable:
             first = next(iter(renderers))
             return first, first.media_type
-
-
-def z_amount(micro: int | None) -> str | None:
-    """Z$ (stored as micro-Z$) as the contract writes it: a decimal string with 6 places."""
-    return None if micro is None else z_format(micro)
 
 
 class ConstantField(serializers.Field):

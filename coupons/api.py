@@ -10,7 +10,7 @@ from companies.auth import partner_of
 from core.inputs import AnyCaseChoiceField, Input, JsonBooleanField, KsuidField, json_object
 from core.money import z_format
 from core.pagination import PageQuery, paginate
-from core.rendering import ConstantField, Envelope, FastOutput, z_amount
+from core.rendering import ConstantField, Envelope, FastOutput
 from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
@@ -171,11 +171,11 @@ class RedeemOut(FastOutput):
     created_at = serializers.DateTimeField(source="coupon.created_at")
 
     def get_z_tokens_used(self, redemption: Any) -> str | None:
-        return z_amount(redemption.z_tokens_used)
+        return z_format(redemption.z_tokens_used)
 
     def get_new_z_balance(self, redemption: Any) -> str | None:
         # The guide: null unless the redemption was allowed to use Z$.
-        return z_amount(redemption.customer.z_balance) if redemption.use_z_tokens else None
+        return z_format(redemption.customer.z_balance) if redemption.use_z_tokens else None
 
 
 class RedeemView(WriteView):

@@ -31,7 +31,7 @@ def coupons_taken(*, customer: Customer, reward: Reward | OuterRef) -> QuerySet[
 
 
 def coupons_taken_count(customer: Customer) -> Expression:
-    """``coupons_taken`` counted for each row of a Reward query (the catalog's ``redeemed_count``):
+    """``coupons_taken`` counted for each row of a Reward query (the catalog's annotation of the same name):
     one correlated subquery, so a page of rewards costs one statement whatever its length."""
     per_reward = (
         coupons_taken(customer=customer, reward=OuterRef("pk"))

@@ -10,7 +10,7 @@ from companies.auth import partner_of
 from core.inputs import AnyCaseChoiceField, AsciiIntegerField, Input, json_object
 from core.money import POINTS_PER_ADD_MAX, z_format
 from core.pagination import PageQuery, paginate
-from core.rendering import ConstantField, FastOutput, TextOut, z_amount
+from core.rendering import ConstantField, FastOutput, TextOut
 from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
@@ -247,7 +247,7 @@ class ZBalanceOut(FastOutput):
     has_wallet = ConstantField(False)
 
     def get_z_balance(self, customer: Customer) -> str | None:
-        return z_amount(customer.z_balance)
+        return z_format(customer.z_balance)
 
 
 class ZBalanceView(ApiView):

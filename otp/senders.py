@@ -2,14 +2,13 @@
 
 import json
 import logging
-import urllib.error
-import urllib.request
 from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
+from core.http import HttpFailed, http_post
 from core.timefmt import duration_words
 from otp.models import CODE_TTL
 
@@ -65,21 +64,18 @@ class HttpGatewaySender:
         body = json.dumps(
             {"to": destination, "channel": channel, "code": code, "message": message(code, company_name)}
         ).encode()
-        request = urllib.request.Request(  # noqa: S310 (the URL is the operator's own setting)
-            settings.OTP_GATEWAY_URL,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {settings.OTP_GATEWAY_TOKEN}",
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {settings.OTP_GATEWAY_TOKEN}",
+        }
         try:
-            with urllib.request.urlopen(request, timeout=settings.OTP_GATEWAY_TIMEOUT) as response:  # noqa: S310
-                if not 200 <= response.status < 300:
-                    raise DeliveryFailed(f"gateway answered {response.status}")
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DeliveryFailed(f"gateway unreachable: {type(exc).__name__}") from exc
+            status = http_post(
+                settings.OTP_GATEWAY_URL, body=body, headers=headers, timeout=settings.OTP_GATEWAY_TIMEOUT
+            )
+        except HttpFailed as exc:
+            raise DeliveryFailed(f"gateway unreachable: {exc}") from exc
+        if not 200 <= status < 300:  # a redirect included: the code is not sent on to another URL
+            raise DeliveryFailed(f"gateway answered {status}")
 
 
 def sender_for(channel: str) -> Sender:

@@ -4,16 +4,15 @@ protected actions is ``otp.policy``."""
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from companies.models import Company
 from core.errors import DomainError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
+from core.ratelimit import CounterUnavailable, window_hit
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
 from customers.models import Customer
 from customers.services import customer_find_or_create
@@ -58,24 +57,18 @@ def _code_digest(challenge_id: str, code: str) -> str:
 
 
 def _count_request(scope: str, limit: int) -> None:
-    """Fixed-window counter in the cache (shared by every API process when the cache is Redis)."""
+    """One hit on an OTP request counter (the kit's fixed window, shared by every API process).
+
+    Fails closed, unlike the API rate limit: these counters are what stops code spraying and message
+    costs, so without them no code is sent. 503, and the partner retries later."""
     window = settings.OTP_RATE_WINDOW
-    now = int(time.time())
-    key = f"otp-rate:{scope}:{now // window}"
     try:
-        cache.add(key, 0, timeout=window + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            cache.set(key, 1, timeout=window + 5)
-            count = 1
-    except Exception as exc:
-        # Fail closed, unlike the API rate limit: these counters are what stops code spraying and
-        # message costs, so without them no code is sent. 503, and the partner retries later.
+        hit = window_hit(f"otp-rate:{scope}", window=window, fail_open=False)
+    except CounterUnavailable as exc:
         raise ServiceUnavailable("OTP codes cannot be sent right now; retry shortly.", retry_after=5) from exc
-    if count > limit:
+    if hit.exceeds(limit):
         raise RateLimited(
-            "Too many OTP requests; wait before asking for another code.", retry_after=window - now % window
+            "Too many OTP requests; wait before asking for another code.", retry_after=hit.reset
         )
 
 

@@ -64,7 +64,7 @@ class RewardOut(FastOutput):
         return reward.is_available(self.context["now"])
 
     def get_already_redeemed(self, reward: Reward) -> bool:
-        return getattr(reward, "redeemed_count", 0) > 0
+        return getattr(reward, "coupons_taken_count", 0) > 0
 
     def get_image_url(self, reward: Reward) -> str | None:
         return reward.image_url or None
@@ -80,11 +80,11 @@ class RewardOut(FastOutput):
 class CatalogView(ApiView):
     """The catalog's views, enriched for a ``customer_id`` with what the customer has redeemed.
 
-    ``taken_count`` (customer -> an expression counting, per reward row, that customer's coupons of
-    it) is handed in by the URL conf (``as_view(taken_count=...)``): the count is the coupons app's
-    rule, and rewards/ imports nothing from coupons/."""
+    ``coupons_taken_count`` (customer -> an expression counting, per reward row, the coupons that
+    customer has taken of it) is handed in by the URL conf (``as_view(coupons_taken_count=...)``): the
+    count is the coupons app's rule, and rewards/ imports nothing from coupons/."""
 
-    taken_count: Callable[[Customer], Expression] | None = None
+    coupons_taken_count: Callable[[Customer], Expression] | None = None
 
     def parse(
         self, request: Request, query_class: type[CustomerQuery]
@@ -99,12 +99,12 @@ class CatalogView(ApiView):
             company=partner_of(request).company, customer_id=customer_id
         )
 
-    def redeemed_count(self, customer: Customer | None) -> Expression | None:
+    def coupons_taken_count_of(self, customer: Customer | None) -> Expression | None:
         if customer is None:
             return None
-        if self.taken_count is None:
-            raise ImproperlyConfigured(f"{type(self).__name__}.as_view() needs taken_count.")
-        return self.taken_count(customer)
+        if self.coupons_taken_count is None:
+            raise ImproperlyConfigured(f"{type(self).__name__}.as_view() needs coupons_taken_count.")
+        return self.coupons_taken_count(customer)
 
 
 class RewardListView(CatalogView):
@@ -119,7 +119,7 @@ class RewardListView(CatalogView):
         rewards = reward_catalog(
             company=company,
             now=now,
-            redeemed_count=self.redeemed_count(customer),
+            coupons_taken_count=self.coupons_taken_count_of(customer),
             redeemable_by=customer if query["redeemable"] else None,
         )
         context = {"now": now, "company": company}
@@ -139,6 +139,9 @@ class RewardDetailView(CatalogView):
         _, customer = self.parse(request, CustomerQuery)
         company, now = partner_of(request).company, timezone.now()
         reward = reward_get(
-            company=company, now=now, reward_id=reward_id, redeemed_count=self.redeemed_count(customer)
+            company=company,
+            now=now,
+            reward_id=reward_id,
+            coupons_taken_count=self.coupons_taken_count_of(customer),
         )
         return Response(RewardOut(reward, context={"now": now, "company": company}).data)

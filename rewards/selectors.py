@@ -24,10 +24,10 @@ def reward_catalog(
     *,
     company: Company,
     now: datetime,
-    redeemed_count: Expression | None = None,
+    coupons_taken_count: Expression | None = None,
     redeemable_by: Customer | None = None,
 ) -> QuerySet[Reward]:
-    """The company's rewards, each annotated with ``redeemed_count``: the given expression over the
+    """The company's rewards, each annotated with ``coupons_taken_count``: the given expression over the
     reward row, counting one customer's coupons of it, or 0 without one. The count is the coupons
     app's rule (``coupons.selectors.coupons_taken_count``), handed in by the caller because rewards/
     depends on nothing in coupons/ (coupons depend on rewards).
@@ -36,21 +36,25 @@ def reward_catalog(
     still redeem under the reward's ``redemption_limit``.
     """
     qs = Reward.objects.filter(company=company).annotate(
-        redeemed_count=Value(0, output_field=IntegerField()) if redeemed_count is None else redeemed_count
+        coupons_taken_count=Value(0, output_field=IntegerField())
+        if coupons_taken_count is None
+        else coupons_taken_count
     )
     if redeemable_by is not None:
-        under_limit = Q(redemption_limit__isnull=True) | Q(redeemed_count__lt=F("redemption_limit"))
+        under_limit = Q(redemption_limit__isnull=True) | Q(coupons_taken_count__lt=F("redemption_limit"))
         qs = qs.filter(available_q(now), under_limit, points_required__lte=redeemable_by.points_balance)
     return qs
 
 
 def reward_get(
-    *, company: Company, now: datetime, reward_id: str, redeemed_count: Expression | None = None
+    *, company: Company, now: datetime, reward_id: str, coupons_taken_count: Expression | None = None
 ) -> Reward:
     """One reward of the catalog (annotated as there), or 404: another company's does not exist."""
     reward = (
         one_or_none(
-            reward_catalog(company=company, now=now, redeemed_count=redeemed_count).filter(pk=reward_id)
+            reward_catalog(company=company, now=now, coupons_taken_count=coupons_taken_count).filter(
+                pk=reward_id
+            )
         )
         if is_ksuid(reward_id)
         else None

@@ -136,7 +136,7 @@ def customer(company: Company) -> Customer:
 
 
 def _redis_at(settings: Any, monkeypatch: pytest.MonkeyPatch, port: int) -> None:
-    monkeypatch.setattr("companies.auth._clients", {})  # the rate limiter's per-process Redis client
+    monkeypatch.setattr("core.ratelimit._clients", {})  # the counter's per-process Redis client
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -17,8 +17,8 @@ NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
 
 def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
     services = COMPOSE["services"]
-    assert set(services) == {"db", "redis", "migrate", "api", "lb", "webhooks", "expire"}
-    for job in ("webhooks", "expire"):
+    assert set(services) == {"db", "redis", "migrate", "api", "lb", "webhooks", "expire", "scheduler"}
+    for job in ("webhooks", "expire", "scheduler"):
         assert services[job]["image"] == services["api"]["image"]
         assert services[job]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["webhooks"]["command"] == ["python", "manage.py", "webhook_worker"]
@@ -33,7 +33,7 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
 
 
 def test_every_long_running_service_has_a_health_check_and_data_is_on_a_named_volume():
-    for name in ("db", "redis", "api", "lb", "webhooks", "expire"):
+    for name in ("db", "redis", "api", "lb", "webhooks", "expire", "scheduler"):
         assert COMPOSE["services"][name]["healthcheck"]["test"], name
     assert "/readyz" in " ".join(COMPOSE["services"]["api"]["healthcheck"]["test"])
     assert "pgdata" in COMPOSE["volumes"]

@@ -1,7 +1,9 @@
 """The long-running services as compose runs them: real processes, real health checks.
 
-- the webhook worker and the expiry loop touch a heartbeat file; ``heartbeat_check`` (their compose
-  health check) passes while it is fresh and fails when it is stale or missing;
+- the webhook worker, the expiry loop and the scheduler touch a heartbeat file; ``heartbeat_check``
+  (their compose health check) passes while it is fresh and fails when it is stale or missing;
+- the scheduler runs each housekeeping job on its own interval, survives a failing one and stops on
+  SIGTERM;
 - with DEBUG off, a sender that prints OTP codes stops ``check --deploy`` and gunicorn's start-up
   unless OTP_ALLOW_CONSOLE_SENDER says it is a development machine.
 """
@@ -12,12 +14,18 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
+from core.models import IdempotencyRecord
+from customers.models import Customer
 from tests.e2e.servers import GUNICORN, ROOT, free_port
+from tests.factories import CompanyFactory, CustomerFactory
 
 MANAGE = [sys.executable, "manage.py"]
 
@@ -50,6 +58,7 @@ def database_env() -> dict[str, str]:
     [
         ("webhook_worker", ["webhook_worker", "--idle-sleep", "0.2"]),
         ("expire_coupons", ["expire_coupons", "--loop", "0.5"]),
+        ("scheduler", ["scheduler", "--tick", "0.2"]),
     ],
 )
 def test_each_loop_beats_and_the_health_check_says_so(tmp_path: Path, name: str, command: list[str]) -> None:
@@ -83,13 +92,93 @@ def test_each_loop_beats_and_the_health_check_says_so(tmp_path: Path, name: str,
     assert stale.returncode != 0 and "ago" in stale.stderr
 
 
-def test_the_compose_file_uses_the_heartbeat_check_for_both_loops():
+def test_the_compose_file_uses_the_heartbeat_check_for_every_loop():
     import yaml
 
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    for service, name in (("webhooks", "webhook_worker"), ("expire", "expire_coupons")):
+    for service, name in (
+        ("webhooks", "webhook_worker"),
+        ("expire", "expire_coupons"),
+        ("scheduler", "scheduler"),
+    ):
         test = services[service]["healthcheck"]["test"]
         assert test[:5] == ["CMD", "python", "manage.py", "heartbeat_check", name], test
+    assert services["scheduler"]["command"] == ["python", "manage.py", "scheduler"]
+
+
+def compose_schedule() -> str:
+    """The ZUPY_SCHEDULE compose gives the scheduler when .env says nothing."""
+    import yaml
+
+    value = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["scheduler"]["environment"]
+    return str(value["ZUPY_SCHEDULE"]).removeprefix("${ZUPY_SCHEDULE:-").removesuffix("}")
+
+
+def wait_for(condition: Any, process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_runs_each_job_on_its_interval_survives_a_failing_one_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """The compose schedule's jobs, the purge every 0.3 s, and ledger_check beside them failing on
+    every run (a customer whose balance is off its ledger)."""
+    jobs = dict(item.split("=") for item in compose_schedule().split(","))
+    assert set(jobs) == {"purge_idempotency_keys", "refresh_segments"}, "what compose runs"
+    schedule = f"purge_idempotency_keys=0.3,ledger_check=0.3,refresh_segments={jobs['refresh_segments']}"
+    company = CompanyFactory.create()
+    stale = IdempotencyRecord.objects.create(
+        company=company, key="k", fingerprint="f", status_code=200, content_type="application/json",
+        body=b"{}", expires_at=timezone.now() - timedelta(minutes=1),
+    )  # fmt: skip
+    off = CustomerFactory.create(company=company, points=10)
+    Customer.objects.filter(pk=off.pk).update(points_balance=11)
+    env = app_env(
+        HEARTBEAT_DIR=str(tmp_path), OTP_ALLOW_CONSOLE_SENDER="true", ZUPY_SCHEDULE=schedule,
+        LOG_LEVEL="INFO", LOG_FORMAT="plain", **database_env(),
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [*MANAGE, "scheduler", "--tick", "0.1"], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    purged, segments = tmp_path / "scheduler.purge_idempotency_keys", tmp_path / "scheduler.refresh_segments"
+    try:
+        wait_for(lambda: not IdempotencyRecord.objects.filter(pk=stale.pk).exists(), process, "never purged")
+        wait_for(purged.exists, process, "the purge never beat")
+        wait_for(segments.exists, process, "refresh_segments never ran")
+        first_purge, only_refresh = purged.stat().st_mtime, segments.stat().st_mtime
+        wait_for(lambda: purged.stat().st_mtime != first_purge, process, "the purge ran once only")
+        assert segments.stat().st_mtime == only_refresh, "refresh_segments waits its own interval"
+        assert not (tmp_path / "scheduler.ledger_check").exists(), "a failed run does not beat"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert output.count("scheduler: ledger_check failed") >= 2, output
+    assert "1 customer(s) have balances that differ from their ledger" in output
+    assert "scheduler: purge_idempotency_keys done" in output and "purged 1 expired" in output
+    assert output.rstrip().endswith("scheduler: stopped"), output
+
+
+@pytest.mark.parametrize(
+    ("schedule", "refusal"),
+    [
+        ("purge_idempotency_keys=3600,no_such_command=60", "no_such_command"),
+        ("scheduler=60", "scheduler"),
+        ("purge_idempotency_keys=hourly", "not command=seconds"),
+        ("purge_idempotency_keys=0", "not command=seconds"),
+        ("purge_idempotency_keys=60,purge_idempotency_keys=30", "not command=seconds"),
+    ],
+)
+def test_the_scheduler_refuses_a_schedule_it_cannot_run(tmp_path: Path, schedule: str, refusal: str) -> None:
+    env = app_env(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", OTP_ALLOW_CONSOLE_SENDER="true")
+    run = manage({**env, "ZUPY_SCHEDULE": schedule}, "scheduler")
+    assert run.returncode != 0 and refusal in run.stderr, run.stderr
 
 
 PRINTING = {

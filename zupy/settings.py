@@ -350,6 +350,29 @@ WEBHOOK_PING_CONCURRENCY = env.int("WEBHOOK_PING_CONCURRENCY", default=1)
 # coupon.expiring goes out this many days before valid_until.
 COUPON_EXPIRING_DAYS = env.int("COUPON_EXPIRING_DAYS", default=3)
 
+
+# --- Housekeeping -----------------------------------------------------------------------------
+def env_schedule(name: str, default: str) -> dict[str, float]:
+    """``command=seconds,command=seconds``: each management command and the seconds between its runs."""
+    jobs: dict[str, float] = {}
+    for item in env.str(name, default=default).split(","):
+        command, _, seconds = item.strip().partition("=")
+        try:
+            every = float(seconds)
+        except ValueError:
+            every = 0.0
+        if not command or not every > 0 or every == float("inf") or command in jobs:
+            raise ImproperlyConfigured(
+                f"{name}: {item.strip()!r} is not command=seconds (a positive number, each command once)"
+            )
+        jobs[command] = every
+    return jobs
+
+
+# What the scheduler service runs (manage.py scheduler): hourly, the Idempotency-Key answers past their
+# 24 hours; daily, the RFM segments that recency moves.
+ZUPY_SCHEDULE = env_schedule("ZUPY_SCHEDULE", "purge_idempotency_keys=3600,refresh_segments=86400")
+
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,

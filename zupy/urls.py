@@ -32,12 +32,12 @@ register_converter(PathIdConverter, "id")
 
 api_v2 = [
     # The catalog counts a customer's coupons by the coupons app's rule (rewards/ cannot import it).
-    path("rewards/", RewardListView.as_view(taken_count=coupons_taken_count), name="reward-list"),
+    path("rewards/", RewardListView.as_view(coupons_taken_count=coupons_taken_count), name="reward-list"),
     # Before rewards/<id>/, which would otherwise take "coupons" for an id.
     path("rewards/coupons/", CustomerCouponListView.as_view(), name="customer-coupon-list"),
     path(
         "rewards/<id:reward_id>/",
-        RewardDetailView.as_view(taken_count=coupons_taken_count),
+        RewardDetailView.as_view(coupons_taken_count=coupons_taken_count),
         name="reward-detail",
     ),
     path("coupons/issued/", CouponListView.as_view(), name="coupon-list"),

@@ -31,7 +31,7 @@ def test_fast_output_matches_drf_for_every_field_type(company):
     cases = [
         RewardOut(
             reward_catalog(
-                company=company, now=context["now"], redeemed_count=coupons_taken_count(customer)
+                company=company, now=context["now"], coupons_taken_count=coupons_taken_count(customer)
             ).first(),
             context=context,
         ),

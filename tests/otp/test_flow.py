@@ -214,6 +214,13 @@ class Gateway(BaseHTTPRequestHandler):
             {"auth": self.headers["Authorization"], **json.loads(self.rfile.read(length))}
         )
         self.send_response(Gateway.status)
+        if 300 <= Gateway.status < 400:
+            self.send_header("Location", "/elsewhere")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        Gateway.received.append({"followed": self.path})
+        self.send_response(200)
         self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -262,6 +269,14 @@ def test_called_in_a_transaction_the_code_is_sent_before_the_answer(api, strict,
         sent = otp_request(company=strict, identifier=PHONE)
         assert (sent.channel, len(gateway.received)) == ("whatsapp", 1)
     assert verify_otp(api, PHONE, gateway.received[0]["code"]).status_code == 200
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_gateway_redirect_is_a_failure_and_is_not_followed(api, gateway, status):
+    gateway.status = status
+    assert_problem(request_otp(api, PHONE), 503, "service-unavailable")
+    assert len(gateway.received) == 1 and "followed" not in gateway.received[0]
+    assert not OtpChallenge.objects.exists()
 
 
 def test_unreachable_gateway_is_503(api, settings):

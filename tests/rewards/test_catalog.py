@@ -3,7 +3,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from coupons.models import CouponStatus
+from coupons.selectors import coupons_taken, coupons_taken_count
 from coupons.services import coupon_cancel
+from rewards.api import RewardListView
+from rewards.selectors import reward_catalog
 from tests.conftest import assert_problem
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory
 
@@ -137,3 +141,17 @@ def test_catalog_costs_a_constant_number_of_queries(api, customer, django_assert
     with django_assert_max_num_queries(3):
         response = api.get("/api/v2/rewards/", customer_id=customer.pk, page_size=30)
     assert len(response.json()["data"]) == 30
+
+
+def test_the_catalog_counts_coupons_taken_under_the_one_name_the_coupons_app_gives_it(company, customer):
+    """``coupons_taken`` (the coupons, cancelled ones excluded) counted per reward row is the catalog's
+    ``coupons_taken_count``, handed in by that name from the selector to the view."""
+    reward = RewardFactory.create(company=company)
+    CouponFactory.create_batch(2, customer=customer, reward=reward)
+    CouponFactory.create(customer=customer, reward=reward, status=CouponStatus.CANCELLED)
+    rows = reward_catalog(
+        company=company, now=timezone.now(), coupons_taken_count=coupons_taken_count(customer)
+    )
+    counted = [vars(row)["coupons_taken_count"] for row in rows]  # an annotation: the stubs do not know it
+    assert counted == [coupons_taken(customer=customer, reward=reward).count()] == [2]
+    assert RewardListView.as_view(coupons_taken_count=coupons_taken_count)
