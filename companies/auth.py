@@ -264,6 +264,7 @@ class ApiGateMiddleware:
         api_key = _key_of(request) if keyed else None
         if isinstance(api_key, ApiKey):
             request.zupy_api_key = api_key  # type: ignore[attr-defined]  # read by ApiKeyAuthentication
+            request.auth = api_key  # type: ignore[attr-defined]  # as DRF sets it: the request log's company
             if api_key.read_only and request.method not in SAFE_METHODS:
                 # KeyCanWrite's refusal, before the count as in DRF (permissions, then throttles).
                 request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]

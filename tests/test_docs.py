@@ -63,7 +63,9 @@ def test_every_environment_variable_is_in_the_configuration_table_with_the_setti
 
     rows = _configuration_table()
     documented = {name for variables, _ in rows for name in variables}
-    read = _environment_reads(ROOT / "zupy" / "settings.py") | _environment_reads(ROOT / "gunicorn.conf.py")
+    # The serving worker reads its own: gunicorn loads it before Django's settings exist.
+    readers = [ROOT / "zupy" / "settings.py", ROOT / "gunicorn.conf.py", ROOT / "core" / "gunicorn_worker.py"]
+    read = set().union(*(_environment_reads(path) for path in readers))
     read -= {"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"}  # not configuration: set by the code
     assert sorted(read - documented) == [], "read but not in docs/operations.md's table"
     assert sorted(documented - read) == [], "in the table but read nowhere"

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.views import APIView
-from zupy.api import auth
 
+from companies import auth
 from core.schema import SchemaView
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, make_key
