@@ -26,7 +26,14 @@ from rest_framework.throttling import BaseThrottle
 from companies.models import ApiKey, Company
 from companies.selectors import api_key_authenticate
 from core.errors import AuthenticationRequired, PermissionDenied
-from core.problems import KEY_RATE_LIMITED, PROBLEM_CONTENT_TYPE, WWW_AUTHENTICATE, problem
+from core.problems import (
+    DATABASE_UNAVAILABLE,
+    KEY_RATE_LIMITED,
+    PROBLEM_CONTENT_TYPE,
+    WWW_AUTHENTICATE,
+    database_unavailable,
+    problem,
+)
 from core.ratelimit import counter_incr
 
 if TYPE_CHECKING:  # rest_framework.views imports the settings that name these classes: a cycle at run time
@@ -230,7 +237,11 @@ class ApiGateMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(API_PREFIX):
-            refusal = self._gate(request)
+            try:
+                refusal = self._gate(request)
+            except DATABASE_UNAVAILABLE:
+                # A key not in the cache is read from the database: down, it is the view's 503.
+                return database_unavailable(request)
             if refusal is not None:
                 return refusal
         return self.get_response(request)

@@ -31,6 +31,17 @@ WWW_AUTHENTICATE = 'ApiKey header="X-API-Key"'
 KEY_RATE_LIMITED = "The API key's rate limit for this minute is used up; see Retry-After and X-RateLimit-*."
 
 
+# The database (or the pool in front of it) cannot be reached: 503, retry in a second.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """The 503 for a request that met ``DATABASE_UNAVAILABLE`` before any view ran."""
+    response = problem_response(503, instance=request.path)
+    response["Retry-After"] = "1"
+    return response
+
+
 def problem(
     status: int,
     *,
@@ -186,7 +197,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             detail = None
         return _answer(status, instance, detail=detail)
 
-    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         log.warning("database unavailable: %s", exc)
         return _answer(503, instance, {"Retry-After": "1"})
     if isinstance(exc, DatabaseError):

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from companies.models import ApiKey, Company
-from core.money import POINTS_MAX, z_format
+from core.money import POINTS_BALANCE_MAX, z_format
 from coupons.models import Coupon, CouponStatus
 from customers.models import Customer, EntryKind, LedgerEntry
 from customers.selectors import ledger_mismatches
@@ -240,8 +240,9 @@ def test_the_company_is_chosen_when_a_customer_is_added(admin_client):
     ("changes", "field", "message"),
     [({"points_adjustment": "-150"}, "points_adjustment", "points balance negative: it is 100"),
      ({"z_adjustment": "-0.000001"}, "z_adjustment", "would make the Z$ balance negative"),
-     ({"points_adjustment": str(POINTS_MAX)}, "points_adjustment", f"may not exceed {POINTS_MAX}")],
-    ids=["negative-points", "negative-z", "points-past-the-bound"],
+     ({"points_adjustment": str(POINTS_BALANCE_MAX)}, "points_adjustment",
+      f"may not exceed {POINTS_BALANCE_MAX} points")],
+    ids=["negative-points", "negative-z", "points-past-the-cap"],
 )  # fmt: skip
 def test_an_adjustment_the_ledger_would_refuse_is_a_form_error(admin_client, changes, field, message):
     customer = CustomerFactory.create(points=100)
