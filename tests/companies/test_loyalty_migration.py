@@ -9,15 +9,9 @@ from django.utils import timezone
 
 from companies.models import Company, LoyaltyProgram
 from customers.models import Customer
+from tests.migrating import migrate
 
 BEFORE = [("zupy", "0002_idempotencyrecord"), ("customers", "0003_money_as_64_bit_integers")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,15 +6,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from customers.models import Customer
+from tests.migrating import migrate
 
 BEFORE = [("customers", "0005_company_in_companies_app")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,18 +10,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from tests.factories import CompanyFactory
+from tests.migrating import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("webhooks", "0002_delivery_lease")]
 AFTER = [("webhooks", "0004_delivery_exhausted")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
 
 
 def test_existing_rows_get_uuids_and_failed_becomes_exhausted():
