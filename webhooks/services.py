@@ -390,12 +390,6 @@ def webhook_deliver_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | No
     return made
 
 
-def webhook_deliver_next() -> WebhookDelivery | None:
-    """Deliver one due delivery, if any (a batch of one). Several workers may run at once."""
-    claimed = webhook_claim(limit=1)
-    return webhook_attempt(delivery=claimed[0]) if claimed else None
-
-
 def webhook_resend(*, delivery_id: str) -> None:
     """Admin: send a delivery again, as soon as a worker is free."""
     WebhookDelivery.objects.filter(pk=delivery_id).update(

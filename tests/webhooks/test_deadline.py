@@ -9,8 +9,9 @@ import time
 import pytest
 
 from tests.webhooks.conftest import TrickleReceiver, wait_until
+from tests.webhooks.steps import deliver_next
 from tests.webhooks.test_delivery import outbox_row
-from webhooks.services import webhook_deliver_next, webhook_send
+from webhooks.services import webhook_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +26,7 @@ def test_an_answer_cut_off_at_the_deadline_is_a_timeout_and_a_refused_connection
         settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = True
         settings.WEBHOOK_TIMEOUT = 1.0
         row = outbox_row(trickle.url)
-        webhook_deliver_next()
+        deliver_next()
         row.refresh_from_db()
         assert (row.attempts, row.last_status_code) == (1, None)
         assert row.last_error.startswith("timed out"), row.last_error

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from companies.models import Company
 from tests.factories import CompanyFactory
+from tests.webhooks.steps import deliver_next
 from webhooks import services, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import webhook_claim, webhook_deliver_batch, webhook_deliver_next
+from webhooks.services import webhook_claim, webhook_deliver_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,8 +70,8 @@ def test_a_name_rebound_to_a_private_address_is_refused_before_sending(receiver,
     answers = iter([["93.184.216.34", "127.0.0.1"], ["127.0.0.1"]])
     monkeypatch.setattr(transport, "resolve", lambda host, port: next(answers))
     row = outbox_row(f"http://hooks.example:{receiver.server.server_port}/hooks")
-    webhook_deliver_next()
-    webhook_deliver_next()
+    deliver_next()
+    deliver_next()
     errors = [attempt.error for attempt in row.attempt_log.all()]
     assert len(errors) == 2 and all(
         error.startswith("refused: ") and "127.0.0.1" in error for error in errors
@@ -94,7 +95,7 @@ def test_a_url_that_cannot_be_sent_is_a_recorded_failure_and_the_next_row_still_
 
 def test_a_bad_port_is_a_recorded_failure(receiver):
     bad = outbox_row("http://127.0.0.1:99999/hooks")
-    webhook_deliver_next()
+    deliver_next()
     bad.refresh_from_db()
     assert bad.attempts == 1 and "port" in bad.last_error
 
@@ -105,7 +106,7 @@ def test_any_exception_while_delivering_is_recorded_on_the_row(receiver, monkeyp
 
     monkeypatch.setattr(services, "webhook_send", explode)
     row = outbox_row(receiver.url)
-    delivered = webhook_deliver_next()
+    delivered = deliver_next()
     assert delivered is not None
     row.refresh_from_db()
     assert (row.status, row.attempts, row.locked_until) == ("pending", 1, None)
@@ -127,7 +128,7 @@ def test_no_lock_or_transaction_is_held_while_the_receiver_answers(receiver):
             connections.close_all()
 
     receiver.during = try_to_lock_the_row
-    webhook_deliver_next()
+    deliver_next()
     assert receiver.during_results == ["free"]
     row.refresh_from_db()
     assert row.status == "succeeded" and row.lease == "" and row.locked_until is None

@@ -16,8 +16,8 @@ from coupons.services import coupon_cancel, coupon_expire_due, coupon_redeem
 from tests.conftest import Api, assert_problem, run_together
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from tests.webhooks.conftest import Receiver
+from tests.webhooks.steps import deliver_next
 from webhooks.models import EVENTS, WebhookDelivery
-from webhooks.services import webhook_deliver_next
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,7 @@ def configure(api: Api, url: str, events: list[str] | None = None) -> Any:
 
 
 def deliver_all() -> None:
-    while webhook_deliver_next() is not None:
+    while deliver_next() is not None:
         pass
 
 
@@ -186,13 +186,13 @@ def test_retries_wait_1_4_16_seconds_by_default(shop, receiver, settings):
     receiver.script = [500]
     shop["api"].post(f"/api/v2/customers/{shop['customer'].pk}/points/add/", {"amount": 1})
     before = timezone.now()
-    webhook_deliver_next()
+    deliver_next()
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "pending" and delivery.attempts == 1
     assert (
         before + timedelta(seconds=0.9) <= delivery.next_attempt_at <= timezone.now() + timedelta(seconds=1.1)
     )
-    assert webhook_deliver_next() is None  # not due yet
+    assert deliver_next() is None  # not due yet
 
 
 def test_two_workers_deliver_each_event_once(shop, receiver):
@@ -202,7 +202,7 @@ def test_two_workers_deliver_each_event_once(shop, receiver):
 
     def worker() -> int:
         made = 0
-        while webhook_deliver_next() is not None:
+        while deliver_next() is not None:
             made += 1
         return made
 
