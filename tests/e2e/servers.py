@@ -69,3 +69,12 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def manage_output(env: dict[str, str], *args: str) -> str:
+    """``manage.py ARGS`` under ``env`` in this checkout; its stdout, or the test fails with its stderr."""
+    run = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout

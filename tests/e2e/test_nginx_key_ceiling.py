@@ -2,8 +2,6 @@
 429 problem+json, and keeps serving every other key."""
 
 import json
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,17 +11,9 @@ import pytest
 import requests
 
 from tests.e2e.nginx import start_nginx
-from tests.e2e.servers import ROOT, free_port, production_env, start_gunicorn, stop, wait_ready
+from tests.e2e.servers import free_port, manage_output, production_env, start_gunicorn, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    run = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert run.returncode == 0, run.stderr
-    return run.stdout
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +27,11 @@ def behind_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         TRUSTED_PROXY_COUNT="1",
         PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
     )
-    _manage(env, "migrate", "--no-input", "-v", "0")
-    company_id = json.loads(_manage(env, "create_company", "Busy", "--tier", "enterprise"))["company_id"]
-    keys = [json.loads(_manage(env, "create_api_key", company_id))["api_key"] for _ in range(2)]
+    manage_output(env, "migrate", "--no-input", "-v", "0")
+    company_id = json.loads(manage_output(env, "create_company", "Busy", "--tier", "enterprise"))[
+        "company_id"
+    ]
+    keys = [json.loads(manage_output(env, "create_api_key", company_id))["api_key"] for _ in range(2)]
     port = free_port()
     server = start_gunicorn(env, port)
     try:

@@ -1,8 +1,6 @@
 """Two separate API server processes and one real Redis: they share one rate-limit budget."""
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,17 +8,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.e2e.servers import ROOT, free_port, production_env, start_gunicorn, stop, wait_ready
+from tests.e2e.servers import free_port, manage_output, production_env, start_gunicorn, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    run = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert run.returncode == 0, run.stderr
-    return run.stdout
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +24,9 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list
         GUNICORN_THREADS="4",
         PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
     )
-    _manage(env, "migrate", "--no-input", "-v", "0")
-    company_id = json.loads(_manage(env, "create_company", "Limited", "--tier", "free"))["company_id"]
-    key = json.loads(_manage(env, "create_api_key", company_id))["api_key"]
+    manage_output(env, "migrate", "--no-input", "-v", "0")
+    company_id = json.loads(manage_output(env, "create_company", "Limited", "--tier", "free"))["company_id"]
+    key = json.loads(manage_output(env, "create_api_key", company_id))["api_key"]
     ports = [free_port(), free_port()]
     procs = [start_gunicorn(env, port) for port in ports]
     try:
