@@ -13,6 +13,7 @@ from django.utils import timezone
 from companies.models import ApiKey, Company
 from core.db import db_param, row_insert_unless_taken, statement
 from core.errors import DomainError, NotFound
+from core.events import publish
 from core.ids import is_ksuid
 from core.money import Z_MICRO, exceeds_share, times, z_format
 from core.timefmt import iso_utc
@@ -37,7 +38,6 @@ from otp.policy import otp_session_check
 from rewards.lock_objects import reward_lock
 from rewards.models import Reward
 from rewards.services import reward_stock_move
-from webhooks.services import webhook_emit
 
 CODE_ATTEMPTS = 8
 
@@ -164,7 +164,7 @@ def coupon_redeem(
             coupon_id=coupon.pk,
             api_key=api_key,
         )
-        webhook_emit(
+        publish(
             company_id=company.pk,
             event="reward.redeemed",
             data=coupon_event_data(
@@ -172,7 +172,7 @@ def coupon_redeem(
             ),
         )
         if points_used:
-            webhook_emit(
+            publish(
                 company_id=company.pk,
                 event="points.spent",
                 data={
@@ -270,7 +270,7 @@ def coupon_validate(
                     statement(VALIDATE_RECORD, u=CouponUse),
                     [use.pk, coupon.pk, company.pk, use.api_key_id, db_param(now), use.remaining_after],
                 )
-            webhook_emit(
+            publish(
                 company_id=company.pk,
                 event="coupon.used",
                 data=coupon_event_data(coupon, used_at=now, validated_at=now),
@@ -279,7 +279,7 @@ def coupon_validate(
             coupon.status = CouponStatus.EXPIRED
             coupon.save(update_fields=["status", "updated_at"])
             # Stored as expired here, so expire_coupons will not see it: the event goes out now.
-            webhook_emit(company_id=company.pk, event="coupon.expired", data=coupon_expired_data(coupon))
+            publish(company_id=company.pk, event="coupon.expired", data=coupon_expired_data(coupon))
     if refusal is not None:
         raise refusal()
     return Validation(coupon=coupon, use=use, customer=coupon.customer)
@@ -320,7 +320,7 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
             reason=f"{reason}: {coupon.code}",
             coupon_id=coupon.pk,
         )
-        webhook_emit(
+        publish(
             company_id=coupon.company_id,
             event="coupon.cancelled",
             data=coupon_event_data(
@@ -389,7 +389,7 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
             for coupon in due:
                 coupon.status = CouponStatus.EXPIRED
                 coupon.save(update_fields=["status", "updated_at"])
-                webhook_emit(
+                publish(
                     company_id=coupon.company_id, event="coupon.expired", data=coupon_expired_data(coupon)
                 )
         expired += len(due)
@@ -411,7 +411,7 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
             for coupon in soon:
                 coupon.expiring_notified_at = now
                 coupon.save(update_fields=["expiring_notified_at", "updated_at"])
-                webhook_emit(
+                publish(
                     company_id=coupon.company_id,
                     event="coupon.expiring",
                     data=coupon_expiring_data(coupon, now=now),

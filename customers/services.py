@@ -11,13 +11,13 @@ from django.utils import timezone
 from companies.models import ApiKey, Company, LoyaltyProgram
 from core.db import row_update, rows_insert
 from core.errors import DomainError, NotFound, ValidationFailed
+from core.events import publish
 from core.money import POINTS_MAX, Z_MICRO_MAX, z_format, z_to_micro
 from core.timefmt import iso_utc
 from customers.errors import BalanceLimit, PointsCapReached
 from customers.lock_objects import customer_lock
 from customers.models import Currency, Customer, EntryKind, LedgerEntry
 from otp.policy import otp_session_check
-from webhooks.services import webhook_emit
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def _tier_follow(customer: Customer, now: datetime) -> None:
     if new == old:
         return
     customer.tier = new
-    webhook_emit(
+    publish(
         company_id=customer.company_id,
         event="customer.tier_changed",
         data={"customer_id": customer.pk, "old_tier": old, "new_tier": new, "changed_at": iso_utc(now)},
@@ -299,7 +299,7 @@ def customer_find_or_create(
         try:
             with transaction.atomic():
                 customer = customer_create(company=company, full_name=full_name, **identifiers)
-            webhook_emit(
+            publish(
                 company_id=company.pk,
                 event="customer.enrolled",
                 data={
@@ -335,7 +335,7 @@ def points_add(
             reason=reason,
             api_key=api_key,
         )
-        webhook_emit(
+        publish(
             company_id=company.pk,
             event="points.earned",
             data={

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "coupons",
     "otp",
     "webhooks",
+    "wallet",
     "demo",  # seed_demo, which builds with every app above
 ]
 
@@ -350,6 +351,33 @@ WEBHOOK_PING_CONCURRENCY = env.int("WEBHOOK_PING_CONCURRENCY", default=1)
 # coupon.expiring goes out this many days before valid_until.
 COUPON_EXPIRING_DAYS = env.int("COUPON_EXPIRING_DAYS", default=3)
 
+
+# --- Wallet passes (docs/wallet.md) ------------------------------------------------------------
+# The public https base that pass URLs, Apple's webServiceURL and Google's links start with
+# (e.g. https://api.example.com). Empty: the request's own scheme and host.
+WALLET_PUBLIC_URL = env.str("WALLET_PUBLIC_URL", default="").rstrip("/")
+# Apple Wallet: the Pass Type ID, the Team ID, and files (never the repository) holding the Pass Type
+# ID certificate, its private key (and the key's password, if any) and Apple's WWDR intermediate, PEM.
+# Empty: Apple is not configured, and its operations answer 503 wallet-temporarily-unavailable.
+WALLET_APPLE_PASS_TYPE_ID = env.str("WALLET_APPLE_PASS_TYPE_ID", default="")
+WALLET_APPLE_TEAM_ID = env.str("WALLET_APPLE_TEAM_ID", default="")
+WALLET_APPLE_CERT_FILE = env.str("WALLET_APPLE_CERT_FILE", default="")
+WALLET_APPLE_KEY_FILE = env.str("WALLET_APPLE_KEY_FILE", default="")
+WALLET_APPLE_KEY_PASSWORD = env.str("WALLET_APPLE_KEY_PASSWORD", default="")
+WALLET_APPLE_WWDR_FILE = env.str("WALLET_APPLE_WWDR_FILE", default="")
+# Google Wallet: the issuer id and the service account's JSON key file; the API and token endpoints
+# (tests point them at loopback receivers).
+WALLET_GOOGLE_ISSUER_ID = env.str("WALLET_GOOGLE_ISSUER_ID", default="")
+WALLET_GOOGLE_SERVICE_ACCOUNT_FILE = env.str("WALLET_GOOGLE_SERVICE_ACCOUNT_FILE", default="")
+WALLET_GOOGLE_API_URL = env.str(
+    "WALLET_GOOGLE_API_URL", default="https://walletobjects.googleapis.com/walletobjects/v1"
+).rstrip("/")
+WALLET_GOOGLE_TOKEN_URL = env.str("WALLET_GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+# Notifications a customer may receive an hour (more are accepted with 202 and logged, not delivered).
+WALLET_NOTIFICATIONS_PER_HOUR = env.int("WALLET_NOTIFICATIONS_PER_HOUR", default=10)
+# The wallet worker: seconds one APNs or Google call may take, and the delays between retries.
+WALLET_TIMEOUT = env.float("WALLET_TIMEOUT", default=10.0)
+WALLET_RETRY_DELAYS = [float(d) for d in env.list("WALLET_RETRY_DELAYS", default=["2", "10", "60"])]
 
 # --- Housekeeping -----------------------------------------------------------------------------
 def env_schedule(name: str, default: str) -> dict[str, float]:
