@@ -378,6 +378,18 @@ WALLET_NOTIFICATIONS_PER_HOUR = env.int("WALLET_NOTIFICATIONS_PER_HOUR", default
 # The wallet worker: seconds one APNs or Google call may take, and the delays between retries.
 WALLET_TIMEOUT = env.float("WALLET_TIMEOUT", default=10.0)
 WALLET_RETRY_DELAYS = [float(d) for d in env.list("WALLET_RETRY_DELAYS", default=["2", "10", "60"])]
+# APNs, where the wallet worker sends Apple's "this pass changed" pushes (HTTP/2; tests point it at a
+# loopback receiver). Auth "certificate": the Pass Type ID certificate and key above, as the TLS client
+# certificate. Auth "token": a provider token (JWT, ES256) signed with the APNs auth key in
+# WALLET_APNS_KEY_FILE (a .p8 file, never the repository), its key id, and WALLET_APPLE_TEAM_ID.
+# WALLET_APNS_CA_FILE: the CAs that APNs' server certificate is checked against (empty: the system's).
+WALLET_APNS_URL = env.str("WALLET_APNS_URL", default="https://api.push.apple.com").rstrip("/")
+WALLET_APNS_AUTH = env.str("WALLET_APNS_AUTH", default="certificate")
+if WALLET_APNS_AUTH not in {"certificate", "token"}:
+    raise ImproperlyConfigured(f"WALLET_APNS_AUTH must be certificate or token, not {WALLET_APNS_AUTH!r}")
+WALLET_APNS_KEY_FILE = env.str("WALLET_APNS_KEY_FILE", default="")
+WALLET_APNS_KEY_ID = env.str("WALLET_APNS_KEY_ID", default="")
+WALLET_APNS_CA_FILE = env.str("WALLET_APNS_CA_FILE", default="")
 
 # --- Housekeeping -----------------------------------------------------------------------------
 def env_schedule(name: str, default: str) -> dict[str, float]:
