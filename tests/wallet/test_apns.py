@@ -8,7 +8,7 @@ import logging
 import jwt
 import pytest
 
-from tests.wallet.apns_receiver import KEY_ID, PASS_TYPE_ID, TEAM_ID, Answer, ApnsReceiver, Pki, apns_settings
+from tests.wallet.apns_receiver import KEY_ID, PASS_TYPE_ID, TEAM_ID, Answer, ApnsReceiver, apns_settings
 from tests.wallet.apns_rows import token
 from wallet.apple import apns as client
 from wallet.apple.apns import apns_push
@@ -51,7 +51,7 @@ def test_one_connection_and_one_provider_token_serve_many_pushes(apns):
     assert len({p.headers["authorization"] for p in apns.pushes}) == 1, "the token is reused, not remade"
 
 
-def test_certificate_auth_presents_the_pass_type_id_certificate(apns_pki: Pki, settings):
+def test_certificate_auth_presents_the_pass_type_id_certificate(apns_pki, settings):
     receiver = ApnsReceiver(apns_pki, require_client_cert=True)
     try:
         for name, value in apns_settings(apns_pki, receiver, auth="certificate").items():
@@ -66,7 +66,7 @@ def test_certificate_auth_presents_the_pass_type_id_certificate(apns_pki: Pki, s
         receiver.shutdown()
 
 
-def test_without_the_client_certificate_a_server_that_requires_one_gets_no_push(apns_pki: Pki, settings):
+def test_without_the_client_certificate_a_server_that_requires_one_gets_no_push(apns_pki, settings):
     receiver = ApnsReceiver(apns_pki, require_client_cert=True)
     try:
         for name, value in apns_settings(apns_pki, receiver, auth="token").items():
@@ -92,7 +92,7 @@ def test_without_the_client_certificate_a_server_that_requires_one_gets_no_push(
         (Answer(503, "ServiceUnavailable"), False, None),
     ],
 )
-def test_what_each_answer_comes_to(apns, answer: Answer, gone: bool, retry_after: float | None):
+def test_what_each_answer_comes_to(apns, answer, gone, retry_after):
     apns.answers[DEVICE] = [answer]
 
     result = apns_push(push_token=DEVICE)
