@@ -5,10 +5,10 @@ never holds up the others), retries follow ``WALLET_RETRY_DELAYS``, and every at
 ``WALLET_TIMEOUT``."""
 
 import logging
+import queue
 import secrets
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
@@ -164,32 +164,37 @@ def wallet_deliver_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | Non
     still running ``WALLET_TIMEOUT`` seconds after the batch started is recorded as failed (its
     thread is left to finish on the client's own timeouts, its answer ignored), so one stalled call
     delays the batch by at most that. Setting ``stop`` (SIGTERM) gives the unfinished jobs' leases
-    back, uncounted."""
+    back, uncounted: the next worker sends them again (a push twice is harmless: the device only
+    asks what changed). Senders are daemon threads, so a stopping worker never waits for them."""
     claimed = wallet_jobs_claim(limit=limit)
     if not claimed:
         return 0
     if stop is not None and stop.is_set():
         _release(claimed)
         return 0
-    made = 0
     deadline = time.monotonic() + settings.WALLET_TIMEOUT
-    senders = ThreadPoolExecutor(max_workers=len(claimed), thread_name_prefix="wallet-send")
-    try:
-        pending: dict[Future[JobResult], WalletJob] = {senders.submit(_send, job): job for job in claimed}
-        while pending:
-            if stop is not None and stop.is_set():
-                _release(list(pending.values()))
-                break
-            if time.monotonic() >= deadline:
-                late = JobResult(ok=False, error=f"deadline: no answer within {settings.WALLET_TIMEOUT:g}s")
-                for job in pending.values():
-                    made += _record_safely(job, late)
-                break
-            done, _ = wait(pending, timeout=_WAIT_SLICE, return_when=FIRST_COMPLETED)
-            for future in done:
-                made += _record_safely(pending.pop(future), future.result())
-    finally:
-        senders.shutdown(wait=False, cancel_futures=True)
+    results: queue.Queue[tuple[WalletJob, JobResult]] = queue.Queue()
+    for job in claimed:
+        threading.Thread(
+            target=lambda job=job: results.put((job, _send(job))), name=f"wallet-send-{job.pk}", daemon=True
+        ).start()
+    pending = {job.pk: job for job in claimed}
+    made = 0
+    while pending:
+        if stop is not None and stop.is_set():
+            _release(list(pending.values()))
+            break
+        if time.monotonic() >= deadline:
+            late = JobResult(ok=False, error=f"deadline: no answer within {settings.WALLET_TIMEOUT:g}s")
+            for job in pending.values():
+                made += _record_safely(job, late)
+            break
+        try:
+            job, result = results.get(timeout=_WAIT_SLICE)
+        except queue.Empty:
+            continue
+        del pending[job.pk]
+        made += _record_safely(job, result)
     return made
 
 
