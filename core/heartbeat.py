@@ -1,5 +1,5 @@
-"""Heartbeat files for the long-running services without an HTTP port (webhook worker, expiry loop,
-scheduler).
+"""Heartbeat files for the long-running services without an HTTP port (webhook and wallet
+workers, expiry loop, scheduler).
 
 Each loop iteration touches ``HEARTBEAT_DIR/<name>``; ``manage.py heartbeat_check NAME --max-age S`` (the
 compose health check) fails when the file is missing or older than S seconds: a hung or crashed loop

@@ -1,7 +1,8 @@
 """The long-running services as compose runs them: real processes, real health checks.
 
-- the webhook worker, the expiry loop and the scheduler touch a heartbeat file; ``heartbeat_check``
-  (their compose health check) passes while it is fresh and fails when it is stale or missing;
+- the webhook and wallet workers, the expiry loop and the scheduler touch a heartbeat file;
+  ``heartbeat_check`` (their compose health check) passes while it is fresh and fails when it is stale
+  or missing;
 - the scheduler runs each housekeeping job on its own interval, survives a failing one and stops on
   SIGTERM;
 - with DEBUG off, a sender that prints OTP codes stops ``check --deploy`` and gunicorn's start-up
@@ -57,6 +58,7 @@ def database_env() -> dict[str, str]:
     ("name", "command"),
     [
         ("webhook_worker", ["webhook_worker", "--idle-sleep", "0.2"]),
+        ("wallet_worker", ["wallet_worker", "--idle-sleep", "0.2"]),
         ("expire_coupons", ["expire_coupons", "--loop", "0.5"]),
         ("scheduler", ["scheduler", "--tick", "0.2"]),
     ],
@@ -98,6 +100,7 @@ def test_the_compose_file_uses_the_heartbeat_check_for_every_loop():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for service, name in (
         ("webhooks", "webhook_worker"),
+        ("wallet-worker", "wallet_worker"),
         ("expire", "expire_coupons"),
         ("scheduler", "scheduler"),
     ):

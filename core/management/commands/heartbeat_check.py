@@ -11,7 +11,9 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name", help="webhook_worker, expire_coupons, scheduler or scheduler.<command>")
+        parser.add_argument(
+            "name", help="webhook_worker, wallet_worker, expire_coupons, scheduler or scheduler.<command>"
+        )
         parser.add_argument("--max-age", type=float, required=True, help="Seconds.")
 
     def handle(self, *args: Any, **options: Any) -> None:
