@@ -100,7 +100,9 @@ def _record(*, job: WalletJob, result: JobResult) -> WalletJob:
     """Record an attempt in its own transaction. Locks the job row, and updates it only if the
     lease is still this worker's (else another worker owns it now and its attempt counts). A push
     that APNs says went to a dead token (``gone``) drops the job and ends the registration, in the
-    same transaction; a delivered push stamps the registration's ``last_push_at``."""
+    same transaction; a delivered push stamps the registration's ``last_push_at``. The registration
+    rows are updated without a lock: a conditional UPDATE each, and the PassKit web service's
+    register (the only other writer) sets the fields these conditions read."""
     now = timezone.now()
     with transaction.atomic():
         row = one_or_none(WalletJob.objects.select_for_update().filter(pk=job.pk, lease=job.lease))
@@ -120,8 +122,12 @@ def _record(*, job: WalletJob, result: JobResult) -> WalletJob:
             outcome = "sent"
         elif result.gone:
             row.status, row.done_at = JobStatus.DROPPED, now
-            if row.kind == JobKind.APPLE_PUSH:
-                registrations.filter(unregistered_at__isnull=True).update(unregistered_at=now)
+            if row.kind == JobKind.APPLE_PUSH and job.registration is not None:
+                # Only while the device still has the token that was refused: a device that
+                # registered again with a new token in the meantime keeps its registration.
+                registrations.filter(
+                    unregistered_at__isnull=True, device__push_token=job.registration.device.push_token
+                ).update(unregistered_at=now)
             outcome = "dropped"
         elif row.attempts > len(delays):
             row.status, row.done_at = JobStatus.EXHAUSTED, now

@@ -429,5 +429,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Our request log replaces Django's per-error lines; 5xx are still logged with their traceback.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # The wallet worker logs one line per attempt itself; httpx's own line per request (with the URL,
+    # a device token in it) would only repeat it.
+    "loggers": {"django.request": {"level": "ERROR"}, "httpx": {"level": "WARNING"}},
 }

@@ -4,6 +4,8 @@ verifies with the auth key's public key; the Pass Type ID certificate as the TLS
 and what each of APNs' answers comes to."""
 
 import logging
+import threading
+import time
 
 import jwt
 import pytest
@@ -12,6 +14,7 @@ from tests.wallet.apns_receiver import KEY_ID, PASS_TYPE_ID, TEAM_ID, Answer, Ap
 from tests.wallet.apns_rows import token
 from wallet.apple import apns as client
 from wallet.apple.apns import apns_push
+from wallet.platforms import JobResult
 
 DEVICE = token("device")
 
@@ -49,6 +52,26 @@ def test_one_connection_and_one_provider_token_serve_many_pushes(apns):
 
     assert apns.connections == 1, "the connection is kept open and reused"
     assert len({p.headers["authorization"] for p in apns.pushes}) == 1, "the token is reused, not remade"
+
+
+def test_a_push_apns_is_slow_to_answer_holds_up_no_other_on_the_same_connection(apns, settings):
+    settings.WALLET_TIMEOUT = 60.0
+    apns.answers[token("slow")] = [Answer(None)]
+    slow: list[JobResult] = []
+    waiting = threading.Thread(target=lambda: slow.append(apns_push(push_token=token("slow"))))
+    waiting.start()
+    try:
+        while not apns.pushes_to(token("slow")):
+            assert waiting.is_alive()
+            time.sleep(0.05)
+
+        assert apns_push(push_token=DEVICE).ok
+        assert waiting.is_alive() and slow == [], "answered while the slow push still waits"
+        assert apns.connections == 1, "both on one HTTP/2 connection"
+    finally:
+        apns.shutdown()  # hangs up: the slow push ends with an error
+        waiting.join(timeout=30)
+    assert slow and not slow[0].ok
 
 
 def test_certificate_auth_presents_the_pass_type_id_certificate(apns_pki, settings):

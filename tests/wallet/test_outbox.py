@@ -125,7 +125,7 @@ def test_a_device_that_unregistered_after_the_push_was_queued_is_not_pushed(apns
 
 
 def test_an_unanswered_push_ends_at_the_deadline_and_the_others_still_go(apns, card, settings):
-    settings.WALLET_TIMEOUT = 1.0
+    settings.WALLET_TIMEOUT = 3.0
     settings.WALLET_RETRY_DELAYS = [60.0]
     stalled = register(card, token("stalled"))
     fine = register(card, token("fine"))
@@ -186,3 +186,19 @@ def test_a_platform_that_fails_unexpectedly_is_a_recorded_attempt(apns, card, mo
     assert wallet_deliver_batch() == 1
     job = WalletJob.objects.get()
     assert job.status == JobStatus.PENDING and job.attempts == 1 and "something broke" in job.last_error
+
+
+def test_a_device_that_registered_again_with_a_new_token_keeps_its_registration(apns, card):
+    registration = register(card, token("old"))
+    apns.answers[token("old")] = [Answer(410, "Unregistered")]
+    touch(card)
+    claimed = wallet_jobs_claim()
+    # The device registers again, with a new token, while the push to its old one is in flight.
+    registration.device.push_token = token("new")
+    registration.device.save()
+
+    wallet_job_attempt(job=claimed[0])
+
+    registration.refresh_from_db()
+    assert registration.unregistered_at is None
+    assert WalletJob.objects.get().status == JobStatus.DROPPED

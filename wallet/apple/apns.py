@@ -2,12 +2,14 @@
 content (the body is ``{}``, the topic is the Pass Type ID); the device then asks the PassKit web
 service which of its passes changed and downloads them.
 
-One HTTP/2 client per process, kept open and shared by the worker's sender threads: APNs wants
-connections reused, not opened per push. Auth is either the Pass Type ID certificate as the TLS
-client certificate (``WALLET_APNS_AUTH=certificate``) or a provider token, a JWT signed ES256 with
-the team's APNs auth key (``token``), made again after ``TOKEN_LIFETIME``: APNs refuses tokens older
-than an hour and also refuses new ones more often than every 20 minutes."""
+One HTTP/2 connection per process, kept open and shared by the worker's sender threads (through
+one event loop, below): APNs wants connections reused, not opened per push. Auth is either the
+Pass Type ID certificate as the TLS client certificate (``WALLET_APNS_AUTH=certificate``) or a
+provider token, a JWT signed ES256 with the team's APNs auth key (``token``), made again after
+``TOKEN_LIFETIME``: APNs refuses tokens older than an hour and also refuses new ones more often
+than every 20 minutes."""
 
+import asyncio
 import json
 import logging
 import ssl
@@ -59,7 +61,8 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 _lock = threading.Lock()
-_clients: dict[tuple[object, ...], httpx.Client] = {}
+_clients: dict[tuple[object, ...], httpx.AsyncClient] = {}
+_loop: asyncio.AbstractEventLoop | None = None
 
 
 def _client_key() -> tuple[object, ...]:
@@ -74,14 +77,14 @@ def _client_key() -> tuple[object, ...]:
     )
 
 
-def _client() -> httpx.Client:
+def _client() -> httpx.AsyncClient:
     """This process's client for the configuration in force (a changed setting, in tests, gets a
     client of its own). HTTP/2 only: APNs speaks nothing else."""
     key = _client_key()
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = httpx.Client(
+            client = httpx.AsyncClient(
                 http1=False,
                 http2=True,
                 verify=_ssl_context(),
@@ -92,12 +95,31 @@ def _client() -> httpx.Client:
         return client
 
 
-def apns_clients_close() -> None:
-    """Close this process's connections (the worker on its way out)."""
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The one event loop (on a daemon thread) that owns the connections. The worker's sender
+    threads hand their pushes to it: on one HTTP/2 connection, streams are multiplexed fairly
+    there, whereas threads sharing a synchronous connection wait for each other's answers, so a
+    push APNs is slow to answer would hold up every other."""
+    global _loop
     with _lock:
-        for client in _clients.values():
-            client.close()
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="apns", daemon=True).start()
+        return _loop
+
+
+def apns_clients_close() -> None:
+    """Close this process's connections (the worker on its way out, a test after its receiver)."""
+    with _lock:
+        clients, loop = list(_clients.values()), _loop
         _clients.clear()
+    if loop is None or not clients:
+        return
+    for client in clients:
+        try:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=5)
+        except Exception:
+            logger.warning("apns: a connection did not close cleanly", exc_info=True)
 
 
 @dataclass
@@ -177,20 +199,28 @@ def _error_text(exc: BaseException) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)[:500]
 
 
+async def _post(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> httpx.Response:
+    return await client.post(url, content=b"{}", headers=headers)
+
+
 def apns_push(*, push_token: str) -> JobResult:
-    """POST one empty push to ``push_token``. Never raises: a refusal, a timeout or a missing
-    setting is the result (``gone`` when APNs says the token is dead)."""
+    """POST one empty push to ``push_token`` and wait for APNs' answer (at most ``WALLET_TIMEOUT``
+    for each step: connect, send, answer). Never raises: a refusal, a timeout or a missing setting
+    is the result (``gone`` when APNs says the token is dead)."""
     try:
         headers = _headers()
-        client = _client()
+        client = _client()  # the TLS set-up reads the files: a bad one is this try's error
     except (NotConfigured, OSError, ssl.SSLError, ValueError) as exc:
         logger.error("apns: not configured to push: %s", _error_text(exc))
         return JobResult(ok=False, error=f"not configured: {_error_text(exc)}"[:500])
     url = f"{settings.WALLET_APNS_URL}/3/device/{quote(push_token, safe='')}"
+    pending = asyncio.run_coroutine_threadsafe(_post(client, url, headers), _event_loop())
     try:
-        response = client.post(url, content=b"{}", headers=headers)
+        # The client's own timeouts end the call; this one only guards against a loop that died.
+        response = pending.result(timeout=4 * settings.WALLET_TIMEOUT + 5)
     except Exception as exc:
         # A refused connection, a TLS failure, a timeout, a reset: this try's result.
+        pending.cancel()
         return JobResult(ok=False, error=_error_text(exc))
     status = response.status_code
     if status == 200:
