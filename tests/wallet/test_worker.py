@@ -126,3 +126,30 @@ def test_sigterm_stops_the_worker_mid_push_and_gives_the_job_back_unspent(apns_p
     assert "wallet_worker: 0 attempt(s) made" in output
     job = WalletJob.objects.get()
     assert (job.status, job.attempts, job.lease, job.locked_until) == (JobStatus.PENDING, 0, "", None)
+
+
+def test_an_unknown_apns_auth_stops_the_process_at_start(apns_pki, receiver, tmp_path):
+    env = worker_env(apns_pki, receiver, tmp_path, WALLET_APNS_AUTH="password")
+    done = run_worker_once(env)
+    assert done.returncode != 0
+    assert "WALLET_APNS_AUTH must be certificate or token" in done.stderr
+    assert receiver.pushes == []
+
+
+def test_the_worker_pushes_with_certificate_auth(apns_pki, tmp_path):
+    receiver = ApnsReceiver(apns_pki, require_client_cert=True)
+    try:
+        customer = CustomerFactory.create()
+        card = apple_pass(customer)
+        register(card, token("phone"))
+        wallet_passes_touch(company_id=customer.company_id, customer_id=customer.pk)
+
+        done = run_worker_once(worker_env(apns_pki, receiver, tmp_path, WALLET_APNS_AUTH="certificate"))
+
+        assert done.returncode == 0, done.stderr
+        (push,) = receiver.pushes
+        assert push.client_subject is not None and PASS_TYPE_ID in push.client_subject
+        assert "authorization" not in push.headers
+        assert WalletJob.objects.get().status == JobStatus.SUCCEEDED
+    finally:
+        receiver.shutdown()
