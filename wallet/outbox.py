@@ -101,8 +101,8 @@ def _record(*, job: WalletJob, result: JobResult) -> WalletJob:
     lease is still this worker's (else another worker owns it now and its attempt counts). A push
     that APNs says went to a dead token (``gone``) drops the job and ends the registration, in the
     same transaction; a delivered push stamps the registration's ``last_push_at``. The registration
-    rows are updated without a lock: a conditional UPDATE each, and the PassKit web service's
-    register (the only other writer) sets the fields these conditions read."""
+    is updated without a lock, by one UPDATE whose condition is re-read by the database: a device
+    that the PassKit web service registered again meanwhile (a new token) is left as it made it."""
     now = timezone.now()
     with transaction.atomic():
         row = one_or_none(WalletJob.objects.select_for_update().filter(pk=job.pk, lease=job.lease))
