@@ -379,6 +379,7 @@ WALLET_NOTIFICATIONS_PER_HOUR = env.int("WALLET_NOTIFICATIONS_PER_HOUR", default
 WALLET_TIMEOUT = env.float("WALLET_TIMEOUT", default=10.0)
 WALLET_RETRY_DELAYS = [float(d) for d in env.list("WALLET_RETRY_DELAYS", default=["2", "10", "60"])]
 
+
 # --- Housekeeping -----------------------------------------------------------------------------
 def env_schedule(name: str, default: str) -> dict[str, float]:
     """``command=seconds,command=seconds``: each management command and the seconds between its runs."""
