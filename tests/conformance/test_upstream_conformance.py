@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 import yaml
 from django.test import override_settings
-from django.utils import timezone
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core import OpenAPI
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound

@@ -531,7 +531,7 @@ def test_the_eleventh_notification_in_an_hour_is_202_but_throttled_and_logged(ap
     # An hour later the budget is back.
     WalletNotification.objects.update(created_at=timezone.now() - timedelta(hours=1, seconds=1))
     assert notify(api, customer.pk, "next hour").status_code == 202
-    assert WalletNotification.objects.order_by("-id").first().outcome == "queued"
+    assert WalletNotification.objects.order_by("-id")[0].outcome == "queued"
 
 
 def test_the_limit_is_a_setting_and_per_customer(api, customer, fakes, settings):
@@ -609,3 +609,10 @@ def test_every_wallet_operation_needs_a_key(customer):
         notify(anonymous, customer.pk),
     ):
         assert_problem(response, 401, "authentication-required")
+
+
+def test_other_methods_on_the_wallet_routes_are_405(api):
+    assert_problem(api.get(LOYALTY), 405, "method-not-allowed")
+    assert_problem(api.get(NOTIFY), 405, "method-not-allowed")
+    assert_problem(api.post(PASSES, {}), 405, "method-not-allowed")
+    assert_problem(api.post(f"{PASSES}{UNKNOWN}/status/", {}), 405, "method-not-allowed")
