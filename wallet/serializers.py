@@ -178,8 +178,9 @@ class WalletDevicesOut(serializers.Serializer):
             "os_version": device.os_version or None,
             "device_model": None,  # Wallet's User-Agent does not say which device it is
             "locale": device.locale or None,
-            "first_registered_at": iso_utc(device.first_registered_at),
-            "last_registered_at": iso_utc(device.last_registered_at),
+            # From this company's registrations only: the device's own dates may be another company's.
+            "first_registered_at": iso_utc(min(r.registered_at for r in view.registrations)),
+            "last_registered_at": iso_utc(max(r.registered_at for r in view.registrations)),
             "registered_passes": [
                 {
                     "serial_number": str(r.wallet_pass.serial_number),

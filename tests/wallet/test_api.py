@@ -393,6 +393,9 @@ def test_wallet_devices_lists_apple_devices_and_google_passes(partner, fmt, cust
     pushed = register(coupon_pass, "iphone-1")
     AppleRegistration.objects.filter(pk=pushed.pk).update(last_push_at=timezone.now())
     register(card, "watch-1", hint="watchos")
+    AppleRegistration.objects.filter(wallet_pass=card, device__device_library_identifier="iphone-1").update(
+        registered_at=timezone.now() - timedelta(days=2)
+    )
     gone = register(coupon_pass, "ipad-old")
     AppleRegistration.objects.filter(pk=gone.pk).update(unregistered_at=timezone.now())
     # Another company's pass on the same device is not shown.
@@ -423,6 +426,7 @@ def test_wallet_devices_lists_apple_devices_and_google_passes(partner, fmt, cust
         "pt-BR",
         None,
     )
+    assert iphone["first_registered_at"] < iphone["last_registered_at"]  # its two registrations here
     assert devices["watch-1"]["platform_hint"] == "unknown"  # the document knows ios and macos only
     registered = {p["serial_number"]: p for p in iphone["registered_passes"]}
     assert registered[str(card.serial_number)]["pass_type"] == "loyalty"
