@@ -148,7 +148,7 @@ class NotificationView(WriteView):
         notification = wallet_notification_send(
             company=partner_of(request).company,
             customer_id=body.validated_data["customer_id"],
-            type=body.validated_data["type"],
+            notification_type=body.validated_data["type"],
             message=body.validated_data["message"],
         )
         return Response(NotificationOut(notification).data, status=status.HTTP_202_ACCEPTED)

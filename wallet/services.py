@@ -226,7 +226,7 @@ def _pass_insert(*, customer: Customer, coupon: Coupon | None, platform_name: st
 
 
 def wallet_notification_send(
-    *, company: Company, customer_id: str, type: str, message: str
+    *, company: Company, customer_id: str, notification_type: str, message: str
 ) -> WalletNotification:
     """Accept a partner's notification for the customer and, unless it is over the hourly limit,
     put it on every pass the customer holds of this company and queue the pushes and Google
@@ -258,7 +258,7 @@ def wallet_notification_send(
                 settings.WALLET_NOTIFICATIONS_PER_HOUR,
             )
         elif WalletPass.objects.filter(company=company, customer=customer).update(
-            message=message, message_type=type, message_at=now
+            message=message, message_type=notification_type, message_at=now
         ):
             outcome = WalletNotification.Outcome.QUEUED
             wallet_passes_touch(
@@ -267,5 +267,5 @@ def wallet_notification_send(
         else:
             outcome = WalletNotification.Outcome.NO_PASS
         return WalletNotification.objects.create(
-            company=company, customer=customer, type=type, message=message, outcome=outcome
+            company=company, customer=customer, type=notification_type, message=message, outcome=outcome
         )
