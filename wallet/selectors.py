@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from companies.models import Company
 from core.db import one_or_none
 from core.errors import NotFound
-from coupons.models import Coupon
+from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_ref_lookup
 from customers.models import Customer
 from customers.selectors import customer_get
@@ -52,6 +52,12 @@ def coupon_for_pass(*, company: Company, customer_id: str, coupon_ref: str) -> C
     if coupon is None:
         raise NotFound("Coupon not found for this customer.")
     return coupon
+
+
+def coupon_is_active(*, coupon_id: str, now: datetime) -> bool:
+    """Whether the coupon can still be used now (active, not past ``valid_until``)."""
+    coupon = one_or_none(Coupon.objects.only("status", "valid_until").filter(pk=coupon_id))
+    return coupon is not None and coupon.effective_status(now) == CouponStatus.ACTIVE
 
 
 def existing_pass(

@@ -31,7 +31,7 @@ from wallet.models import (
     WalletPass,
 )
 from wallet.platforms import platform
-from wallet.selectors import coupon_for_pass, existing_pass
+from wallet.selectors import coupon_for_pass, coupon_is_active, existing_pass
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ def wallet_pass_issue(
     second INSERT waits for the first transaction, fails, and answers the pass that won, so the
     platform's ``issue`` (Google: insert the object) runs once per pass. The coupon row is not
     locked either: ``issue`` may call the platform, and a till validating that coupon must not wait
-    on it; a coupon used in that instant shows as used on the pass's first download or sync."""
+    on it. A coupon used, cancelled or expired in that instant had its event before the pass
+    existed, so that event touched nothing: once the pass commits, the coupon is read again and,
+    if it is no longer active, the pass is touched then (``_coupon_pass_recheck``)."""
     customer = customer_get(company=company, customer_id=customer_id)
     coupon = None
     if coupon_ref is not None:
@@ -195,6 +197,9 @@ def wallet_pass_issue(
         if created:
             chosen.issue(wallet_pass=wallet_pass, base_url=base_url)
             transaction.on_commit(lambda: company_has_passes_forget(company.pk))
+            if coupon is not None:
+                ids = {"company_id": company.pk, "customer_id": customer.pk, "coupon_id": coupon.pk}
+                transaction.on_commit(lambda: _coupon_pass_recheck(**ids))
         pass_url = chosen.pass_url(wallet_pass=wallet_pass, base_url=base_url)
     return IssuedPass(wallet_pass=wallet_pass, pass_url=pass_url, created=created)
 
@@ -223,6 +228,16 @@ def _pass_insert(*, customer: Customer, coupon: Coupon | None, platform_name: st
         if winner is None:
             raise
         return winner, False
+
+
+def _coupon_pass_recheck(*, company_id: str, customer_id: str, coupon_id: str) -> None:
+    """After a coupon's new pass committed: if the coupon is no longer active (used, cancelled or
+    expired while the pass was being issued), move the pass and queue its updates, as the coupon's
+    event would have. A change committed after this read publishes its own event, which now finds
+    the pass. Locks nothing: a second touch of the same pass is harmless."""
+    with transaction.atomic():
+        if not coupon_is_active(coupon_id=coupon_id, now=timezone.now()):
+            wallet_passes_touch(company_id=company_id, customer_id=customer_id, coupon_id=coupon_id)
 
 
 def wallet_notification_send(

@@ -14,6 +14,7 @@ from coupons.services import coupon_validate
 from tests.conftest import Api, assert_problem, run_together
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, make_key
 from tests.wallet.fake_platforms import FakePlatform, install_fake_platforms
+from wallet.google.platform import GOOGLE
 from wallet.models import (
     AppleDevice,
     AppleRegistration,
@@ -187,6 +188,37 @@ def test_a_coupon_already_in_a_pass_that_is_then_used_is_409_too(api, customer, 
     assert issue(api, customer.pk, "apple", coupon.pk).status_code == 201
     coupon_validate(company=customer.company, customer_id=customer.pk, coupon_ref=coupon.pk, api_key=None)
     assert_problem(issue(api, customer.pk, "apple", coupon.pk), 409, "conflict", "coupon_not_active")
+
+
+def test_a_coupon_used_while_its_pass_is_issued_moves_the_pass_once_it_commits(
+    api, customer, fakes, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The till's validation committed between our check and our commit: its event found no pass,
+    so the pass is touched after ours commits, and the Google object gets its update."""
+    coupon = CouponFactory.create(customer=customer)
+    issue_first = fakes["google"].issue
+
+    def issue_while_the_till_validates(*, wallet_pass: WalletPass, base_url: str) -> None:
+        issue_first(wallet_pass=wallet_pass, base_url=base_url)
+        type(coupon).objects.filter(pk=coupon.pk).update(status=CouponStatus.USED, remaining_usages=0)
+
+    monkeypatch.setattr(GOOGLE, "issue", issue_while_the_till_validates)
+    with django_capture_on_commit_callbacks(execute=True):
+        body = issue(api, customer.pk, "google", coupon.pk).json()["data"]
+    wallet_pass = WalletPass.objects.get(pk=body["id"])
+    assert wallet_pass.changed_at > wallet_pass.created_at
+    assert list(WalletJob.objects.values_list("kind", "wallet_pass_id")) == [
+        (JobKind.GOOGLE_SYNC, wallet_pass.pk)
+    ]
+
+
+def test_a_coupon_still_active_after_its_pass_commits_queues_nothing(
+    api, customer, fakes, django_capture_on_commit_callbacks
+):
+    coupon = CouponFactory.create(customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert issue(api, customer.pk, "google", coupon.pk).status_code == 201
+    assert WalletJob.objects.count() == 0
 
 
 # --- Issuing: refusals -----------------------------------------------------------------------------
