@@ -1,10 +1,10 @@
-"""Upstream operations this service does not serve yet: wallet passes and the inbound partner webhook
+"""Upstream operations this service does not serve yet: the inbound partner webhook.
 Each answers 501 problem+json naming its operationId, so a client generated from
 the upstream document learns it at once rather than from a bare 404.
 
 They are API views like any other: a key is required (401 without), a read-only key may not POST
-(403) and the rate limit counts them (429), as the upstream document declares ``apiKeyAuth`` for all
-seven; only then the 501. A caller without a key learns nothing about what is or is not served.
+(403) and the rate limit counts them (429), as the upstream document declares ``apiKeyAuth`` for them;
+only then the 501. A caller without a key learns nothing about what is or is not served.
 """
 
 from typing import Any
@@ -18,12 +18,6 @@ from core.views import ApiView
 
 # operationId -> (method, our route), as in docs/reference/zupy-openapi.json.
 UNSERVED: dict[str, tuple[str, str]] = {
-    "customers_wallet_devices_retrieve": ("get", "customers/<id:customer_id>/wallet-devices/"),
-    "wallet_passes_retrieve": ("get", "wallet/passes/"),
-    "wallet_passes_status_retrieve": ("get", "wallet/passes/<id:pass_id>/status/"),
-    "wallet_passes_coupons_create": ("post", "wallet/passes/coupons/"),
-    "wallet_passes_loyalty_create": ("post", "wallet/passes/loyalty/"),
-    "wallet_notifications_create": ("post", "wallet/notifications/"),
     "webhooks_integration_receive": ("post", "webhooks/integrations/<slug:partner>/"),
 }
 

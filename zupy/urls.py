@@ -24,6 +24,14 @@ from customers.api import (
 )
 from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RewardDetailView, RewardListView
+from wallet.api import (
+    CouponPassView,
+    LoyaltyPassView,
+    NotificationView,
+    PassListView,
+    PassStatusView,
+    WalletDevicesView,
+)
 from webhooks.api import WebhookConfigView, WebhookTestView
 
 # Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
@@ -66,7 +74,17 @@ api_v2 = [
     path("customers/<id:customer_id>/z-balance/", ZBalanceView.as_view(), name="customer-z-balance"),
     path("integrations/webhooks/", WebhookConfigView.as_view(), name="webhook-config"),
     path("integrations/webhooks/test/", WebhookTestView.as_view(), name="webhook-test"),
-    # Wallet passes and the inbound partner webhook: 501 problem+json naming the operation.
+    path(
+        "customers/<id:customer_id>/wallet-devices/",
+        WalletDevicesView.as_view(),
+        name="customer-wallet-devices",
+    ),
+    path("wallet/passes/", PassListView.as_view(), name="wallet-pass-list"),
+    path("wallet/passes/loyalty/", LoyaltyPassView.as_view(), name="wallet-pass-loyalty"),
+    path("wallet/passes/coupons/", CouponPassView.as_view(), name="wallet-pass-coupon"),
+    path("wallet/passes/<id:pass_id>/status/", PassStatusView.as_view(), name="wallet-pass-status"),
+    path("wallet/notifications/", NotificationView.as_view(), name="wallet-notification"),
+    # The inbound partner webhook: 501 problem+json naming the operation.
     *(
         path(route, not_served_view(operation_id, method).as_view(), name=operation_id)
         for operation_id, (method, route) in UNSERVED.items()

@@ -29,6 +29,7 @@ import pytest
 import yaml
 from django.test import override_settings
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_core import OpenAPI
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
@@ -41,7 +42,9 @@ from core.unserved import UNSERVED
 from coupons.models import CouponStatus
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from tests.wallet.fake_platforms import FakePlatform, install_fake_platforms
 from tests.webhooks.conftest import Receiver
+from wallet.models import AppleDevice, AppleRegistration, WalletPass
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +118,28 @@ SERVED: dict[str, tuple[str, str, str]] = {
         "/api/v2/integrations/webhooks/test/",
         "/api/v2/integrations/webhooks/test/",
     ),
+    "wallet_passes_loyalty_create": (
+        "post",
+        "/api/v2/wallet/passes/loyalty/",
+        "/api/v2/wallet/passes/loyalty/",
+    ),
+    "wallet_passes_coupons_create": (
+        "post",
+        "/api/v2/wallet/passes/coupons/",
+        "/api/v2/wallet/passes/coupons/",
+    ),
+    "wallet_passes_retrieve": ("get", "/api/v2/wallet/passes/", "/api/v2/wallet/passes/"),
+    "wallet_passes_status_retrieve": (
+        "get",
+        "/api/v2/wallet/passes/{pass_id}/status/",
+        "/api/v2/wallet/passes/{pass_id}/status/",
+    ),
+    "customers_wallet_devices_retrieve": (
+        "get",
+        "/api/v2/customers/{customer_id}/wallet-devices/",
+        "/api/v2/customers/{id}/wallet-devices/",
+    ),
+    "wallet_notifications_create": ("post", "/api/v2/wallet/notifications/", "/api/v2/wallet/notifications/"),
 }
 # Ours, not in the upstream document: nothing to validate them against. Every operation of our
 # openapi.yaml is in SERVED or here (tested), so a new route cannot slip past this test.
@@ -129,6 +154,10 @@ UNPROVOKABLE_403_ON_READ = "a read-only key may read; another company's object i
 UNPROVOKABLE: dict[tuple[str, str], str] = {
     **{(op, "403"): UNPROVOKABLE_403_ON_READ for op, (method, _, _) in SERVED.items() if method == "get"},
     ("integrations_webhooks_test", "400"): "the ping takes no body, so no body can be malformed",
+    (
+        "wallet_passes_status_retrieve",
+        "422",
+    ): "its one input is the path's pass id, and a malformed id is a 404",
 }
 
 
@@ -164,6 +193,8 @@ class Shop:
     other_company: Any
     otp_codes: Callable[[], list[str]]  # the console sender's log lines, as an operator reads them
     on_commit: Callable[..., Any]  # pytest-django's capture: OTP codes are sent after the commit
+    wallet_coupon: Any  # an active coupon the walk issues a wallet pass for
+    fakes: dict[str, FakePlatform]  # the wallet platforms (tests/wallet/fake_platforms.py)
 
 
 # (operation, status, variant) -> the request that provokes it; each answers exactly that status
@@ -254,6 +285,7 @@ def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
         ),
         ("integrations_webhooks_retrieve", "200", ""): lambda: api.get("/api/v2/integrations/webhooks/"),
         ("integrations_webhooks_test", "200", ""): lambda: api.post("/api/v2/integrations/webhooks/test/"),
+        **_wallet_scenarios(shop, unknown),
     }
     # 401 (no key) everywhere; 429 is provoked separately, with a limit of zero.
     for op, (method, ours, _) in SERVED.items():
@@ -263,12 +295,122 @@ def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
             coupon_ref=shop.coupon.code,
             company_id=company.pk,
             program_id=program.pk,
+            pass_id=unknown,
         )
         cases[(op, "401", "")] = _bound(shop.anonymous, method, path)
     return cases
 
 
 PHONE = "+5511987654321"
+LOYALTY_PASSES = "/api/v2/wallet/passes/loyalty/"
+COUPON_PASSES = "/api/v2/wallet/passes/coupons/"
+
+
+def _wallet_scenarios(shop: Shop, unknown: str) -> dict[tuple[str, str, str], Callable[[], Any]]:
+    """The wallet operations, in order: passes issued first, then read, then notified."""
+    api, ro, c = shop.api, shop.read_only, shop.customer.pk
+    card = {"customer_id": c, "platform": "apple"}
+    coupon = {"customer_id": c, "coupon_id": shop.wallet_coupon.pk, "platform": "google"}
+    notification = {"customer_id": c, "type": "points_update", "message": "Você ganhou 50 pontos!"}
+    return {
+        ("wallet_passes_loyalty_create", "201", ""): lambda: api.post(LOYALTY_PASSES, card),
+        ("wallet_passes_loyalty_create", "200", "issued before"): lambda: api.post(LOYALTY_PASSES, card),
+        ("wallet_passes_loyalty_create", "403", ""): lambda: ro.post(LOYALTY_PASSES, card),
+        ("wallet_passes_loyalty_create", "404", ""): lambda: api.post(
+            LOYALTY_PASSES, {**card, "customer_id": unknown}
+        ),
+        ("wallet_passes_loyalty_create", "422", ""): lambda: api.post(
+            LOYALTY_PASSES, {**card, "platform": "x"}
+        ),
+        ("wallet_passes_loyalty_create", "503", ""): lambda: _unconfigured(
+            shop, lambda: api.post(LOYALTY_PASSES, {**card, "platform": "google"})
+        ),
+        ("wallet_passes_coupons_create", "201", ""): lambda: api.post(COUPON_PASSES, coupon),
+        ("wallet_passes_coupons_create", "200", "issued before"): lambda: api.post(COUPON_PASSES, coupon),
+        ("wallet_passes_coupons_create", "403", ""): lambda: ro.post(COUPON_PASSES, coupon),
+        ("wallet_passes_coupons_create", "404", ""): lambda: api.post(
+            COUPON_PASSES, {**coupon, "coupon_id": unknown}
+        ),
+        ("wallet_passes_coupons_create", "409", ""): lambda: api.post(
+            COUPON_PASSES, {**coupon, "coupon_id": shop.used_coupon.pk}
+        ),
+        ("wallet_passes_coupons_create", "422", ""): lambda: api.post(COUPON_PASSES, {"customer_id": c}),
+        ("wallet_passes_coupons_create", "503", ""): lambda: _unconfigured(
+            shop, lambda: api.post(COUPON_PASSES, {**coupon, "platform": "apple"}), "apple"
+        ),
+        ("wallet_passes_retrieve", "200", ""): lambda: api.get("/api/v2/wallet/passes/", customer_id=c),
+        ("wallet_passes_retrieve", "200", "no pass"): lambda: api.get(
+            "/api/v2/wallet/passes/", customer_id=shop.poor.pk
+        ),
+        ("wallet_passes_retrieve", "404", ""): lambda: api.get("/api/v2/wallet/passes/", customer_id=unknown),
+        ("wallet_passes_retrieve", "422", ""): lambda: api.get("/api/v2/wallet/passes/"),
+        ("wallet_passes_status_retrieve", "200", ""): lambda: api.get(
+            f"/api/v2/wallet/passes/{_pass_of(shop, 'loyalty').pk}/status/"
+        ),
+        ("wallet_passes_status_retrieve", "200", "installed"): lambda: _installed(
+            shop, lambda: api.get(f"/api/v2/wallet/passes/{_pass_of(shop, 'coupon').pk}/status/")
+        ),
+        ("wallet_passes_status_retrieve", "404", ""): lambda: api.get(
+            f"/api/v2/wallet/passes/{unknown}/status/"
+        ),
+        ("customers_wallet_devices_retrieve", "200", ""): lambda: api.get(
+            f"/api/v2/customers/{c}/wallet-devices/"
+        ),
+        ("customers_wallet_devices_retrieve", "200", "nothing installed"): lambda: api.get(
+            f"/api/v2/customers/{shop.poor.pk}/wallet-devices/"
+        ),
+        ("customers_wallet_devices_retrieve", "404", ""): lambda: api.get(
+            f"/api/v2/customers/{unknown}/wallet-devices/"
+        ),
+        ("wallet_notifications_create", "202", ""): lambda: api.post(
+            "/api/v2/wallet/notifications/", notification
+        ),
+        ("wallet_notifications_create", "202", "no pass"): lambda: api.post(
+            "/api/v2/wallet/notifications/", {**notification, "customer_id": shop.poor.pk}
+        ),
+        ("wallet_notifications_create", "403", ""): lambda: ro.post(
+            "/api/v2/wallet/notifications/", notification
+        ),
+        ("wallet_notifications_create", "404", ""): lambda: api.post(
+            "/api/v2/wallet/notifications/", {**notification, "customer_id": unknown}
+        ),
+        ("wallet_notifications_create", "422", ""): lambda: api.post(
+            "/api/v2/wallet/notifications/", {**notification, "message": ""}
+        ),
+    }
+
+
+def _unconfigured(shop: Shop, send: Callable[[], Any], name: str = "google") -> Any:
+    shop.fakes[name].is_configured = False
+    try:
+        return send()
+    finally:
+        shop.fakes[name].is_configured = True
+
+
+def _pass_of(shop: Shop, kind: str) -> WalletPass:
+    return WalletPass.objects.get(customer=shop.customer, kind=kind)
+
+
+def _installed(shop: Shop, send: Callable[[], Any]) -> Any:
+    """Every pass of the walk's customer installed: the card on an iPhone (pushed once), the coupon
+    in Google Wallet; then ``send``."""
+    now = timezone.now()
+    device = AppleDevice.objects.create(
+        device_library_identifier="5defd6b5d63fd0c3ed16690bbbce9709",
+        push_token="ab" * 32,
+        platform_hint="ios",
+        os_version="17.4",
+        locale="pt-BR",
+        last_registered_at=now,
+    )
+    AppleRegistration.objects.create(
+        device=device, wallet_pass=_pass_of(shop, "loyalty"), registered_at=now, last_push_at=now
+    )
+    WalletPass.objects.filter(pk=_pass_of(shop, "coupon").pk).update(
+        added_at=now, google_object_id="3388.coupon"
+    )
+    return send()
 
 
 def _bound(api: Api, method: str, path: str) -> Callable[[], Any]:
@@ -444,7 +586,13 @@ def openapi(doc: dict[str, Any]) -> OpenAPI:
 
 
 @pytest.fixture(params=["envelope", "root"])
-def shop(request: Any, settings: Any, caplog: Any, django_capture_on_commit_callbacks: Any) -> Iterator[Shop]:
+def shop(
+    request: Any,
+    settings: Any,
+    caplog: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Shop]:
     settings.WEBHOOK_ALLOW_HTTP = True
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_TIMEOUT = 1.0
@@ -478,6 +626,8 @@ def shop(request: Any, settings: Any, caplog: Any, django_capture_on_commit_call
             m.group(1) for r in caplog.records if (m := re.search(r"OTP for \S+: (\d{6})$", r.getMessage()))
         ],
         on_commit=django_capture_on_commit_callbacks,
+        wallet_coupon=CouponFactory.create(customer=customer, reward=reward),
+        fakes=install_fake_platforms(monkeypatch),
     )
     receiver.shutdown()
 
@@ -537,6 +687,7 @@ def test_every_served_operation_answers_as_the_upstream_document_says(shop, open
                 coupon_ref="x",
                 company_id=shop.customer.company_id,
                 program_id=shop.customer.company.loyalty_program.pk,
+                pass_id="2" + "0" * 26,
             )
             record(op, "429", _bound(shop.api, method, path)())
 

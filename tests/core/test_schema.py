@@ -38,6 +38,9 @@ WRITES_WITH_IDEMPOTENCY = {
     "/api/v2/customers/{customer_id}/coupons/{coupon_ref}/validate/",
     "/api/v2/customers/{customer_id}/points/add/",
     "/api/v2/customers/",
+    "/api/v2/wallet/passes/loyalty/",
+    "/api/v2/wallet/passes/coupons/",
+    "/api/v2/wallet/notifications/",
 }
 OTP_GUARDED = {
     "/api/v2/customers/{customer_id}/rewards/{reward_id}/redeem/",

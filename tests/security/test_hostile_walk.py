@@ -20,6 +20,8 @@ from customers.models import Customer, LedgerEntry
 from otp.models import OtpChallenge
 from tests.conftest import Api
 from tests.factories import CouponFactory, RewardFactory
+from tests.wallet.fake_platforms import install_fake_platforms
+from wallet.models import PassKind, Platform, WalletNotification, WalletPass
 from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +77,16 @@ SERVED_ROUTES = [
 def counts() -> tuple[int, ...]:
     return tuple(
         model.objects.count()
-        for model in (Customer, LedgerEntry, Coupon, CouponUse, OtpChallenge, WebhookEndpoint)
+        for model in (
+            Customer,
+            LedgerEntry,
+            Coupon,
+            CouponUse,
+            OtpChallenge,
+            WebhookEndpoint,
+            WalletPass,
+            WalletNotification,
+        )
     )
 
 
@@ -91,10 +102,18 @@ def _fill(values: dict[str, str], match: re.Match[str]) -> str:
 
 
 @pytest.fixture
-def world(api: Api, customer: Customer) -> dict[str, str]:
+def world(api: Api, customer: Customer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    install_fake_platforms(monkeypatch)  # the wallet's writes get past "platform not configured"
     reward = RewardFactory.create(company=customer.company, points_required=10)
     coupon = CouponFactory.create(customer=customer, reward=reward)
-    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk}
+    card = WalletPass.objects.create(
+        company=customer.company,
+        customer=customer,
+        kind=PassKind.LOYALTY,
+        platform=Platform.APPLE,
+        changed_at=coupon.created_at,
+    )
+    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk, "pass_id": card.pk}
 
 
 def test_the_walk_covers_every_route_with_an_id():
@@ -146,6 +165,14 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "auth_request_otp": {"identifier": "+5511987654321"},
     "auth_verify_otp": {"identifier": "+5511987654321", "otp_code": "123456"},
     "webhooks_config_update": {"webhook_events": []},
+    # "{name}": the world's object of that name (the walk's customer and coupon).
+    "wallet_passes_loyalty_create": {"customer_id": "{customer_id}", "platform": "apple"},
+    "wallet_passes_coupons_create": {
+        "customer_id": "{customer_id}",
+        "coupon_id": "{coupon_ref}",
+        "platform": "google",
+    },
+    "wallet_notifications_create": {"customer_id": "{customer_id}", "type": "points_update", "message": "hi"},
 }
 # Makes an outbound request by design: covered by the webhook tests with a local receiver; and the
 # upstream operations not served, which answer 501 whatever the body (tests/core/test_unserved.py).
@@ -191,18 +218,29 @@ def test_over_long_strings_in_every_write_are_refused_cleanly(
     for field in fields:
         for value in over_long_values():
             before = counts()
-            body = {**VALID_BODIES[operation_id], field: value}
+            valid = {k: _placed(v, world) for k, v in VALID_BODIES[operation_id].items()}
+            body = {**valid, field: value}
             response = api.client.generic(method, url, json.dumps(body), content_type="application/json")
             assert_refused_cleanly(response, before)
             if response.status_code < 300:
                 _assert_stored_whole(field, value)
 
 
+def _placed(value: Any, world: dict[str, str]) -> Any:
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return world[value[1:-1]]
+    return value
+
+
 def _assert_stored_whole(field: str, value: str) -> None:
     """Nothing is cut to fit a column: an accepted value is stored as it was sent."""
-    column = {"name": "full_name", "full_name": "full_name", "reason": "reason"}.get(field)
+    column = {"name": "full_name", "full_name": "full_name", "reason": "reason", "message": "message"}.get(
+        field
+    )
     if column == "full_name":
         assert Customer.objects.filter(full_name=value).exists()
+    elif column == "message":
+        assert WalletNotification.objects.filter(message=value).exists()
     elif column == "reason":
         assert LedgerEntry.objects.filter(reason=value).exists()
 

@@ -42,6 +42,8 @@ from schemathesis.schemas import APIOperation
 from companies.models import API_KEY_PREFIX, ApiKey, api_key_digest
 from core.unserved import UNSERVED
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory
+from tests.wallet.fake_platforms import install_fake_platforms
+from wallet.models import PassKind, Platform, WalletPass
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
 # CI replays the same examples every run (main stays green for reproducible reasons); an exploratory
@@ -56,7 +58,8 @@ _aim = random.Random(20261125) if DERANDOMIZE else random.Random()
 # generated name). Their input handling is tested with local receivers in tests/webhooks/.
 OUTBOUND = ["webhooks_test", "webhooks_config_update"]
 # The upstream operations not served answer 501 to anything by design (a 5xx to schemathesis); their
-# own test is tests/core/test_unserved.py.
+# own test is tests/core/test_unserved.py. The wallet operations are fuzzed with the platforms
+# replaced by fakes (tests/wallet/fake_platforms.py): configured, so a valid case issues a pass.
 schema = schemathesis.openapi.from_wsgi(
     "/api/v2/schema/?format=openapi-json", get_wsgi_application()
 ).exclude(operation_id=[*OUTBOUND, *UNSERVED])
@@ -103,14 +106,22 @@ def _report() -> Iterator[None]:
 
 
 @pytest.fixture
-def seeded(transactional_db: None, settings: Settings) -> dict[str, str]:
+def seeded(transactional_db: None, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     settings.OTP_SENDERS = LOCAL_SENDERS
+    install_fake_platforms(monkeypatch)
     company = CompanyFactory.create(rate_tier="enterprise")
     customer = CustomerFactory.create(company=company, points=10**6, phone="+5511987654321")
     reward = RewardFactory.create(company=company, points_required=10)
     coupon = CouponFactory.create(customer=customer, reward=reward, reward__total_usages_allowed=1000)
     ApiKey.objects.create(company=company, prefix=FUZZ_KEY[:12], digest=api_key_digest(FUZZ_KEY))
-    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk}
+    card = WalletPass.objects.create(
+        company=company,
+        customer=customer,
+        kind=PassKind.LOYALTY,
+        platform=Platform.APPLE,
+        changed_at=coupon.created_at,
+    )
+    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk, "pass_id": card.pk}
 
 
 def _ok(result: Ok[APIOperation] | Err[InvalidSchema]) -> APIOperation:

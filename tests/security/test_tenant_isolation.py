@@ -12,6 +12,7 @@ from coupons.models import Coupon
 from customers.models import LedgerEntry
 from tests.conftest import Api, assert_problem
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from wallet.models import PassKind, Platform, WalletPass
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,15 @@ def victim() -> dict[str, str]:
     customer = CustomerFactory.create(company=company, points=1000)
     reward = RewardFactory.create(company=company, points_required=10)
     coupon = CouponFactory.create(customer=customer, reward=reward)
+    card = WalletPass.objects.create(
+        company=company,
+        customer=customer,
+        kind=PassKind.LOYALTY,
+        platform=Platform.APPLE,
+        changed_at=coupon.created_at,
+    )
     return {
+        "pass_id": card.pk,
         "customer_id": customer.pk,
         "reward_id": reward.pk,
         "coupon_ref": coupon.pk,
