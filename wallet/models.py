@@ -39,6 +39,16 @@ class PassState(models.TextChoices):
 HEX_COLOUR = r"^#[0-9A-Fa-f]{6}\Z"
 
 
+def new_auth_token() -> str:
+    """Apple's ``authenticationToken`` (at least 16 characters): 256 random bits, hex."""
+    return secrets.token_hex(32)
+
+
+def new_download_token() -> str:
+    """The unguessable part of a pass's public URL (256 random bits)."""
+    return secrets.token_urlsafe(32)
+
+
 class WalletDesign(models.Model):
     """How a company's passes look: edited in the admin, the same for every customer (generation is
     reference-only: a partner names the customer and the platform, never the look)."""
@@ -53,6 +63,9 @@ class WalletDesign(models.Model):
     foreground_color = models.CharField(max_length=7, default="#FFFFFF")
     label_color = models.CharField(max_length=7, default="#D1D5DB")
     back_text = models.TextField(blank=True, help_text="Terms and contact, on the back of every pass.")
+    # The unguessable part of the design's public image URLs (/wallet/images/<token>/logo.png), which
+    # Google Wallet fetches: the company's id is not in them.
+    image_token = models.CharField(max_length=64, default=new_download_token, unique=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -69,14 +82,24 @@ class WalletDesign(models.Model):
         return f"Wallet design of {self.company_id}"
 
 
-def new_auth_token() -> str:
-    """Apple's ``authenticationToken`` (at least 16 characters): 256 random bits, hex."""
-    return secrets.token_hex(32)
+class WalletImage(models.Model):
+    """One file of a design's images at one size, as a platform asks for it (``icon@2x.png``,
+    ``logo@3x.png``, ``strip.png``, ``google-logo.png``): resized from the admin's upload and kept
+    in the database, so that every replica builds and serves the same pass."""
 
+    design = models.ForeignKey(WalletDesign, on_delete=models.CASCADE, related_name="images")
+    name = models.CharField(max_length=40)
+    data = models.BinaryField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
 
-def new_download_token() -> str:
-    """The unguessable part of a pass's public URL (256 random bits)."""
-    return secrets.token_urlsafe(32)
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["design", "name"], name="walletimage_one_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.width}x{self.height})"
 
 
 class WalletPass(models.Model):

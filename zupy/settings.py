@@ -373,6 +373,11 @@ WALLET_GOOGLE_API_URL = env.str(
     "WALLET_GOOGLE_API_URL", default="https://walletobjects.googleapis.com/walletobjects/v1"
 ).rstrip("/")
 WALLET_GOOGLE_TOKEN_URL = env.str("WALLET_GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+# The largest image the admin takes for a design's logo, icon or strip (bytes).
+WALLET_IMAGE_MAX_BYTES = env.int("WALLET_IMAGE_MAX_BYTES", default=1024 * 1024)
+# The PassKit web service: log lines a device may send in one request, and characters kept of each.
+WALLET_PASSKIT_MAX_LOGS = env.int("WALLET_PASSKIT_MAX_LOGS", default=50)
+WALLET_PASSKIT_MAX_LOG_CHARS = env.int("WALLET_PASSKIT_MAX_LOG_CHARS", default=500)
 # Notifications a customer may receive an hour (more are accepted with 202 and logged, not delivered).
 WALLET_NOTIFICATIONS_PER_HOUR = env.int("WALLET_NOTIFICATIONS_PER_HOUR", default=10)
 # The wallet worker: seconds one APNs or Google call may take, and the delays between retries.
@@ -390,6 +395,7 @@ if WALLET_APNS_AUTH not in {"certificate", "token"}:
 WALLET_APNS_KEY_FILE = env.str("WALLET_APNS_KEY_FILE", default="")
 WALLET_APNS_KEY_ID = env.str("WALLET_APNS_KEY_ID", default="")
 WALLET_APNS_CA_FILE = env.str("WALLET_APNS_CA_FILE", default="")
+
 
 
 

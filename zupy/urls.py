@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularSwaggerView
 
 from companies.api import (
@@ -32,11 +32,24 @@ from wallet.api import (
     PassStatusView,
     WalletDevicesView,
 )
+from wallet.passkit.api import (
+    DesignImageView,
+    LatestPassView,
+    LogView,
+    PassDownloadView,
+    RegistrationView,
+    SerialsView,
+)
+from wallet.passkit.converters import DeviceConverter, ImageNameConverter, PassTypeConverter, TokenConverter
 from webhooks.api import WebhookConfigView, WebhookTestView
 
 # Every id in a path (KSUIDs, coupon codes) passes this converter or the URL does not resolve: a NUL
 # byte, a slash, a 5000-character "id" never reaches a view or the database (404 from the resolver).
 register_converter(PathIdConverter, "id")
+register_converter(TokenConverter, "wallet_token")
+register_converter(DeviceConverter, "wallet_device")
+register_converter(PassTypeConverter, "pass_type")
+register_converter(ImageNameConverter, "wallet_image")
 
 api_v2 = [
     # The catalog counts a customer's coupons by the coupons app's rule (rewards/ cannot import it).
@@ -99,8 +112,36 @@ api_v2 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+# Apple's Wallet web service, at the passes' webServiceURL (<base>/passkit/): Wallet appends
+# "/v1/...", so a doubled slash is taken too.
+passkit_v1 = [
+    path(
+        "devices/<wallet_device:device>/registrations/<pass_type:pass_type_id>/<uuid:serial>",
+        RegistrationView.as_view(),
+        name="passkit-registration",
+    ),
+    path(
+        "devices/<wallet_device:device>/registrations/<pass_type:pass_type_id>",
+        SerialsView.as_view(),
+        name="passkit-serials",
+    ),
+    path("passes/<pass_type:pass_type_id>/<uuid:serial>", LatestPassView.as_view(), name="passkit-pass"),
+    path("log", LogView.as_view(), name="passkit-log"),
+]
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v2/", include(api_v2)),
+    re_path(r"^passkit/+v1/", include(passkit_v1)),
+    path(
+        "wallet/apple/<wallet_token:download_token>.pkpass",
+        PassDownloadView.as_view(),
+        name="wallet-apple-pass",
+    ),
+    path(
+        "wallet/images/<wallet_token:image_token>/<wallet_image:name>",
+        DesignImageView.as_view(),
+        name="wallet-design-image",
+    ),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", observability.metrics, name="metrics"),
