@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
@@ -92,11 +93,13 @@ def _load(
             "WALLET_APPLE_KEY_FILE is not the key of WALLET_APPLE_CERT_FILE's certificate"
         )
     wwdr = _certificate("WALLET_APPLE_WWDR_FILE", wwdr_file)
-    if certificate.issuer != wwdr.subject:
+    try:
+        certificate.verify_directly_issued_by(wwdr)
+    except (ValueError, TypeError, InvalidSignature):
         raise CredentialsUnusable(
             "WALLET_APPLE_WWDR_FILE is not the intermediate that issued WALLET_APPLE_CERT_FILE "
             "(Apple's WWDR G4 issues Pass Type ID certificates)"
-        )
+        ) from None
     return AppleCredentials(pass_type_id, team_id, certificate, key, wwdr)
 
 
