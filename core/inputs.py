@@ -41,8 +41,11 @@ class BodySizeLimitMiddleware:
             # it rather than act on a body we did not read. (nginx in compose sends a length upstream.)
             detail = "Send the body with a Content-Length header; chunked request bodies are not supported."
             return problem_response(411, instance=request.path, detail=detail)
-        if content_length_exceeds(request.META.get("CONTENT_LENGTH") or "", settings.ZUPY_MAX_BODY_BYTES):
-            detail = f"The body may be at most {settings.ZUPY_MAX_BODY_BYTES} bytes."
+        # The admin's forms upload images (a wallet design's logo): their own, larger bound.
+        admin = request.path_info.startswith("/admin/")
+        limit = settings.ZUPY_MAX_ADMIN_BODY_BYTES if admin else settings.ZUPY_MAX_BODY_BYTES
+        if content_length_exceeds(request.META.get("CONTENT_LENGTH") or "", limit):
+            detail = f"The body may be at most {limit} bytes."
             return problem_response(413, instance=request.path, detail=detail)
         return self.get_response(request)
 

@@ -295,6 +295,8 @@ ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
 
 # Request bodies: the API's are a few hundred bytes; anything over this is refused with 413.
 ZUPY_MAX_BODY_BYTES = env.int("ZUPY_MAX_BODY_BYTES", default=64 * 1024)
+# ...but the admin's, which upload images (nginx in compose still stops a body over 1 MB).
+ZUPY_MAX_ADMIN_BODY_BYTES = env.int("ZUPY_MAX_ADMIN_BODY_BYTES", default=4 * 1024 * 1024)
 
 # Seconds an API-key lookup stays cached (no query for authentication within it).
 API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)
@@ -374,7 +376,7 @@ WALLET_GOOGLE_API_URL = env.str(
 ).rstrip("/")
 WALLET_GOOGLE_TOKEN_URL = env.str("WALLET_GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
 # The largest image the admin takes for a design's logo, icon or strip (bytes).
-WALLET_IMAGE_MAX_BYTES = env.int("WALLET_IMAGE_MAX_BYTES", default=1024 * 1024)
+WALLET_IMAGE_MAX_BYTES = env.int("WALLET_IMAGE_MAX_BYTES", default=768 * 1024)
 # The PassKit web service: log lines a device may send in one request, and characters kept of each.
 WALLET_PASSKIT_MAX_LOGS = env.int("WALLET_PASSKIT_MAX_LOGS", default=50)
 WALLET_PASSKIT_MAX_LOG_CHARS = env.int("WALLET_PASSKIT_MAX_LOG_CHARS", default=500)

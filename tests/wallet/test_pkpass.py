@@ -7,12 +7,11 @@ import json
 import subprocess
 import zipfile
 from datetime import UTC, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from django.utils import timezone
 
@@ -112,7 +111,9 @@ def verify_with_cryptography(signature: bytes, manifest: bytes, pki: ApplePki) -
     signature_value = fields[-1][1]
     # The signature is over the attributes as a SET OF (tag 0x31), not as the [0] they are stored as.
     signed = b"\x31" + attributes[1:]
-    pki.leaf.public_key().verify(signature_value, signed, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    public_key = pki.leaf.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(signature_value, signed, padding.PKCS1v15(), hashes.SHA256())
     by_type = {children(value)[0][2]: children(value)[1][1] for _, value, _ in children(tlv(attributes)[1])}
     assert children(by_type[MESSAGE_DIGEST])[0][1] == hashlib.sha256(manifest).digest()
     assert SIGNING_TIME in by_type
@@ -131,7 +132,7 @@ def test_a_card_pass_is_a_signed_zip_whose_manifest_lists_every_file(apple_confi
         assert hashlib.sha1(files[name]).hexdigest() == digest, name
 
 
-def test_the_signature_verifies_with_openssl_cms_and_smime(apple_configured, tmp_path: Path):
+def test_the_signature_verifies_with_openssl_cms_and_smime(apple_configured, tmp_path):
     files = unzip(build(card_pass()))
     (tmp_path / "manifest.json").write_bytes(files["manifest.json"])
     (tmp_path / "signature").write_bytes(files["signature"])
@@ -148,7 +149,7 @@ def test_the_signature_verifies_with_openssl_cms_and_smime(apple_configured, tmp
     assert "sha256" in printed.stdout
 
 
-def test_a_changed_manifest_fails_openssl_verification(apple_configured, tmp_path: Path):
+def test_a_changed_manifest_fails_openssl_verification(apple_configured, tmp_path):
     files = unzip(build(card_pass()))
     (tmp_path / "manifest.json").write_bytes(files["manifest.json"].replace(b"{", b"{ ", 1))
     (tmp_path / "signature").write_bytes(files["signature"])
