@@ -255,6 +255,16 @@ def test_without_apple_credentials_downloads_answer_503_with_retry_after(setting
     assert response["Retry-After"] == "30"
 
 
+def test_without_apple_credentials_the_web_service_pass_download_answers_503(apple_configured, settings):
+    wallet_pass = card_pass()
+    settings.WALLET_APPLE_KEY_FILE = "/nonexistent/pass-key.pem"
+    response = Client().get(
+        passkit(f"passes/{PASS_TYPE_ID}/{wallet_pass.serial_number}"),
+        headers={"Authorization": f"ApplePass {wallet_pass.auth_token}"},
+    )
+    assert_problem(response, 503, "wallet-temporarily-unavailable", "wallet_temporarily_unavailable")
+
+
 def test_the_web_service_needs_no_api_key_and_is_not_counted_by_the_anonymous_gate(
     apple_configured, settings
 ):

@@ -73,6 +73,8 @@ def _loyalty_fields(design: WalletDesign, wallet_pass: WalletPass) -> dict[str, 
                     "key": "balance",
                     "label": points_name,
                     "value": customer.points_balance,
+                    # Shown in the phone's locale: 1.234 in Brazil.
+                    "numberStyle": "PKNumberStyleDecimal",
                     "changeMessage": f"Seu saldo agora é %@ {points_name}",
                 }
             ],
