@@ -101,8 +101,9 @@ def _resized(image: Image.Image, size: Size) -> Image.Image:
 
 def design_image_set(*, design: WalletDesign, upload: Upload, raw: bytes) -> list[WalletImage]:
     """Replace the design's images of ``upload`` (icon, logo or strip) with ``raw`` at every size.
-    Raises ``ImageRefused`` before writing anything. Locks nothing: the unique (design, name)
-    makes two concurrent uploads end with one complete set, the later one's."""
+    Raises ``ImageRefused`` before writing anything. Locks the WalletDesign row (SELECT ... FOR
+    UPDATE) so that two saves of one design's images at once replace the set one after the other,
+    instead of the second meeting the first's uncommitted rows in the unique (design, name)."""
     image = image_check(raw)
     rows = []
     for size in SIZES[upload]:
@@ -113,6 +114,7 @@ def design_image_set(*, design: WalletDesign, upload: Upload, raw: bytes) -> lis
             )
         )
     with transaction.atomic():
+        WalletDesign.objects.select_for_update().filter(pk=design.pk).first()
         WalletImage.objects.filter(design=design, name__in=[s.name for s in SIZES[upload]]).delete()
         WalletImage.objects.bulk_create(rows)
     return rows

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.http import http_date
 
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, run_together
 from tests.factories import CouponFactory, CustomerFactory, make_key
 from tests.wallet.apple_certs import PASS_TYPE_ID, apple_configured, apple_pki
 from wallet.models import (
@@ -329,3 +329,21 @@ def test_the_user_agent_names_the_platform_and_os(agent, hints):
 )
 def test_the_locale_is_the_first_accept_language_tag(header, locale):
     assert locale_of(header) == locale
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_registrations_at_once_make_one_201_and_one_200(apple_configured):
+    wallet_pass = card_pass()
+
+    def register() -> int:
+        response = Client().post(
+            passkit(f"devices/{DEVICE}/registrations/{PASS_TYPE_ID}/{wallet_pass.serial_number}"),
+            json.dumps({"pushToken": PUSH_TOKEN}),
+            content_type="application/json",
+            headers={"Authorization": f"ApplePass {wallet_pass.auth_token}"},
+        )
+        return response.status_code
+
+    assert sorted(run_together(2, register)) == [200, 201]
+    assert AppleDevice.objects.count() == 1
+    assert AppleRegistration.objects.count() == 1
