@@ -399,8 +399,6 @@ WALLET_APNS_KEY_ID = env.str("WALLET_APNS_KEY_ID", default="")
 WALLET_APNS_CA_FILE = env.str("WALLET_APNS_CA_FILE", default="")
 
 
-
-
 # --- Housekeeping -----------------------------------------------------------------------------
 def env_schedule(name: str, default: str) -> dict[str, float]:
     """``command=seconds,command=seconds``: each management command and the seconds between its runs."""
