@@ -2,7 +2,6 @@
 passes, one pass's status, where a customer installed them, and notifications into them
 (docs/wallet.md)."""
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -13,6 +12,7 @@ from companies.auth import partner_of
 from core.inputs import json_object
 from core.pagination import PageQuery, paginate
 from core.views import IDEMPOTENCY_KEY, ApiView, WriteView
+from wallet.platforms import public_base_url
 from wallet.selectors import wallet_devices, wallet_pass_list, wallet_pass_status
 from wallet.serializers import (
     CouponPassIn,
@@ -29,11 +29,6 @@ from wallet.serializers import (
 from wallet.services import IssuedPass, wallet_notification_send, wallet_pass_issue
 
 EXISTING = "The pass issued before for this card or coupon and platform (one per pair): answered again."
-
-
-def _base_url(request: Request) -> str:
-    """Where the pass links point: WALLET_PUBLIC_URL, else the host this request came to."""
-    return settings.WALLET_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def _issued(issued: IssuedPass, out: type[WalletPassOut]) -> Response:
@@ -59,7 +54,7 @@ class LoyaltyPassView(WriteView):
             company=partner_of(request).company,
             customer_id=body.validated_data["customer_id"],
             platform_name=body.validated_data["platform"],
-            base_url=_base_url(request),
+            base_url=public_base_url(request),
         )
         return _issued(issued, WalletPassOut)
 
@@ -82,7 +77,7 @@ class CouponPassView(WriteView):
             customer_id=body.validated_data["customer_id"],
             coupon_ref=body.validated_data["coupon_id"],
             platform_name=body.validated_data["platform"],
-            base_url=_base_url(request),
+            base_url=public_base_url(request),
         )
         return _issued(issued, CouponPassOut)
 

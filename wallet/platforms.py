@@ -4,6 +4,9 @@ each. Apple's lives in ``wallet.apple``, Google's in ``wallet.google``."""
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.conf import settings
+from django.http import HttpRequest
+
 from wallet.models import Platform, WalletJob, WalletPass
 
 
@@ -38,6 +41,12 @@ class WalletPlatform(Protocol):
     def job_run(self, *, job: WalletJob) -> JobResult:
         """Send one outbox job of this platform (a push, an object update)."""
         ...
+
+
+def public_base_url(request: HttpRequest) -> str:
+    """Where pass links, Apple's webServiceURL and the design images point: WALLET_PUBLIC_URL, else
+    the origin the request came to."""
+    return settings.WALLET_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def platform(name: str) -> WalletPlatform:

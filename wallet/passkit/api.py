@@ -6,7 +6,6 @@ Apple's spec, their errors this service's problem+json."""
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import http_date
 from rest_framework import serializers
@@ -28,11 +27,7 @@ from wallet.passkit.services import (
     passkit_register,
     passkit_unregister,
 )
-
-
-def public_base_url(request: Request) -> str:
-    """Where this service is reached from outside: WALLET_PUBLIC_URL, else the request's own origin."""
-    return settings.WALLET_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
+from wallet.platforms import public_base_url
 
 
 class PasskitView(APIView):
