@@ -315,6 +315,8 @@ def test_last_modified_is_a_second_early_while_the_second_of_the_change_lasts():
     [
         ("PassKit/1.0 CFNetwork/1494.0.7 Darwin/23.4.0 iOS/17.5", ("ios", "17.5")),
         ("Passbook/1.0 watchOS/10.4.1", ("watchos", "10.4.1")),
+        ("PassKit/1.0 CFNetwork/1494 Darwin/23.4.0 iPadOS/17.4", ("ios", "17.4")),
+        ("PassKit/1.0 macOS/14.5", ("macos", "14.5")),
         ("PassKit/1.0 CFNetwork/1494.0.7 Darwin/23.4.0", ("", "")),
         ("", ("", "")),
     ],

@@ -31,7 +31,8 @@ def user_agent_hints(user_agent: str) -> tuple[str, str]:
     found = _OS.search(user_agent[:500])
     if found is None:
         return ("watchos" if "Watch" in user_agent[:500] else ""), ""
-    name = found.group(1).lower()
+    # An iPad's Wallet is iOS's (the partner API's hints are ios, macos or unknown).
+    name = "ios" if found.group(1) == "iPadOS" else found.group(1).lower()
     return name, found.group(2)[:40]
 
 
