@@ -28,6 +28,7 @@ class ApplePki:
     cert_file: Path
     key_file: Path
     key_password: str
+    pass_type_id: str
 
 
 def _name(*parts: tuple[Any, str]) -> x509.Name:
@@ -64,7 +65,7 @@ def _certificate(
     return builder.sign(signer, hashes.SHA256())
 
 
-def make_pki(directory: Path, *, key_password: str = "") -> ApplePki:
+def make_pki(directory: Path, *, key_password: str = "", pass_type_id: str = PASS_TYPE_ID) -> ApplePki:
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     wwdr_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -75,8 +76,8 @@ def make_pki(directory: Path, *, key_password: str = "") -> ApplePki:
         (NameOID.ORGANIZATION_NAME, "Zupy tests"),
     )
     leaf_name = _name(
-        (NameOID.USER_ID, PASS_TYPE_ID),
-        (NameOID.COMMON_NAME, f"Pass Type ID: {PASS_TYPE_ID}"),
+        (NameOID.USER_ID, pass_type_id),
+        (NameOID.COMMON_NAME, f"Pass Type ID: {pass_type_id}"),
         (NameOID.ORGANIZATIONAL_UNIT_NAME, TEAM_ID),
         (NameOID.ORGANIZATION_NAME, "Zupy tests"),
     )
@@ -108,6 +109,7 @@ def make_pki(directory: Path, *, key_password: str = "") -> ApplePki:
         cert_file=directory / "pass.cer",
         key_file=directory / "pass-key.pem",
         key_password=key_password,
+        pass_type_id=pass_type_id,
     )
 
 
@@ -117,7 +119,7 @@ def apple_pki(tmp_path_factory: pytest.TempPathFactory) -> ApplePki:
 
 
 def configure(settings: Any, pki: ApplePki) -> None:
-    settings.WALLET_APPLE_PASS_TYPE_ID = PASS_TYPE_ID
+    settings.WALLET_APPLE_PASS_TYPE_ID = pki.pass_type_id
     settings.WALLET_APPLE_TEAM_ID = TEAM_ID
     settings.WALLET_APPLE_CERT_FILE = str(pki.cert_file)
     settings.WALLET_APPLE_KEY_FILE = str(pki.key_file)

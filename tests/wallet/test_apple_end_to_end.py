@@ -13,10 +13,8 @@ import requests
 
 from tests.factories import CouponFactory, make_key
 from tests.wallet import apns_receiver
-from tests.wallet.apple_certs import apple_pki, configure
+from tests.wallet.apple_certs import configure, make_pki
 from wallet.outbox import wallet_deliver_batch
-
-__all__ = ["apple_pki"]  # a fixture, used by name
 
 DEVICE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 PUSH_TOKEN = "cd" * 32
@@ -33,11 +31,10 @@ def pass_json(content: bytes) -> dict[str, Any]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_issue_register_validate_push_and_the_voided_pass(apns, apple_pki, settings, live_server):
+def test_issue_register_validate_push_and_the_voided_pass(apns, settings, live_server, tmp_path):
     # Passes signed with the throwaway Pass Type ID certificate; pushes with APNs token auth to the
     # loopback receiver, on the receiver's topic.
-    configure(settings, apple_pki)
-    settings.WALLET_APPLE_PASS_TYPE_ID = apns_receiver.PASS_TYPE_ID
+    configure(settings, make_pki(tmp_path, pass_type_id=apns_receiver.PASS_TYPE_ID))
     coupon = CouponFactory.create()
     partner = requests.Session()
     partner.headers["X-API-Key"] = make_key(coupon.company)

@@ -263,6 +263,7 @@ def test_the_platform_is_configured_only_with_every_file_loadable(settings, appl
     ("setting", "value", "reason"),
     [
         ("WALLET_APPLE_PASS_TYPE_ID", "", "WALLET_APPLE_PASS_TYPE_ID is not set"),
+        ("WALLET_APPLE_PASS_TYPE_ID", "pass.com.example.other", "another pass type"),
         ("WALLET_APPLE_KEY_PASSWORD", "wrong", "does not open it"),
         ("WALLET_APPLE_KEY_FILE", "other-key", "is not the key of"),
         ("WALLET_APPLE_WWDR_FILE", "other-wwdr", "is not the intermediate"),

@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 
 log = logging.getLogger("zupy.wallet")
@@ -91,6 +92,13 @@ def _load(
     if not _same_public_key(certificate, key):
         raise CredentialsUnusable(
             "WALLET_APPLE_KEY_FILE is not the key of WALLET_APPLE_CERT_FILE's certificate"
+        )
+    # A Pass Type ID certificate names its pass type as the subject's UID: Wallet refuses a pass
+    # whose passTypeIdentifier is not the signer's.
+    named = certificate.subject.get_attributes_for_oid(NameOID.USER_ID)
+    if named and named[0].value != pass_type_id:
+        raise CredentialsUnusable(
+            "WALLET_APPLE_CERT_FILE is the certificate of another pass type than WALLET_APPLE_PASS_TYPE_ID"
         )
     wwdr = _certificate("WALLET_APPLE_WWDR_FILE", wwdr_file)
     try:
