@@ -6,18 +6,16 @@ never holds up the others), retries follow ``WALLET_RETRY_DELAYS``, and every at
 
 import logging
 import queue
-import secrets
 import threading
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from core.db import one_or_none
+from core.outbox import error_text, outbox_claim
 from wallet.models import AppleRegistration, JobKind, JobStatus, WalletJob
 from wallet.platforms import JobResult, platform
 
@@ -40,44 +38,20 @@ def _lease_seconds() -> float:
 
 
 def wallet_jobs_claim(*, limit: int = BATCH_SIZE) -> list[WalletJob]:
-    """Lease up to ``limit`` due jobs, oldest first, at most ``PER_COMPANY`` of one company.
-
-    Locks the candidate rows (SELECT ... FOR UPDATE SKIP LOCKED) only for this short transaction,
-    sets their lease and commits: no lock is held while sending, and two workers never claim the
-    same job. The UPDATE repeats the "due and not leased" condition, so the claim is exclusive
-    without row locks too (SQLite)."""
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    due = WalletJob.objects.filter(status=JobStatus.PENDING, next_attempt_at__lte=now).filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    """Lease up to ``limit`` due jobs, oldest first, at most ``PER_COMPANY`` of one company
+    (``core.outbox.outbox_claim``: no lock is held while sending, no job is claimed twice)."""
+    ids, token = outbox_claim(
+        WalletJob,
+        pending=JobStatus.PENDING,
+        limit=limit,
+        per_company=PER_COMPANY,
+        lease_seconds=_lease_seconds(),
     )
-    firsts_of_each_company = (
-        due.annotate(
-            rank=Window(RowNumber(), partition_by=[F("company_id")], order_by=[F("next_attempt_at"), F("id")])
-        )
-        .filter(rank__lte=PER_COMPANY)
-        .values("pk")
-    )
-    with transaction.atomic():
-        ids = list(
-            due.select_for_update(skip_locked=True)
-            .filter(pk__in=firsts_of_each_company)
-            .order_by("next_attempt_at", "id")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if not ids:
-            return []
-        due.filter(pk__in=ids).update(lease=token, locked_until=now + timedelta(seconds=_lease_seconds()))
     return list(
         WalletJob.objects.filter(pk__in=ids, lease=token)
         .select_related("wallet_pass", "registration__device")
         .order_by("next_attempt_at", "id")
     )
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return "".join(c if c.isprintable() else "?" for c in text)[:500]
 
 
 def _skip(job: WalletJob) -> JobResult | None:
@@ -93,7 +67,7 @@ def _send(job: WalletJob) -> JobResult:
         return _skip(job) or platform(job.wallet_pass.platform).job_run(job=job)
     except Exception as exc:
         logger.exception("wallet job %s (%s): attempt failed unexpectedly", job.pk, job.kind)
-        return JobResult(ok=False, error=_error_text(exc))
+        return JobResult(ok=False, error=error_text(exc))
 
 
 def _record(*, job: WalletJob, result: JobResult) -> WalletJob:

@@ -18,14 +18,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from companies.models import Company
 from core.cache import memo_forget, memo_get
 from core.db import one_or_none
 from core.errors import ValidationFailed
+from core.outbox import error_text, outbox_claim
 from core.timefmt import iso_utc
 from webhooks.errors import PingInFlight, PingRateLimited, PingsBusy
 from webhooks.models import EVENTS, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -159,12 +158,6 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _error_text(exc: BaseException) -> str:
-    """What went wrong, fit for a CharField: printable (PostgreSQL refuses NUL) and bounded."""
-    text = f"{type(exc).__name__}: {exc}"
-    return "".join(c if c.isprintable() else "?" for c in text)[:500]
-
-
 def webhook_send(
     *, url: str, secret: str, payload: dict[str, Any], stop: threading.Event | None = None
 ) -> SendResult:
@@ -199,7 +192,7 @@ def webhook_send(
     except Exception as exc:
         # Whatever the receiver or the network did (a malformed status line, a reset, a TLS
         # failure) is this attempt's result, never the worker's end.
-        return SendResult(None, _error_text(exc), elapsed_ms())
+        return SendResult(None, error_text(exc), elapsed_ms())
     if 300 <= status < 400:
         return SendResult(status, f"HTTP {status}: redirects are not followed", elapsed_ms())
     return SendResult(status, "" if 200 <= status < 300 else f"HTTP {status}", elapsed_ms())
@@ -217,34 +210,15 @@ def _lease_seconds() -> float:
 
 def webhook_claim(*, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:
     """Lease up to ``limit`` due deliveries: the oldest due row of each company, oldest first, so
-    one company's backlog or dead receiver costs another company at most one attempt per batch.
-
-    Locks the candidate rows (SELECT ... FOR UPDATE SKIP LOCKED) only for this short transaction,
-    sets their lease and commits: no lock is held while sending. The UPDATE repeats the "due and not
-    leased" condition, so the claim is exclusive on SQLite too (no row locks there).
-    """
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    one company's backlog or dead receiver costs another company at most one attempt per batch
+    (``core.outbox.outbox_claim``: no lock is held while sending)."""
+    ids, token = outbox_claim(
+        WebhookDelivery,
+        pending=DeliveryStatus.PENDING,
+        limit=limit,
+        per_company=1,
+        lease_seconds=_lease_seconds(),
     )
-    oldest_of_each_company = (
-        due.annotate(
-            rank=Window(RowNumber(), partition_by=[F("company_id")], order_by=[F("next_attempt_at"), F("id")])
-        )
-        .filter(rank=1)
-        .values("pk")
-    )
-    with transaction.atomic():
-        ids = list(
-            due.select_for_update(skip_locked=True)
-            .filter(pk__in=oldest_of_each_company)
-            .order_by("next_attempt_at", "id")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if not ids:
-            return []
-        due.filter(pk__in=ids).update(lease=token, locked_until=now + timedelta(seconds=_lease_seconds()))
     return list(WebhookDelivery.objects.filter(pk__in=ids, lease=token).order_by("next_attempt_at", "id"))
 
 
@@ -280,7 +254,7 @@ def _send(
         return webhook_send(url=target.url, secret=target.secret, payload=delivery.payload, stop=stop)
     except Exception as exc:
         logger.exception("webhook %s: attempt failed unexpectedly", delivery.pk)
-        return SendResult(None, _error_text(exc), 0)
+        return SendResult(None, error_text(exc), 0)
 
 
 def _target_or_failure(delivery: WebhookDelivery) -> _Target | SendResult:
@@ -288,7 +262,7 @@ def _target_or_failure(delivery: WebhookDelivery) -> _Target | SendResult:
         return _target(delivery)
     except Exception as exc:
         logger.exception("webhook %s: could not read the endpoint", delivery.pk)
-        return SendResult(None, _error_text(exc), 0)
+        return SendResult(None, error_text(exc), 0)
 
 
 def webhook_attempt(*, delivery: WebhookDelivery, stop: threading.Event | None = None) -> WebhookDelivery:
