@@ -92,15 +92,22 @@ def wait_ready(url: str) -> None:
     sys.exit(f"bench: {url} did not become ready")
 
 
-def measure(url: str, key: str, count: int) -> list[float]:
-    """``count`` requests one after another; their latencies in milliseconds (each must be a 200)."""
+def measure(url: str, key: str, count: int, rate: float = 0) -> list[float]:
+    """``count`` requests one after another, at most ``rate`` a second (0: as fast as answered); their
+    latencies in milliseconds (each must be a 200)."""
     import requests
 
     latencies = []
+    interval = 1 / rate if rate else 0.0
     with requests.Session() as session:
         session.headers["X-API-Key"] = key
+        next_start = time.perf_counter()
         for _ in range(count):
+            pause = next_start - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
             started = time.perf_counter()
+            next_start = max(next_start + interval, started)
             response = session.get(url, timeout=30)
             latencies.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
@@ -159,6 +166,13 @@ def main() -> None:
     parser.add_argument("--nginx", action="store_true", help="measure through deploy/nginx.conf")
     parser.add_argument("--requests", type=int, default=1000, help="measured requests per phase")
     parser.add_argument("--threads", type=int, default=16, help="the noisy tenant's threads")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=50,
+        help="the measured tenant's requests a second at most (default 50, the enterprise tier's 3000 "
+        "a minute, under nginx's per-key ceiling; 0: one after another as fast as answered)",
+    )
     parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--hammer", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -166,6 +180,7 @@ def main() -> None:
         url, key = args.hammer
         hammer(url, key, args.threads)
         return
+    load_at_start = list(os.getloadavg())
     for script in ("ensure-postgres", "ensure-redis"):
         subprocess.run([str(ROOT / "scripts" / script)], check=True)
     root = args.root.resolve()
@@ -188,14 +203,14 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{port}/readyz")
         base = f"http://127.0.0.1:{port}"
         if args.nginx:
-            sys.path.insert(0, str(ROOT))
+            sys.path.insert(0, str(root))  # the served checkout's deploy/nginx.conf, through its helper
             from tests.e2e.nginx import start_nginx
 
             proxy, proxy_port = start_nginx(work / "nginx", port)
             base = f"http://127.0.0.1:{proxy_port}"
         catalog = f"{base}/api/v2/rewards/?customer_id={seeded['customer_id']}"
         measure(catalog, seeded["key"], 100)  # warm-up: every worker thread's first requests
-        quiet = measure(catalog, seeded["key"], args.requests)
+        quiet = measure(catalog, seeded["key"], args.requests, args.rate)
         target = [f"{base}/api/v2/rewards/", seeded["noisy_key"]]
         noisy = subprocess.Popen(
             [sys.executable, "-m", "bench.neighbour", "--threads", str(args.threads), "--hammer", *target],
@@ -205,7 +220,7 @@ def main() -> None:
             text=True,
         )
         time.sleep(2)  # every hammer thread under way
-        loaded = measure(catalog, seeded["key"], args.requests)
+        loaded = measure(catalog, seeded["key"], args.requests, args.rate)
         out, _ = noisy.communicate("", timeout=120)
         hammered = json.loads(out)
     finally:
@@ -222,7 +237,9 @@ def main() -> None:
         "via": "nginx" if args.nginx else "gunicorn",
         "requests_per_phase": args.requests,
         "threads": args.threads,
-        "load_average_at_start": list(os.getloadavg()),
+        "rate": args.rate,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": list(os.getloadavg()),
         "quiet": summary(quiet),
         "loaded": summary(loaded),
         "hammer": hammered,
@@ -235,7 +252,9 @@ def main() -> None:
         f"{result['quiet']['p99_ms']} ms quiet, {result['loaded']['p99_ms']} ms while {args.threads} threads "
         f"hammered a free key (p50 {result['quiet']['p50_ms']} -> {result['loaded']['p50_ms']} ms): x"
         f"{result['p99_ratio']}. The hammer sent {sent} requests in {hammered['seconds']} s "
-        f"({result['hammer']['requests_per_second']}/s), statuses {hammered['statuses']}."
+        f"({result['hammer']['requests_per_second']}/s), statuses {hammered['statuses']}. Load average "
+        f"{' '.join(f'{x:.2f}' for x in load_at_start)} at the start, "
+        f"{' '.join(f'{x:.2f}' for x in result['load_average_at_end'])} at the end."
     )
     print(line)
     RESULTS.mkdir(exist_ok=True)

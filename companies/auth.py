@@ -5,6 +5,7 @@ with their X-RateLimit-* headers, and the per-address limit of requests without 
 request that is refused (no key, an unknown key, a budget used up) costs a cache look-up and a counter,
 not DRF; DRF's ``ApiKeyAuthentication`` and ``TierRateThrottle`` then reuse what it found."""
 
+import functools
 import logging
 import math
 import time
@@ -299,6 +300,13 @@ class ApiGateMiddleware:
 _render = JSONRenderer().render
 
 
+@functools.lru_cache(maxsize=1024)
+def _refusal_body(status: int, instance: str, detail: str | None) -> bytes:
+    """A refusal's body, rendered once per (status, path, detail): the refusals of one caller hammering
+    one path are the same bytes. Bounded, so paths that all differ cost a render each, as before."""
+    return _render(problem(status, instance=instance, detail=detail))
+
+
 def _refusal(
     request: HttpRequest,
     status: int,
@@ -312,7 +320,7 @@ def _refusal(
     exception handler: a refusal is the one answer that must stay cheap (tests/companies/test_api_gate.py
     holds the two to the same bytes)."""
     response = HttpResponse(
-        _render(problem(status, instance=request.path, detail=detail)),
+        _refusal_body(status, request.path, detail),
         status=status,
         content_type=PROBLEM_CONTENT_TYPE,
         headers=headers,

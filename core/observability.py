@@ -1,11 +1,16 @@
-"""One JSON log line per request, X-Request-ID, and Prometheus metrics."""
+"""One JSON log line per request (429s of one caller in aggregate), X-Request-ID, and Prometheus
+metrics."""
 
+import atexit
 import logging
+import math
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
@@ -51,6 +56,100 @@ def _company_id(request: HttpRequest) -> str | None:
     return company_id if isinstance(company_id, str) else None
 
 
+# (company id or None, route, method): whose refusals one aggregate line counts.
+RefusalKey = tuple[str | None, str, str]
+
+
+@dataclass(slots=True)
+class _Window:
+    started: float
+    held: int  # 429s counted, not logged
+    method: str  # the last held request's
+    path: str
+
+
+class RefusalLog:
+    """429 answers, one caller's in aggregate: a tenant over its limit can be refused hundreds of times
+    a second, and one log line each (a JSON record formatted and written under the handler's lock) was
+    the largest part of what a refusal cost the service. The first 429 of a company on a route (of
+    the requests without a key on a route) in each ``seconds`` is logged as every answer is; the ones
+    after it in that window are only counted, and their number is logged as one line (``count``,
+    ``aggregated``) once the window is over: by the next request this process serves, or at its exit.
+    The metrics still count every request."""
+
+    def __init__(self, seconds: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[RefusalKey, _Window] = {}
+        self._next_flush = math.inf
+
+    def admit(self, key: RefusalKey, method: str, path: str) -> bool:
+        """Whether this 429 gets a line of its own; if not, it is counted in its window."""
+        now = self.clock()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is not None and now - window.started < self.seconds:
+                window.held += 1
+                window.method, window.path = method, path
+                return False
+            ended = window if window is not None and window.held else None
+            self._windows[key] = _Window(started=now, held=0, method=method, path=path)
+            self._next_flush = min(self._next_flush, now + self.seconds)
+        if ended is not None:
+            self._write(key, ended)
+        return True
+
+    def flush(self, *, everything: bool = False) -> None:
+        """Log the counts of the windows that are over (all of them with ``everything``)."""
+        now = self.clock()
+        if not everything and now < self._next_flush:  # read without the lock: at worst a turn late
+            return
+        with self._lock:
+            over = {
+                key: window
+                for key, window in self._windows.items()
+                if everything or now - window.started >= self.seconds
+            }
+            for key in over:
+                del self._windows[key]
+            starts = [window.started for window in self._windows.values()]
+            self._next_flush = min(starts) + self.seconds if starts else math.inf
+        for key, window in over.items():
+            if window.held:
+                self._write(key, window)
+
+    def forget(self) -> None:
+        """Drop every window unlogged (tests, which each start with none)."""
+        with self._lock:
+            self._windows.clear()
+            self._next_flush = math.inf
+
+    def _write(self, key: RefusalKey, window: _Window) -> None:
+        company_id, route, _ = key
+        method, path, count = window.method, window.path, window.held
+        log.info(
+            "%s %s 429 x%d more within %gs",
+            method,
+            quote(path, safe=PATH_SAFE),
+            count,
+            self.seconds,
+            extra={
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": 429,
+                "company_id": company_id,
+                "count": count,
+                "aggregated": True,
+            },
+        )
+
+
+REFUSALS = RefusalLog()
+atexit.register(lambda: REFUSALS.flush(everything=True))
+
+
 class RequestObservabilityMiddleware:
     """Outermost: sees every answer, Django's own errors included."""
 
@@ -70,6 +169,30 @@ class RequestObservabilityMiddleware:
         route = "/" + match.route if match is not None else OTHER
         method = request.method if request.method in KNOWN_METHODS else OTHER
         status = response.status_code
+        company_id = _company_id(request)
+        REFUSALS.flush()
+        if status != 429 or REFUSALS.admit((company_id, route, method), str(request.method), request.path):
+            self._log(request, route, status, duration, company_id, request_id)
+        REQUESTS.labels(route, method, str(status)).inc()
+        LATENCY.labels(route, method).observe(duration)
+        name = match.url_name if match is not None else None
+        if name == "reward-redeem":
+            REDEMPTIONS.labels(str(status)).inc()
+        elif name == "coupon-validate":
+            VALIDATIONS.labels(str(status)).inc()
+        if status == 409:
+            CONFLICTS.labels(route).inc()
+        return response
+
+    @staticmethod
+    def _log(
+        request: HttpRequest,
+        route: str,
+        status: int,
+        duration: float,
+        company_id: str | None,
+        request_id: str,
+    ) -> None:
         # The message reads on its own in the plain format (LOG_FORMAT=plain, scripts/serve); the JSON
         # format carries the same values as fields.
         log.info(
@@ -85,20 +208,10 @@ class RequestObservabilityMiddleware:
                 "route": route,
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),
-                "company_id": _company_id(request),
+                "company_id": company_id,
                 "request_id": request_id,
             },
         )
-        REQUESTS.labels(route, method, str(status)).inc()
-        LATENCY.labels(route, method).observe(duration)
-        name = match.url_name if match is not None else None
-        if name == "reward-redeem":
-            REDEMPTIONS.labels(str(status)).inc()
-        elif name == "coupon-validate":
-            VALIDATIONS.labels(str(status)).inc()
-        if status == 409:
-            CONFLICTS.labels(route).inc()
-        return response
 
 
 def _metrics_allowed(request: HttpRequest) -> bool:

@@ -108,16 +108,20 @@ def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """Rate-limit counters live in the cache; each test starts with none."""
+    """Rate-limit counters live in the cache; each test starts with none (and with no 429s held back
+    by the request log's aggregate)."""
     from django.core.cache import cache
 
     from companies.auth import forget_exhausted
+    from core.observability import REFUSALS
 
     cache.clear()
     forget_exhausted()
+    REFUSALS.forget()
     yield
     cache.clear()
     forget_exhausted()
+    REFUSALS.forget()
 
 
 @pytest.fixture
