@@ -14,6 +14,7 @@ from tests.factories import CouponFactory, CustomerFactory, make_key
 from tests.wallet.google_receiver import CLIENT_EMAIL, ISSUER_ID, GoogleReceiver
 from wallet.google.platform import GOOGLE, SAVE_URL
 from wallet.models import JobKind, JobStatus, WalletJob, WalletPass
+from wallet.outbox import wallet_deliver_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +239,29 @@ def test_without_credentials_google_is_not_configured(settings, customer_api, tm
         "wallet-temporarily-unavailable",
         "wallet_temporarily_unavailable",
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_wallet_worker_sends_the_sync_from_its_sender_thread(google, customer_api):
+    # The sender thread reads the pass on its own connection (closed after): the committed balance.
+    customer, api = customer_api
+    data = issued(api.post(LOYALTY, {"customer_id": customer.pk, "platform": "google"}))
+    api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 80})
+    assert wallet_deliver_batch() == 1
+    (job,) = WalletJob.objects.filter(wallet_pass_id=data["id"], kind=JobKind.GOOGLE_SYNC)
+    assert (job.status, job.attempts, job.last_status_code) == (JobStatus.SUCCEEDED, 1, 200)
+    assert google.stored["loyaltyObject"][f"{ISSUER_ID}.{data['id']}"]["loyaltyPoints"]["balance"] == {
+        "int": 200
+    }
+
+
+def test_a_revoked_token_is_replaced_on_the_next_call(google, customer_api):
+    customer, api = customer_api
+    data = issued(api.post(LOYALTY, {"customer_id": customer.pk, "platform": "google"}))
+    api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5})
+    (job,) = pending_jobs(data["id"], JobKind.GOOGLE_SYNC)
+    google.tokens.clear()
+    first = GOOGLE.job_run(job=job)
+    assert (first.ok, first.status_code) == (False, 401)
+    assert GOOGLE.job_run(job=job).ok
+    assert len(google.tokens) == 1 and len(google.api("POST")) == 2  # the class and the object, once
