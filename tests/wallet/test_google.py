@@ -13,7 +13,7 @@ from tests.conftest import Api, assert_problem
 from tests.factories import CouponFactory, CustomerFactory, make_key
 from tests.wallet.google_receiver import CLIENT_EMAIL, ISSUER_ID, GoogleReceiver
 from wallet.google.platform import GOOGLE, SAVE_URL
-from wallet.models import JobKind, JobStatus, WalletJob, WalletPass
+from wallet.models import JobKind, JobStatus, WalletDesign, WalletJob, WalletPass
 from wallet.outbox import wallet_deliver_batch
 
 pytestmark = pytest.mark.django_db
@@ -76,13 +76,24 @@ def test_issue_the_card_inserts_class_and_object_and_the_save_link_names_it(goog
     assert len(google.tokens) == 1
 
 
-def test_a_second_card_of_the_company_finds_its_class_there(google, customer_api):
+def test_the_class_is_written_once_and_again_after_the_design_changes(google, customer_api):
     customer, api = customer_api
     issued(api.post(LOYALTY, {"customer_id": customer.pk, "platform": "google"}))
     other = CustomerFactory.create(company=customer.company)
     issued(api.post(LOYALTY, {"customer_id": other.pk, "platform": "google"}))
-    assert [r.path.endswith("/loyaltyClass") for r in google.api("POST", "loyaltyClass")] == [True, True]
-    assert len(google.stored["loyaltyClass"]) == 1 and len(google.stored["loyaltyObject"]) == 2
+    assert len(google.api("POST", "loyaltyClass")) == 1 and len(google.stored["loyaltyObject"]) == 2
+
+    design = WalletDesign.objects.get(company=customer.company)
+    design.background_color, design.program_name = "#0A7F3F", "Clube Verde"
+    design.save()
+    third = CustomerFactory.create(company=customer.company)
+    issued(api.post(LOYALTY, {"customer_id": third.pk, "platform": "google"}))
+    # The class exists (409 on insert), so it is PATCHed to the new design.
+    assert len(google.api("POST", "loyaltyClass")) == 2
+    (patch,) = google.api("PATCH", "loyaltyClass")
+    assert patch.path.endswith(f"/loyaltyClass/{ISSUER_ID}.{customer.company_id}-loyalty")
+    (klass,) = google.stored["loyaltyClass"].values()
+    assert (klass["hexBackgroundColor"], klass["programName"]) == ("#0A7F3F", "Clube Verde")
 
 
 def test_points_added_patch_the_object_with_the_new_balance(google, customer_api):

@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from wallet.errors import WalletUnavailable
 from wallet.google.client import Answer, GoogleUnreachable
-from wallet.google.credentials import CredentialsUnusable, service_account, service_account_or_none, sign
+from wallet.google.credentials import (
+    CredentialsUnusable,
+    TokenRefused,
+    service_account,
+    service_account_or_none,
+    sign,
+)
 from wallet.google.objects import (
     RESOURCES,
     SAVE_KEYS,
@@ -48,15 +54,26 @@ def _ok(answer: Answer) -> bool:
     return 200 <= answer.status < 300
 
 
+# class id -> the design's updated_at that Google's class was last written from, in this process:
+# a class is written once per process and again after the design changes, not on every issue.
+_classes_written: dict[str, datetime] = {}
+
+
 def _class_ensure(*, wallet_pass: WalletPass, logo_url: str | None) -> None:
-    """Insert the pass's class unless it is there (a 409 on insert: another pass inserted it)."""
+    """Make the pass's class at Google say what the design says: insert it, or PATCH it when it
+    exists (another pass, another process, or an older design wrote it)."""
     resource = RESOURCES[wallet_pass.kind][0]
     design = design_for(wallet_pass.company_id)
-    answer = wallet_call(
-        "POST", f"/{resource}", class_body(design=design, kind=wallet_pass.kind, logo_url=logo_url)
-    )
-    if not _ok(answer) and answer.status != 409:
+    body = class_body(design=design, kind=wallet_pass.kind, logo_url=logo_url)
+    if design.pk is not None and _classes_written.get(body["id"]) == design.updated_at:
+        return
+    answer = wallet_call("POST", f"/{resource}", body)
+    if answer.status == 409:
+        answer = wallet_call("PATCH", resource_path(resource, body["id"]), body)
+    if not _ok(answer):
         raise GoogleRefused(answer)
+    if design.pk is not None:
+        _classes_written[body["id"]] = design.updated_at
 
 
 def _object_put(*, wallet_pass: WalletPass, now: datetime, extra: dict[str, object] | None = None) -> Answer:
@@ -116,36 +133,46 @@ class GooglePlatform:
     def job_run(self, *, job: WalletJob) -> JobResult:
         """google_sync: PATCH the object to what the pass shows now; google_message: add the pass's
         latest message. An object Google does not have (404) is inserted whole (with the message).
-        429 and 5xx are retried (Retry-After honoured); other answers are errors."""
-        wallet_pass = _fresh(job.wallet_pass_id)
-        if wallet_pass is None:
-            return JobResult(ok=False, gone=True, error="the pass no longer exists")
-        now = timezone.now()
-        resource = RESOURCES[wallet_pass.kind][1]
-        path_id = object_id(wallet_pass)
+        429 and 5xx are retried (Retry-After honoured); other answers are errors.
+
+        Reads the pass as it is now (several queued changes: each job sends the latest). On a
+        worker's sender thread those reads open the thread's own connection, closed here: the
+        thread ends after its one job."""
         try:
-            if job.kind == JobKind.GOOGLE_MESSAGE:
-                message = message_body(wallet_pass=wallet_pass, message_id=job.pk)
-                answer = wallet_call(
-                    "POST", resource_path(resource, path_id, "addMessage"), {"message": message}
-                )
-                extra: dict[str, object] = {"messages": [message]}
-            else:
-                answer = wallet_call(
-                    "PATCH", resource_path(resource, path_id), object_body(wallet_pass=wallet_pass, now=now)
-                )
-                extra = {}
-            if answer.status == 404:
-                _class_ensure(wallet_pass=wallet_pass, logo_url=_public_logo(wallet_pass.company_id))
-                answer = _object_put(wallet_pass=wallet_pass, now=now, extra=extra)
-        except CredentialsUnusable as exc:
-            return JobResult(ok=False, error=f"google wallet not configured: {exc}")
-        except GoogleRefused as exc:
-            return _result(exc.answer)
-        except GoogleUnreachable as exc:
-            status = getattr(exc, "status", None)
-            return JobResult(ok=False, status_code=status, error=f"google wallet: no answer ({exc})")
-        return _result(answer)
+            return _job_send(job)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+
+
+def _job_send(job: WalletJob) -> JobResult:
+    wallet_pass = pass_loaded(job.wallet_pass_id)
+    if wallet_pass is None:
+        return JobResult(ok=False, gone=True, error="the pass no longer exists")
+    now = timezone.now()
+    resource = RESOURCES[wallet_pass.kind][1]
+    path_id = object_id(wallet_pass)
+    try:
+        if job.kind == JobKind.GOOGLE_MESSAGE:
+            message = message_body(wallet_pass=wallet_pass, message_id=job.pk)
+            answer = wallet_call("POST", resource_path(resource, path_id, "addMessage"), {"message": message})
+            extra: dict[str, object] = {"messages": [message]}
+        else:
+            body = object_body(wallet_pass=wallet_pass, now=now)
+            answer = wallet_call("PATCH", resource_path(resource, path_id), body)
+            extra = {}
+        if answer.status == 404:
+            _class_ensure(wallet_pass=wallet_pass, logo_url=_public_logo(wallet_pass.company_id))
+            answer = _object_put(wallet_pass=wallet_pass, now=now, extra=extra)
+    except CredentialsUnusable as exc:
+        return JobResult(ok=False, error=f"google wallet not configured: {exc}")
+    except GoogleRefused as exc:
+        return _result(exc.answer)
+    except TokenRefused as exc:
+        return JobResult(ok=False, status_code=exc.status, error=f"google wallet: {exc}")
+    except GoogleUnreachable as exc:
+        return JobResult(ok=False, error=f"google wallet: no answer ({exc})")
+    return _result(answer)
 
 
 def _result(answer: Answer) -> JobResult:
@@ -162,16 +189,6 @@ def _reloaded(wallet_pass: WalletPass) -> WalletPass:
     loaded = pass_loaded(wallet_pass.pk)
     assert loaded is not None  # inserted in this transaction
     return loaded
-
-
-def _fresh(pass_id: str) -> WalletPass | None:
-    """The pass as it is now, for the object's content. On a worker's sender thread the read opens
-    that thread's own connection, closed here: the thread ends after its one job."""
-    try:
-        return pass_loaded(pass_id)
-    finally:
-        if threading.current_thread() is not threading.main_thread():
-            connection.close()
 
 
 GOOGLE = GooglePlatform()
