@@ -4,17 +4,21 @@ names the object, and the outbox's jobs PATCH the object and add messages; a Goo
 answer leaves nothing written at issue and a retryable result on jobs."""
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
+from django.utils import timezone
 
+from coupons.models import Coupon
 from tests.conftest import Api, assert_problem
 from tests.factories import CouponFactory, CustomerFactory, make_key
 from tests.wallet.google_receiver import CLIENT_EMAIL, ISSUER_ID, GoogleReceiver
 from wallet.google.platform import GOOGLE, SAVE_URL
 from wallet.models import JobKind, JobStatus, WalletDesign, WalletJob, WalletPass
 from wallet.outbox import wallet_deliver_batch
+from wallet.services import wallet_passes_touch
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +86,7 @@ def test_the_class_is_written_once_and_again_after_the_design_changes(google, cu
     other = CustomerFactory.create(company=customer.company)
     issued(api.post(LOYALTY, {"customer_id": other.pk, "platform": "google"}))
     assert len(google.api("POST", "loyaltyClass")) == 1 and len(google.stored["loyaltyObject"]) == 2
+    assert len(google.tokens) == 1  # the token is kept between calls
 
     design = WalletDesign.objects.get(company=customer.company)
     design.background_color, design.program_name = "#0A7F3F", "Clube Verde"
@@ -134,6 +139,19 @@ def test_a_coupon_validated_to_no_uses_left_goes_inactive(google):
     assert google.stored["offerObject"][object_id]["state"] == "INACTIVE"
     remaining = {m["id"]: m["body"] for m in google.stored["offerObject"][object_id]["textModulesData"]}
     assert remaining["remaining"] == "0"
+
+
+def test_a_coupon_past_its_validity_is_expired_at_google(google):
+    coupon = CouponFactory.create()
+    api = Api(make_key(coupon.company))
+    data = issued(
+        api.post(COUPONS, {"customer_id": coupon.customer_id, "coupon_id": coupon.pk, "platform": "google"})
+    )
+    Coupon.objects.filter(pk=coupon.pk).update(valid_until=timezone.now() - timedelta(minutes=1))
+    wallet_passes_touch(company_id=coupon.company_id, customer_id=coupon.customer_id, coupon_id=coupon.pk)
+    (job,) = pending_jobs(data["id"], JobKind.GOOGLE_SYNC)
+    assert GOOGLE.job_run(job=job).ok
+    assert google.stored["offerObject"][f"{ISSUER_ID}.{data['id']}"]["state"] == "EXPIRED"
 
 
 def test_a_notification_adds_a_message_to_the_object(google, customer_api):
