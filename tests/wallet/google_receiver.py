@@ -182,7 +182,9 @@ def google(settings: Any, tmp_path: Path) -> Iterator[GoogleReceiver]:
     url = f"http://127.0.0.1:{server.server_address[1]}"
     receiver = GoogleReceiver(url=url, public_key=public_key, token_url=f"{url}/token")
     server.RequestHandlerClass = _handler(receiver)
-    thread = threading.Thread(target=server.serve_forever, name="google-receiver", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="google-receiver", daemon=True
+    )
     thread.start()
     settings.WALLET_GOOGLE_ISSUER_ID = ISSUER_ID
     settings.WALLET_GOOGLE_SERVICE_ACCOUNT_FILE = str(key_file)
