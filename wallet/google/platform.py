@@ -98,8 +98,8 @@ class GooglePlatform:
         return service_account_or_none() is not None
 
     def issue(self, *, wallet_pass: WalletPass, base_url: str) -> None:
-        """Insert the company's class (if missing) and the pass's object at Google, inside the
-        issuing transaction: any failure raises ``WalletUnavailable`` and the pass rolls back. The
+        """Write the company's class (``_class_ensure``) and insert the pass's object at Google,
+        inside the issuing transaction: any failure raises ``WalletUnavailable`` and the pass rolls back. The
         object is named by the pass id, so one left behind by a rolled-back pass is never linked."""
         try:
             logo = design_image_url(company_id=wallet_pass.company_id, base_url=base_url)
