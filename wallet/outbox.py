@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.db import one_or_none
 from core.outbox import error_text, outbox_claim
-from wallet.models import AppleRegistration, JobKind, JobStatus, WalletJob
+from wallet.models import AppleRegistration, JobKind, JobStatus, WalletJob, WalletPass
 from wallet.platforms import JobResult, platform
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ def _record(*, job: WalletJob, result: JobResult) -> WalletJob:
             row.status, row.done_at = JobStatus.SUCCEEDED, now
             if row.kind == JobKind.APPLE_PUSH:
                 registrations.update(last_push_at=now)
+            _installed_note(wallet_pass_id=row.wallet_pass_id, installed=result.installed, now=now)
             outcome = "sent"
         elif result.gone:
             row.status, row.done_at = JobStatus.DROPPED, now
@@ -176,6 +177,20 @@ def wallet_deliver_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | Non
         del pending[job.pk]
         made += _record_safely(job, result)
     return made
+
+
+def _installed_note(*, wallet_pass_id: str, installed: bool | None, now: datetime) -> None:
+    """What the platform said of the pass's holders: ``added_at`` is the first time it was seen in
+    a wallet, ``removed_at`` the time it was first seen gone since (cleared if it comes back). One
+    conditional UPDATE each, so two workers' answers cannot undo each other's."""
+    if installed is None:
+        return
+    passes = WalletPass.objects.filter(pk=wallet_pass_id)
+    if installed:
+        passes.filter(added_at__isnull=True).update(added_at=now)
+        passes.filter(removed_at__isnull=False).update(removed_at=None)
+    else:
+        passes.filter(added_at__isnull=False, removed_at__isnull=True).update(removed_at=now)
 
 
 def _record_safely(job: WalletJob, result: JobResult) -> int:

@@ -21,6 +21,9 @@ class JobResult:
     error: str = ""
     # The platform asked for a pause before the next try (seconds), e.g. APNs 429, Google 429/503.
     retry_after: float | None = None
+    # What the platform said of the pass's holders, when it said (Google's ``hasUsers``): whether
+    # the pass is in someone's wallet now. None: the answer did not say.
+    installed: bool | None = None
 
 
 class WalletPlatform(Protocol):

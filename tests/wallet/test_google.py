@@ -294,3 +294,29 @@ def test_a_revoked_token_is_replaced_on_the_next_call(google, customer_api):
     assert (first.ok, first.status_code) == (False, 401)
     assert GOOGLE.job_run(job=job).ok
     assert len(google.tokens) == 1 and len(google.api("POST")) == 2  # the class and the object, once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_and_a_removal_at_google_reach_the_pass_status(google, customer_api):
+    # Google's object carries hasUsers (read-only, Google's own): the next update learns it.
+    customer, api = customer_api
+    data = issued(api.post(LOYALTY, {"customer_id": customer.pk, "platform": "google"}))
+    stored = google.stored["loyaltyObject"][f"{ISSUER_ID}.{data['id']}"]
+
+    def status() -> dict[str, Any]:
+        answer: dict[str, Any] = api.get(f"/api/v2/wallet/passes/{data['id']}/status/").json()["data"]
+        return answer
+
+    assert (status()["installed_devices"], status()["added_at"]) == (0, None)
+    stored["hasUsers"] = True  # the customer saved the pass in Google Wallet
+    api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5})
+    assert wallet_deliver_batch() == 1
+    saved = status()
+    assert saved["installed_devices"] == 1 and saved["added_at"] and saved["removed_at"] is None
+
+    stored["hasUsers"] = False  # and removed it
+    api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 5})
+    assert wallet_deliver_batch() == 1
+    removed = status()
+    assert removed["installed_devices"] == 0 and removed["added_at"] == saved["added_at"]
+    assert removed["removed_at"]

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -177,11 +178,20 @@ def _job_send(job: WalletJob) -> JobResult:
 
 def _result(answer: Answer) -> JobResult:
     if _ok(answer):
-        return JobResult(ok=True, status_code=answer.status)
+        return JobResult(ok=True, status_code=answer.status, installed=_has_users(answer.data))
     error = f"google wallet answered {answer.status}" + (f": {answer.reason}" if answer.reason else "")
     if answer.status == 429 or answer.status >= 500:
         return JobResult(ok=False, status_code=answer.status, error=error, retry_after=answer.retry_after)
     return JobResult(ok=False, status_code=answer.status, error=error)
+
+
+def _has_users(data: dict[str, Any]) -> bool | None:
+    """Google's read-only ``hasUsers`` of the object an answer carries (a PATCH answers the object,
+    addMessage ``{"resource": object}``): Google sends no save or delete callback unless one is
+    registered, so this is how a pass's install is learned, at its next update."""
+    resource = data.get("resource", data)
+    found = resource.get("hasUsers") if isinstance(resource, dict) else None
+    return found if isinstance(found, bool) else None
 
 
 def _reloaded(wallet_pass: WalletPass) -> WalletPass:
