@@ -29,13 +29,13 @@ def register(
     push_token: str = PUSH_TOKEN,
     *,
     client: Client | None = None,
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     return (client or Client()).post(
         passkit(f"devices/{device}/registrations/{PASS_TYPE_ID}/{wallet_pass.serial_number}"),
         json.dumps({"pushToken": push_token}),
         content_type="application/json",
-        headers={"Authorization": f"ApplePass {wallet_pass.auth_token}", **headers},
+        headers={"Authorization": f"ApplePass {wallet_pass.auth_token}", **(headers or {})},
     )
 
 
@@ -159,8 +159,11 @@ def test_the_customer_devices_list_holds_the_cap_after_a_flood(apple_configured,
 def test_a_device_shows_each_company_only_what_its_own_registration_sent(apple_configured):
     first, second = card_pass(), card_pass()
     assert first.company_id != second.company_id
-    assert register(first, **{"User-Agent": IOS_17, "Accept-Language": "pt-BR,pt;q=0.9"}).status_code == 201
-    assert register(second, **{"User-Agent": IOS_18}).status_code == 201
+    assert (
+        register(first, headers={"User-Agent": IOS_17, "Accept-Language": "pt-BR,pt;q=0.9"}).status_code
+        == 201
+    )
+    assert register(second, headers={"User-Agent": IOS_18}).status_code == 201
 
     def seen_by(wallet_pass: WalletPass) -> tuple[str, str | None, str | None]:
         partner = Client(headers={"X-API-Key": make_key(wallet_pass.company)})
