@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import ResolverMatch
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -150,6 +151,16 @@ REFUSALS = RefusalLog()
 atexit.register(lambda: REFUSALS.flush(everything=True))
 
 
+def _logged_path(path: str, match: ResolverMatch | None) -> str:
+    """The path as the log writes it: a path argument named ``*_token`` is a secret (a pass's
+    download link is all that protects the pass), so its value is written ``<token>``."""
+    if match is not None:
+        for name, value in match.kwargs.items():
+            if name.endswith("_token") and isinstance(value, str) and value:
+                path = path.replace(value, "<token>")
+    return path
+
+
 class RequestObservabilityMiddleware:
     """Outermost: sees every answer, Django's own errors included."""
 
@@ -171,8 +182,9 @@ class RequestObservabilityMiddleware:
         status = response.status_code
         company_id = _company_id(request)
         REFUSALS.flush()
-        if status != 429 or REFUSALS.admit((company_id, route, method), str(request.method), request.path):
-            self._log(request, route, status, duration, company_id, request_id)
+        path = _logged_path(request.path, match)
+        if status != 429 or REFUSALS.admit((company_id, route, method), str(request.method), path):
+            self._log(request, path, route, status, duration, company_id, request_id)
         REQUESTS.labels(route, method, str(status)).inc()
         LATENCY.labels(route, method).observe(duration)
         name = match.url_name if match is not None else None
@@ -187,6 +199,7 @@ class RequestObservabilityMiddleware:
     @staticmethod
     def _log(
         request: HttpRequest,
+        path: str,
         route: str,
         status: int,
         duration: float,
@@ -199,12 +212,12 @@ class RequestObservabilityMiddleware:
             "%s %s %s %.1fms",
             request.method,
             # Percent-encoded again: a decoded CR LF or NUL in a path would forge or break plain log lines.
-            quote(request.path, safe=PATH_SAFE),
+            quote(path, safe=PATH_SAFE),
             status,
             duration * 1000,
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "route": route,
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),

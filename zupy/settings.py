@@ -375,6 +375,9 @@ WALLET_GOOGLE_API_URL = env.str(
     "WALLET_GOOGLE_API_URL", default="https://walletobjects.googleapis.com/walletobjects/v1"
 ).rstrip("/")
 WALLET_GOOGLE_TOKEN_URL = env.str("WALLET_GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+# The origins (scheme://host) of the partner sites that show "Save to Google Wallet" buttons, named in
+# every save link (Google refuses a save from a page of another origin); empty: links opened directly.
+WALLET_GOOGLE_ORIGINS = env.list("WALLET_GOOGLE_ORIGINS", default=[])
 # The largest image the admin takes for a design's logo, icon or strip (bytes).
 WALLET_IMAGE_MAX_BYTES = env.int("WALLET_IMAGE_MAX_BYTES", default=768 * 1024)
 # The PassKit web service: log lines a device may send in one request, and characters kept of each.

@@ -89,6 +89,22 @@ def test_secrets_never_reach_the_logs(caplog, settings):
         assert secret not in text
 
 
+def test_a_token_in_a_path_is_not_logged(caplog):
+    """A pass's download link (and a design image's) is all that guards it: the log writes the
+    route's shape in its place, in the message and in the path field."""
+    caplog.set_level(logging.INFO, logger="zupy.request")
+    token = "".join(random.choices(string.ascii_letters + string.digits, k=43))
+    client = Client()
+    client.get(f"/wallet/apple/{token}.pkpass")
+    client.get(f"/wallet/images/{token}/google-logo.png")
+    lines = request_lines(caplog)
+    assert [line.path for line in lines] == [
+        "/wallet/apple/<token>.pkpass",
+        "/wallet/images/<token>/google-logo.png",
+    ]
+    assert all(token not in line.getMessage() for line in lines)
+
+
 def test_metrics_are_served_to_loopback_only_without_a_token(api, settings):
     api.get("/api/v2/rewards/")
     local = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
