@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, run_together
 from tests.factories import make_key
 from tests.wallet.apple_certs import PASS_TYPE_ID, apple_configured, apple_pki
 from tests.wallet.test_passkit import DEVICE, PUSH_TOKEN, card_pass, passkit
@@ -206,3 +206,17 @@ def test_a_device_id_of_anything_but_letters_and_digits_is_not_served(apple_conf
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert not AppleRegistration.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_devices_registering_one_pass_at_once_get_only_the_cap(apple_configured, settings):
+    settings.WALLET_MAX_DEVICES_PER_PASS = 2
+    wallet_pass = card_pass()
+    devices = iter(range(6))
+
+    def one() -> int:
+        i = next(devices)
+        return int(register(wallet_pass, f"dev{i}", f"{i:02d}" * 32).status_code)
+
+    assert sorted(run_together(6, one)) == [201, 201, 409, 409, 409, 409]
+    assert len(active(wallet_pass)) == 2
