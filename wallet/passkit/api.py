@@ -49,7 +49,7 @@ class PasskitView(APIView):
         not take every customer's Wallet updates with it."""
         super().initial(request, *args, **kwargs)
         limit = settings.WALLET_PUBLIC_RATE_LIMIT
-        window = window_hit(f"zupy:wallet-rl:{client_address(request)}", window=60, fail_open=True)
+        window = window_hit(f"wallet-rl:{client_address(request)}", window=60, fail_open=True)
         if window.exceeds(limit):
             raise PublicRateLimited(retry_after=window.reset)
 
