@@ -5,7 +5,7 @@ What a caller does when the cache does not answer is its own decision, and each 
 
 - ``fail_open=True``: the hit is not counted and the caller goes on (``Window.count`` is None). For
   limits that protect capacity, not money or people: the API's per-key rate limit, where a cache outage
-  must not stop the tills.
+  must not stop the tills, and the per-address limit of the public wallet paths.
 - ``fail_open=False``: ``CounterUnavailable`` is raised and the caller refuses. For limits that are
   the only thing standing between a caller and a cost or an attack: the OTP request counters, which
   stop code spraying and message bills.

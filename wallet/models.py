@@ -170,13 +170,13 @@ class WalletPass(models.Model):
 
 
 class AppleDevice(models.Model):
-    """An Apple device that registered with the PassKit web service, with its push token."""
+    """An Apple device that registered with the PassKit web service, with its push token (Apple's:
+    one per device, whichever pass it registers). What the device said about itself is each
+    registration's, never the device's: one company must not read what another company's
+    registration sent."""
 
     device_library_identifier = models.CharField(max_length=100, unique=True)
     push_token = models.CharField(max_length=200)
-    platform_hint = models.CharField(max_length=20, blank=True)  # "ios", "watchos", from the User-Agent
-    os_version = models.CharField(max_length=40, blank=True)
-    locale = models.CharField(max_length=35, blank=True)
     first_registered_at = models.DateTimeField(auto_now_add=True)
     last_registered_at = models.DateTimeField()
 
@@ -193,6 +193,10 @@ class AppleRegistration(models.Model):
     registered_at = models.DateTimeField()
     unregistered_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
+    # What the registering request's User-Agent and Accept-Language said, for this pass's company only.
+    platform_hint = models.CharField(max_length=20, blank=True)  # "ios", "watchos"
+    os_version = models.CharField(max_length=40, blank=True)
+    locale = models.CharField(max_length=35, blank=True)
 
     class Meta:
         constraints = [

@@ -122,9 +122,28 @@ def google_installed(wallet_pass: WalletPass) -> bool:
 
 @dataclass
 class AppleDeviceView:
+    """A device as one company sees it: its hints are those of this company's registrations (the
+    latest that sent each), never what the device sent another company."""
+
     device: AppleDevice
-    platform_hint: str
     registrations: list[AppleRegistration] = field(default_factory=list)
+
+    def _latest(self, name: str) -> str:
+        sent = [r for r in self.registrations if getattr(r, name)]
+        return getattr(max(sent, key=lambda r: (r.registered_at, r.pk)), name) if sent else ""
+
+    @property
+    def platform_hint(self) -> str:
+        hint = self._latest("platform_hint")
+        return hint if hint in PLATFORM_HINTS else "unknown"
+
+    @property
+    def os_version(self) -> str:
+        return self._latest("os_version")
+
+    @property
+    def locale(self) -> str:
+        return self._latest("locale")
 
 
 @dataclass(frozen=True)
@@ -152,8 +171,7 @@ def wallet_devices(*, company: Company, customer_id: str) -> WalletDevices:
     devices: dict[int, AppleDeviceView] = {}
     for registration in registrations:
         device = registration.device
-        hint = device.platform_hint if device.platform_hint in PLATFORM_HINTS else "unknown"
-        devices.setdefault(device.pk, AppleDeviceView(device, hint)).registrations.append(registration)
+        devices.setdefault(device.pk, AppleDeviceView(device)).registrations.append(registration)
     google = [
         p
         for p in WalletPass.objects.filter(

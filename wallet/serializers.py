@@ -175,9 +175,9 @@ class WalletDevicesOut(serializers.Serializer):
         return {
             "device_library_identifier": device.device_library_identifier,
             "platform_hint": view.platform_hint,
-            "os_version": device.os_version or None,
+            "os_version": view.os_version or None,
             "device_model": None,  # Wallet's User-Agent does not say which device it is
-            "locale": device.locale or None,
+            "locale": view.locale or None,
             # From this company's registrations only: the device's own dates may be another company's.
             "first_registered_at": iso_utc(min(r.registered_at for r in view.registrations)),
             "last_registered_at": iso_utc(max(r.registered_at for r in view.registrations)),

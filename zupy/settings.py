@@ -383,6 +383,11 @@ WALLET_IMAGE_MAX_BYTES = env.int("WALLET_IMAGE_MAX_BYTES", default=768 * 1024)
 # The PassKit web service: log lines a device may send in one request, and characters kept of each.
 WALLET_PASSKIT_MAX_LOGS = env.int("WALLET_PASSKIT_MAX_LOGS", default=50)
 WALLET_PASSKIT_MAX_LOG_CHARS = env.int("WALLET_PASSKIT_MAX_LOG_CHARS", default=500)
+# Requests a minute one client address may send to the public wallet paths (/passkit/, /wallet/):
+# Wallet's calls and pass downloads carry no API key, so the address is the only thing to count.
+WALLET_PUBLIC_RATE_LIMIT = env.int("WALLET_PUBLIC_RATE_LIMIT", default=120)
+# Devices registered at once for one pass (a customer's phones and watches); the next one is refused.
+WALLET_MAX_DEVICES_PER_PASS = env.int("WALLET_MAX_DEVICES_PER_PASS", default=10)
 # Notifications a customer may receive an hour (more are accepted with 202 and logged, not delivered).
 WALLET_NOTIFICATIONS_PER_HOUR = env.int("WALLET_NOTIFICATIONS_PER_HOUR", default=10)
 # The wallet worker: seconds one APNs or Google call may take, and the delays between retries.

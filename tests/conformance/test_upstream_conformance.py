@@ -399,13 +399,16 @@ def _installed(shop: Shop, send: Callable[[], Any]) -> Any:
     device = AppleDevice.objects.create(
         device_library_identifier="5defd6b5d63fd0c3ed16690bbbce9709",
         push_token="ab" * 32,
-        platform_hint="ios",
-        os_version="17.4",
-        locale="pt-BR",
         last_registered_at=now,
     )
     AppleRegistration.objects.create(
-        device=device, wallet_pass=_pass_of(shop, "loyalty"), registered_at=now, last_push_at=now
+        device=device,
+        wallet_pass=_pass_of(shop, "loyalty"),
+        registered_at=now,
+        last_push_at=now,
+        platform_hint="ios",
+        os_version="17.4",
+        locale="pt-BR",
     )
     WalletPass.objects.filter(pk=_pass_of(shop, "coupon").pk).update(
         added_at=now, google_object_id="3388.coupon"

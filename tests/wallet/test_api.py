@@ -70,15 +70,16 @@ def register(wallet_pass: WalletPass, device_id: str, *, hint: str = "ios") -> A
     now = timezone.now()
     device, _ = AppleDevice.objects.get_or_create(
         device_library_identifier=device_id,
-        defaults={
-            "push_token": "ab" * 32,
-            "platform_hint": hint,
-            "os_version": "17.4",
-            "locale": "pt-BR",
-            "last_registered_at": now,
-        },
+        defaults={"push_token": "ab" * 32, "last_registered_at": now},
     )
-    return AppleRegistration.objects.create(device=device, wallet_pass=wallet_pass, registered_at=now)
+    return AppleRegistration.objects.create(
+        device=device,
+        wallet_pass=wallet_pass,
+        registered_at=now,
+        platform_hint=hint,
+        os_version="17.4",
+        locale="pt-BR",
+    )
 
 
 # --- Issuing: the loyalty card ---------------------------------------------------------------------

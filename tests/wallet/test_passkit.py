@@ -128,8 +128,15 @@ def test_from_register_to_the_voided_pass_after_the_till_validates(apple_configu
 
     assert wallet.register().status_code == 201
     assert wallet.register().status_code == 200
-    device = AppleDevice.objects.get(device_library_identifier=DEVICE)
-    assert (device.push_token, device.platform_hint, device.os_version, device.locale) == (
+    registration = AppleRegistration.objects.select_related("device").get(
+        device__device_library_identifier=DEVICE
+    )
+    assert (
+        registration.device.push_token,
+        registration.platform_hint,
+        registration.os_version,
+        registration.locale,
+    ) == (
         PUSH_TOKEN,
         "ios",
         "17.5",
@@ -153,7 +160,7 @@ def test_from_register_to_the_voided_pass_after_the_till_validates(apple_configu
     assert validated.status_code == 200, validated.content
     # The push that tells the device is in the outbox, for this device's registration.
     push = WalletJob.objects.get(kind=JobKind.APPLE_PUSH, wallet_pass=wallet_pass)
-    assert push.registration is not None and push.registration.device_id == device.pk
+    assert push.registration is not None and push.registration.device_id == registration.device_id
 
     changed = wallet.updated_since(tag)
     assert changed.status_code == 200
@@ -173,7 +180,7 @@ def test_from_register_to_the_voided_pass_after_the_till_validates(apple_configu
     assert wallet.register(token="0" * 64).status_code == 401
 
     assert wallet.unregister().status_code == 200
-    registration = AppleRegistration.objects.get(device=device, wallet_pass=wallet_pass)
+    registration.refresh_from_db()
     assert registration.unregistered_at is not None
     assert wallet.updated_since(None).status_code == 204
     assert wallet.unregister().status_code == 200  # twice: nothing more to do

@@ -1,11 +1,14 @@
 """The PassKit web service Wallet calls (under ``/passkit/v1/``), the public .pkpass download and
 the design's public images. Not partner API views: no API key (Wallet authenticates with the pass's
-``ApplePass`` token, a download with its unguessable URL), no rate-limit gate (it guards
-``/api/v2/`` only), no CSRF (no cookie is involved), plain JSON bodies; the answers' statuses are
-Apple's spec, their errors this service's problem+json."""
+``ApplePass`` token, a download with its unguessable URL), so not the API's per-key gate: each view
+counts its request against the client address instead (WALLET_PUBLIC_RATE_LIMIT a minute, 429
+beyond), before anything else is read. No CSRF (no cookie is involved), plain JSON bodies, read
+only once the pass's token is checked; the answers' statuses are Apple's spec, their errors this
+service's problem+json."""
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import http_date
 from rest_framework import serializers
@@ -14,11 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from companies.auth import client_address
 from core.inputs import JSONParser
+from core.ratelimit import window_hit
 from wallet.apple.pkpass import CONTENT_TYPE
 from wallet.images import design_public_image
-from wallet.passkit.errors import ImageNotFound
-from wallet.passkit.selectors import serials_updated_since
+from wallet.passkit.errors import ImageNotFound, PublicRateLimited
+from wallet.passkit.selectors import pass_authorized, serials_updated_since
 from wallet.passkit.services import (
     PassFile,
     apple_pass_download,
@@ -37,6 +42,16 @@ class PasskitView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
     schema = None  # not part of the partner API's OpenAPI document
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """One hit against the client address's minute before the view reads anything. Fails open,
+        as the API's limit does: it protects capacity (signing, the log), and a cache outage must
+        not take every customer's Wallet updates with it."""
+        super().initial(request, *args, **kwargs)
+        limit = settings.WALLET_PUBLIC_RATE_LIMIT
+        window = window_hit(f"wallet-rl:{client_address(request)}", window=60, fail_open=True)
+        if window.exceeds(limit):
+            raise PublicRateLimited(retry_after=window.reset)
 
     def handle_exception(self, exc: Exception) -> Response:
         response: Response = super().handle_exception(exc)
@@ -64,13 +79,17 @@ class RegistrationView(PasskitView):
     """POST: register the device for the pass's pushes (201 new, 200 already); DELETE: unregister (200)."""
 
     def post(self, request: Request, device: str, pass_type_id: str, serial: Any) -> Response:
-        body = RegisterInput(data=request.data)
-        body.is_valid(raise_exception=True)
-        created = passkit_register(
-            device_library_identifier=device,
+        # The pass's token first: a request without it is answered 401 whatever its body.
+        wallet_pass = pass_authorized(
             pass_type_id=pass_type_id,
             serial_number=str(serial),
             authorization=request.headers.get("Authorization", ""),
+        )
+        body = RegisterInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = passkit_register(
+            wallet_pass=wallet_pass,
+            device_library_identifier=device,
             push_token=body.validated_data["pushToken"],
             user_agent=request.headers.get("User-Agent", ""),
             accept_language=request.headers.get("Accept-Language", ""),

@@ -19,9 +19,10 @@ class TokenConverter(_Converter):
 
 
 class DeviceConverter(_Converter):
-    """Wallet's ``deviceLibraryIdentifier``: an opaque identifier, hex in practice."""
+    """Wallet's ``deviceLibraryIdentifier``: an opaque identifier, hex in practice; letters and
+    digits only, so that no id is a path segment of its own ("." or "..") or carries punctuation."""
 
-    regex = "[A-Za-z0-9._-]{1,100}"
+    regex = "[A-Za-z0-9]{1,100}"
 
 
 class PassTypeConverter(_Converter):

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from wallet.models import AppleRegistration, Platform, WalletPass
-from wallet.passkit.errors import PassNotAuthorized
+from wallet.passkit.errors import BadUpdateTag, PassNotAuthorized
 
 AUTH_SCHEME = "ApplePass "
 
@@ -48,10 +48,16 @@ def tag_of(moment: datetime) -> str:
     return str((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
 
 
-def moment_of(tag: str) -> datetime | None:
-    """The moment of a tag this server gave out; None for anything else (then every pass is listed)."""
-    if not (tag.isascii() and tag.isdigit()) or len(tag) > 18:
-        return None
+# The last microsecond a datetime holds (9999-12-31T23:59:59.999999Z), as a tag: no later tag exists.
+_LAST_TAG = 253_402_300_799_999_999
+
+
+def moment_of(tag: str) -> datetime:
+    """The moment of a tag this server gave out; ``BadUpdateTag`` for anything else (a tag that is
+    not digits, or names no moment a pass can have changed at), rather than listing every pass as
+    if no tag had been sent."""
+    if not (tag.isascii() and tag.isdigit()) or len(tag) > 18 or int(tag) > _LAST_TAG:
+        raise BadUpdateTag()
     micros = int(tag)
     return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
 
@@ -60,8 +66,10 @@ def serials_updated_since(
     *, device_library_identifier: str, pass_type_id: str, since: str | None
 ) -> tuple[list[str], str] | None:
     """The serial numbers of the passes this device is registered for (and not unregistered) that
-    changed after the tag ``since`` (all of them without one), with the tag to send next time;
-    None when there are none."""
+    changed after the tag ``since`` (all of them without one, or with an empty one), with the tag to
+    send next time; None when there are none. ``BadUpdateTag`` (400) for a tag this server never
+    gave out, checked before anything is read."""
+    after = moment_of(since) if since else None
     if pass_type_id != settings.WALLET_APPLE_PASS_TYPE_ID:
         return None
     registrations = AppleRegistration.objects.filter(
@@ -69,7 +77,6 @@ def serials_updated_since(
         unregistered_at__isnull=True,
         wallet_pass__platform=Platform.APPLE,
     )
-    after = moment_of(since) if since else None
     if after is not None:
         registrations = registrations.filter(wallet_pass__changed_at__gt=after)
     found = list(registrations.values_list("wallet_pass__serial_number", "wallet_pass__changed_at"))

@@ -16,7 +16,7 @@ from wallet.apple.credentials import AppleCredentials, apple_credentials_or_none
 from wallet.apple.pkpass import pkpass_build
 from wallet.errors import WalletUnavailable
 from wallet.models import AppleDevice, AppleRegistration, WalletPass
-from wallet.passkit.errors import PassNotFound
+from wallet.passkit.errors import PassDeviceLimit, PassNotFound
 from wallet.passkit.selectors import pass_authorized, pass_by_download_token
 
 log = logging.getLogger("zupy.wallet.passkit")
@@ -44,29 +44,39 @@ def locale_of(accept_language: str) -> str:
 
 def passkit_register(
     *,
+    wallet_pass: WalletPass,
     device_library_identifier: str,
-    pass_type_id: str,
-    serial_number: str,
-    authorization: str,
     push_token: str,
     user_agent: str,
     accept_language: str,
     now: datetime | None = None,
 ) -> bool:
-    """Register a device for a pass's pushes; True when the registration is new (or was removed and
-    is back), False when the device was registered already. The device's push token and hints are
-    the latest request's.
+    """Register a device for the pushes of ``wallet_pass`` (its ``ApplePass`` token already checked
+    by ``pass_authorized``); True when the registration is new (or was removed and is back), False
+    when the device was registered already. The device's push token is the latest request's; the
+    OS and locale hints are this registration's. Another device registered for the pass with the
+    same push token is unregistered (one push token, one push per change); a new device beyond
+    WALLET_MAX_DEVICES_PER_PASS is refused (``PassDeviceLimit``) and nothing is written.
 
-    Locks the AppleDevice row (SELECT ... FOR UPDATE) so that a device registering several passes at
-    once (as Wallet does after a restore) writes its token and hints one request at a time; the
-    unique (device, pass) makes one of two identical registrations the one that creates."""
-    wallet_pass = pass_authorized(
-        pass_type_id=pass_type_id, serial_number=serial_number, authorization=authorization
-    )
+    Locks the WalletPass row (SELECT ... FOR UPDATE) so that registrations of one pass serialise:
+    the count against the cap and the push-token replacement see every other registration of the
+    pass committed. Then locks the AppleDevice row so that a device registering several passes at
+    once (as Wallet does after a restore) writes its token one request at a time; the unique
+    (device, pass) makes one of two identical registrations the one that creates."""
     now = now or timezone.now()
     hint, os_version = user_agent_hints(user_agent)
-    locale = locale_of(accept_language)
+    hints = {"platform_hint": hint, "os_version": os_version, "locale": locale_of(accept_language)}
     with transaction.atomic():
+        WalletPass.objects.select_for_update().filter(pk=wallet_pass.pk).first()
+        active = AppleRegistration.objects.filter(wallet_pass=wallet_pass, unregistered_at__isnull=True)
+        others = active.exclude(device__device_library_identifier=device_library_identifier)
+        # The same push token under another device id is the same phone (or a replay of its token).
+        others.filter(device__push_token=push_token).update(unregistered_at=now)
+        already = active.filter(device__device_library_identifier=device_library_identifier).exists()
+        if not already and others.filter(unregistered_at__isnull=True).count() >= (
+            settings.WALLET_MAX_DEVICES_PER_PASS
+        ):
+            raise PassDeviceLimit()
         created_device, _ = AppleDevice.objects.get_or_create(
             device_library_identifier=device_library_identifier,
             defaults={"push_token": push_token, "last_registered_at": now},
@@ -74,21 +84,20 @@ def passkit_register(
         device = AppleDevice.objects.select_for_update().get(pk=created_device.pk)
         device.push_token = push_token
         device.last_registered_at = now
-        if hint:
-            device.platform_hint, device.os_version = hint, os_version
-        if locale:
-            device.locale = locale
-        device.save(
-            update_fields=["push_token", "last_registered_at", "platform_hint", "os_version", "locale"]
-        )
+        device.save(update_fields=["push_token", "last_registered_at"])
         registration, created = AppleRegistration.objects.get_or_create(
-            device=device, wallet_pass=wallet_pass, defaults={"registered_at": now}
+            device=device, wallet_pass=wallet_pass, defaults={"registered_at": now, **hints}
         )
-        if not created and registration.unregistered_at is not None:
-            registration.unregistered_at = None
-            registration.registered_at = now
-            registration.save(update_fields=["unregistered_at", "registered_at"])
-            created = True
+        if not created:
+            if registration.unregistered_at is not None:
+                registration.unregistered_at = None
+                registration.registered_at = now
+                created = True
+            # A request without a hint keeps the one this registration had.
+            for name, value in hints.items():
+                if value:
+                    setattr(registration, name, value)
+            registration.save(update_fields=["unregistered_at", "registered_at", *hints])
     return created
 
 
