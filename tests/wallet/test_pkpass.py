@@ -15,9 +15,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
+from django.core.management import call_command
 from django.utils import timezone
 
+from companies.models import Company
 from coupons.models import CouponStatus
+from customers.models import Customer
 from tests.factories import CouponFactory, CustomerFactory
 from tests.wallet.apple_certs import PASS_TYPE_ID, TEAM_ID, ApplePki, apple_configured, apple_pki, make_pki
 from wallet.apple.credentials import (
@@ -346,3 +349,18 @@ def test_a_team_id_that_is_not_the_certificates_is_not_configured_with_a_warning
         "apple wallet not configured: WALLET_APPLE_TEAM_ID is not the team of WALLET_APPLE_CERT_FILE's "
         f"certificate (its subject's OU is {TEAM_ID})"
     )
+
+
+def test_the_demo_card_speaks_one_language(apple_configured):
+    call_command("seed_demo", "--json", stdout=io.StringIO())
+    company = Company.objects.get(name="Demo Restaurant (trusted)")
+    owner = Customer.objects.get(company=company, phone="+5511987654321")
+    wallet_pass = WalletPass.objects.create(
+        company=company,
+        customer=owner,
+        kind=PassKind.LOYALTY,
+        platform=Platform.APPLE,
+        changed_at=timezone.now(),
+    )
+    (balance,) = json.loads(unzip(build(wallet_pass))["pass.json"])["storeCard"]["primaryFields"]
+    assert (balance["label"], balance["changeMessage"]) == ("pontos", "Seu saldo agora é %@ pontos")
