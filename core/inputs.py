@@ -180,13 +180,15 @@ def _without(data: Mapping[str, Any], names: set[str]) -> Mapping[str, Any]:
 
 
 class AnyCaseChoiceField(serializers.ChoiceField):
-    """An enum in a query: ``status=ACTIVE`` is ``active`` (POS systems send what their UI shows).
-    A value that is none of them is refused with the list of those that are: a partner who sent
-    the word another answer uses (``validated``) learns the one this filter takes."""
+    """An enum: ``status=ACTIVE`` is ``active`` (POS systems send what their UI shows), and the
+    blanks around it are dropped as a CharField drops them (``" Apple "`` is ``apple``, as a padded
+    ``customer_id`` is that id). A value that is none of them is refused with the list of those
+    that are: a partner who sent the word another answer uses (``validated``) learns the one this
+    filter takes."""
 
     def to_internal_value(self, data: Any) -> Any:
         try:
-            return super().to_internal_value(data.lower() if isinstance(data, str) else data)
+            return super().to_internal_value(data.strip().lower() if isinstance(data, str) else data)
         except serializers.ValidationError:
             choices = ", ".join(str(choice) for choice in self.choices)
             raise serializers.ValidationError(

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import ValidationFailed
 from core.ids import is_ksuid
 from core.inputs import AsciiIntegerField, Input
 from core.rendering import Envelope, ResponseFormat, response_format_of
@@ -71,6 +72,7 @@ def paginate(
     pages go forward only; a client keeps the URLs it came from). Every other list keeps the cursor
     shape in both formats, as the document describes it.
     """
+    _refuse_page_numbers(request)
     page = PageQuery(data=request.query_params)
     page.is_valid(raise_exception=True)
     size, after = page.validated_data["page_size"], page.validated_data.get("cursor")
@@ -92,6 +94,18 @@ def paginate(
         )
     meta = {"cursor": next_cursor, "has_next": has_next, "count": None}
     return Response(Envelope(data=serialize(rows), meta=meta))
+
+
+def _refuse_page_numbers(request: Request) -> None:
+    """``?page=2`` is how a page-numbered API (and the ``{count, next, previous, results}`` shape
+    it comes from) is walked; these lists page by cursor only. Ignored, it would answer the first
+    page again and again, which a client cannot tell from a real second page: a 422 says how to page."""
+    raw = request.query_params.get("page", "").strip()
+    if raw not in ("", "1"):
+        detail = (
+            "Pages are reached by cursor: pass the previous page's meta.cursor (a root key: follow next)."
+        )
+        raise ValidationFailed(errors=[{"field": "page", "detail": detail}])
 
 
 def _url_with_cursor(request: Request, cursor: str) -> str:

@@ -156,7 +156,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 401:
             headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-        return _answer(
+        answer = _answer(
             exc.status,
             instance,
             headers,
@@ -166,6 +166,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             code=exc.code,
             errors=exc.errors,
         )
+        # A refusal the service chose, a 503 included (a wallet platform not configured, an OTP
+        # sender down), is not an error of this code: one WARNING line says why, where
+        # django.request would log an ERROR (for every retry) as for a crash.
+        if exc.status >= 500:
+            log.warning("%s refused with %s: %s", instance, exc.status, exc.detail)
+        answer._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's mark
+        return answer
 
     if isinstance(exc, RequestDataTooBig):
         return _answer(413, instance)

@@ -1,6 +1,7 @@
 """What the wallet's partner operations read and answer, field for field as the upstream document
 declares them (plus a few fields of our own, which it allows)."""
 
+import unicodedata
 from typing import Any
 
 from django.utils import timezone
@@ -34,11 +35,30 @@ class NotificationIn(Input):
     message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH, trim_whitespace=False)
 
     def validate_message(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.")
-        if "\x00" in value:
-            raise serializers.ValidationError("Null characters are not allowed.")
+        if all(_invisible(char) for char in value):
+            raise serializers.ValidationError("This field may not be blank (nothing in it is visible).")
+        control = next((char for char in value if _control(char)), None)
+        if control is not None:
+            raise serializers.ValidationError(
+                f"Control characters are not allowed (U+{ord(control):04X}); newline and tab are."
+            )
         return value
+
+
+# Blank to a reader, though not to str.strip: format characters (zero-width space, BOM, direction
+# marks), space separators, controls, and the braille blank that chat apps use as an "empty" message.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+_BRAILLE_BLANK = "\u2800"
+_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+def _invisible(char: str) -> bool:
+    return char == _BRAILLE_BLANK or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+
+
+def _control(char: str) -> bool:
+    # A terminal escape or a bell would reach the back of the pass and every log that prints it.
+    return unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS
 
 
 # --- Answers --------------------------------------------------------------------------------------

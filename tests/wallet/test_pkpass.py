@@ -4,21 +4,32 @@ verified by OpenSSL (as a person would, on the command line) and by ``cryptograp
 import hashlib
 import io
 import json
+import logging
 import subprocess
 import zipfile
 from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
+from django.core.management import call_command
 from django.utils import timezone
 
+from companies.models import Company
 from coupons.models import CouponStatus
+from customers.models import Customer
 from tests.factories import CouponFactory, CustomerFactory
 from tests.wallet.apple_certs import PASS_TYPE_ID, TEAM_ID, ApplePki, apple_configured, apple_pki, make_pki
-from wallet.apple.credentials import CredentialsUnusable, apple_credentials
+from wallet.apple.credentials import (
+    CredentialsUnusable,
+    _log_unusable,
+    apple_credentials,
+    apple_credentials_or_none,
+)
+from wallet.apple.dev_pki import PASS_EXTENDED_KEY_USAGE
 from wallet.apple.pkpass import pkpass_build
 from wallet.apple.platform import APPLE
 from wallet.errors import WalletUnavailable
@@ -138,6 +149,9 @@ def test_the_signature_verifies_with_openssl_cms_and_smime(apple_configured, tmp
     (tmp_path / "signature").write_bytes(files["signature"])
     common = ["-binary", "-inform", "DER", "-in", str(tmp_path / "signature")]
     common += ["-content", str(tmp_path / "manifest.json"), "-CAfile", str(apple_configured.ca_file)]
+    # -purpose any, as docs/wallet.md says: OpenSSL's default purpose (S/MIME signing) refuses a
+    # signer whose Extended Key Usage is Apple's, as a real Pass Type ID certificate's is.
+    common += ["-purpose", "any"]
     cms = openssl("cms", "-verify", *common, "-out", str(tmp_path / "cms.out"))
     assert cms.returncode == 0, cms.stderr
     assert "Verification successful" in cms.stderr
@@ -156,9 +170,25 @@ def test_a_changed_manifest_fails_openssl_verification(apple_configured, tmp_pat
     result = openssl(
         "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "signature"),
         "-content", str(tmp_path / "manifest.json"), "-CAfile", str(apple_configured.ca_file),
+        "-purpose", "any", "-out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "purpose" not in result.stderr  # refused for the content, not for the certificate
+
+
+def test_the_signer_has_apples_extended_key_usage_so_openssl_needs_purpose_any(apple_configured, tmp_path):
+    usage = apple_configured.leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == list(PASS_EXTENDED_KEY_USAGE)
+    files = unzip(build(card_pass()))
+    (tmp_path / "manifest.json").write_bytes(files["manifest.json"])
+    (tmp_path / "signature").write_bytes(files["signature"])
+    result = openssl(
+        "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "signature"),
+        "-content", str(tmp_path / "manifest.json"), "-CAfile", str(apple_configured.ca_file),
         "-out", str(tmp_path / "out"),
     )  # fmt: skip
     assert result.returncode != 0
+    assert "unsuitable certificate purpose" in result.stderr
 
 
 def test_the_signature_verifies_with_cryptography(apple_configured):
@@ -268,6 +298,8 @@ def test_the_platform_is_configured_only_with_every_file_loadable(settings, appl
         ("WALLET_APPLE_KEY_FILE", "other-key", "is not the key of"),
         ("WALLET_APPLE_WWDR_FILE", "other-wwdr", "is not the intermediate"),
         ("WALLET_APPLE_CERT_FILE", "not-a-cert", "is not an X.509 certificate"),
+        ("WALLET_APPLE_TEAM_ID", "WRONGTEAM1", "WALLET_APPLE_TEAM_ID is not the team of"),
+        ("WALLET_APPLE_TEAM_ID", "  ", "WALLET_APPLE_TEAM_ID is not set"),
     ],
 )
 def test_unusable_credentials_say_which_setting_and_never_the_secret(
@@ -296,3 +328,39 @@ def test_pass_url_is_the_public_pkpass_link(apple_configured):
         f"{BASE}/wallet/apple/{wallet_pass.download_token}.pkpass"
     )
     APPLE.issue(wallet_pass=wallet_pass, base_url=BASE)  # configured: nothing to do, no refusal
+
+
+def test_a_padded_team_id_is_the_certificates_team(settings, apple_configured):
+    settings.WALLET_APPLE_TEAM_ID = f"  {TEAM_ID} \n"
+    assert apple_credentials().team_id == TEAM_ID
+    assert json.loads(unzip(build(card_pass()))["pass.json"])["teamIdentifier"] == TEAM_ID
+
+
+def test_a_team_id_that_is_not_the_certificates_is_not_configured_with_a_warning(
+    settings, apple_configured, caplog
+):
+    settings.WALLET_APPLE_TEAM_ID = "WRONGTEAM1"
+    _log_unusable.cache_clear()  # once per reason and process: another test may have logged it
+    with caplog.at_level(logging.WARNING, logger="zupy.wallet"):
+        assert apple_credentials_or_none() is None
+    assert not APPLE.configured()
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "zupy.wallet"]
+    assert line == (
+        "apple wallet not configured: WALLET_APPLE_TEAM_ID is not the team of WALLET_APPLE_CERT_FILE's "
+        f"certificate (its subject's OU is {TEAM_ID})"
+    )
+
+
+def test_the_demo_card_speaks_one_language(apple_configured):
+    call_command("seed_demo", "--json", stdout=io.StringIO())
+    company = Company.objects.get(name="Demo Restaurant (trusted)")
+    owner = Customer.objects.get(company=company, phone="+5511987654321")
+    wallet_pass = WalletPass.objects.create(
+        company=company,
+        customer=owner,
+        kind=PassKind.LOYALTY,
+        platform=Platform.APPLE,
+        changed_at=timezone.now(),
+    )
+    (balance,) = json.loads(unzip(build(wallet_pass))["pass.json"])["storeCard"]["primaryFields"]
+    assert (balance["label"], balance["changeMessage"]) == ("pontos", "Seu saldo agora é %@ pontos")

@@ -24,6 +24,7 @@ import httpx
 import jwt
 from django.conf import settings
 
+from wallet.apple.credentials import apple_team_id
 from wallet.models import WalletJob
 from wallet.platforms import JobResult
 
@@ -137,7 +138,7 @@ def provider_token() -> str:
     """The current provider token: ``{"alg": "ES256", "kid": key id}``, ``{"iss": team id, "iat"}``,
     signed with the APNs auth key; the same one for ``TOKEN_LIFETIME`` seconds."""
     global _token
-    key = (settings.WALLET_APNS_KEY_FILE, settings.WALLET_APNS_KEY_ID, settings.WALLET_APPLE_TEAM_ID)
+    key = (settings.WALLET_APNS_KEY_FILE, settings.WALLET_APNS_KEY_ID, apple_team_id())
     if not all(key):
         raise NotConfigured(
             "token auth needs WALLET_APNS_KEY_FILE, WALLET_APNS_KEY_ID and WALLET_APPLE_TEAM_ID"
@@ -147,7 +148,7 @@ def provider_token() -> str:
         if _token is None or _token.key != key or now - _token.issued >= TOKEN_LIFETIME:
             pem = Path(settings.WALLET_APNS_KEY_FILE).read_bytes()
             value = jwt.encode(
-                {"iss": settings.WALLET_APPLE_TEAM_ID, "iat": int(now)},
+                {"iss": key[2], "iat": int(now)},
                 pem,
                 algorithm="ES256",
                 headers={"kid": settings.WALLET_APNS_KEY_ID},

@@ -100,6 +100,13 @@ def _load(
         raise CredentialsUnusable(
             "WALLET_APPLE_CERT_FILE is the certificate of another pass type than WALLET_APPLE_PASS_TYPE_ID"
         )
+    # ... and the team that owns it as the subject's OU: that is the teamIdentifier Wallet expects.
+    team = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    if team and team[0].value != team_id:
+        raise CredentialsUnusable(
+            "WALLET_APPLE_TEAM_ID is not the team of WALLET_APPLE_CERT_FILE's certificate "
+            f"(its subject's OU is {team[0].value!s})"
+        )
     wwdr = _certificate("WALLET_APPLE_WWDR_FILE", wwdr_file)
     try:
         certificate.verify_directly_issued_by(wwdr)
@@ -111,12 +118,18 @@ def _load(
     return AppleCredentials(pass_type_id, team_id, certificate, key, wwdr)
 
 
+def apple_team_id() -> str:
+    """WALLET_APPLE_TEAM_ID as Apple spells it: a value pasted into .env often carries a space or a
+    newline, which no Team ID has."""
+    return str(settings.WALLET_APPLE_TEAM_ID).strip()
+
+
 def apple_credentials() -> AppleCredentials:
     """The credentials the settings name, loaded on first use and kept (the cache is keyed by the
     settings, so a changed setting loads again). Raises ``CredentialsUnusable``."""
     return _load(
         settings.WALLET_APPLE_PASS_TYPE_ID,
-        settings.WALLET_APPLE_TEAM_ID,
+        apple_team_id(),
         settings.WALLET_APPLE_CERT_FILE,
         settings.WALLET_APPLE_KEY_FILE,
         settings.WALLET_APPLE_KEY_PASSWORD,

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from companies.models import ApiKey, Company, OtpPreset, RateTier, api_key_digest
-from companies.services import api_key_create, api_key_revoke, company_create
+from companies.services import api_key_create, api_key_revoke, company_create, loyalty_program_save
 from customers.models import Customer
 from customers.services import customer_create, customer_set_balances
 from rewards.models import DiscountType, Reward, RewardType
@@ -16,6 +16,10 @@ from rewards.models import DiscountType, Reward, RewardType
 # The customer id of the guide's examples: the trusted demo customer gets it, so the guide's
 # "Full Example" script runs with only BASE_URL and the key changed.
 GUIDE_CUSTOMER_ID = "2awTHloSJX7kGGprFerOOsvABcd"
+
+# A restaurant in Brazil: its wallet passes speak Portuguese ("Seu saldo agora é 1.234 pontos"),
+# so its points have the Portuguese name too.
+DEMO_POINTS_NAME = "pontos"
 
 # The name of the key kept in a --key-file, so that replacing it revokes only the keys it replaced.
 KEPT_KEY_NAME = "seed_demo (kept)"
@@ -79,6 +83,10 @@ class Command(BaseCommand):
             company = Company.objects.filter(name=name).first() or company_create(
                 name=name, otp_preset=preset, rate_tier=RateTier.ENTERPRISE
             )
+            program = company.loyalty_program
+            if program.points_name != DEMO_POINTS_NAME:
+                program.points_name = DEMO_POINTS_NAME
+                loyalty_program_save(program=program)
             phone = "+5511987654321"
             customer = Customer.objects.filter(company=company, phone=phone).first()
             if customer is None:
