@@ -35,6 +35,8 @@ class NotificationIn(Input):
     message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH, trim_whitespace=False)
 
     def validate_message(self, value: str) -> str:
+        # Windows line ends (and old Mac ones) are line ends: kept as newlines, not refused.
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
         if all(_invisible(char) for char in value):
             raise serializers.ValidationError("This field may not be blank (nothing in it is visible).")
         control = next((char for char in value if _control(char)), None)

@@ -54,7 +54,6 @@ def test_a_message_with_nothing_visible_is_422(api, customer, message):
     [
         ("\u001b[31mred\u0007\u202eevil", "U+001B"),
         ("ding\u0007", "U+0007"),
-        ("line\rfeed", "U+000D"),
         ("del\u007f", "U+007F"),
         ("c1\u0085", "U+0085"),
     ],
@@ -80,6 +79,12 @@ def test_text_emoji_accents_newlines_and_tabs_are_accepted(api, customer, fakes,
     api.post(LOYALTY, {"customer_id": customer.pk, "platform": "apple"})
     assert notify(api, customer.pk, message).status_code == 202
     assert WalletPass.objects.get().message == message
+
+
+def test_windows_line_ends_are_newlines(api, customer, fakes):
+    api.post(LOYALTY, {"customer_id": customer.pk, "platform": "apple"})
+    assert notify(api, customer.pk, "Linha 1\r\nLinha 2\rLinha 3").status_code == 202
+    assert WalletPass.objects.get().message == "Linha 1\nLinha 2\nLinha 3"
 
 
 # --- Values as partners send them ------------------------------------------------------------------
