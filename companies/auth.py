@@ -172,8 +172,11 @@ def _spend(counter: str, limit: int) -> Budget | None:
     return Budget(limit=limit, count=count, reset=reset)
 
 
-def key_budget(api_key: ApiKey) -> Budget | None:
-    """Count one request against the key's budget, by its company's tier."""
+def key_budget(api_key: ApiKey, scope: str | None = None) -> Budget | None:
+    """Count one request against the key's budget, by its company's tier; a view with a
+    ``rate_limit_scope`` (the inbound partner webhook: ``"inbound"``) has a budget of its own."""
+    if scope == "inbound":
+        return _spend(f"inbound:{api_key.pk}", settings.ZUPY_INBOUND_RATE_LIMITS[api_key.company.rate_tier])
     return _spend(str(api_key.pk), settings.ZUPY_RATE_LIMITS[api_key.company.rate_tier])
 
 
@@ -197,7 +200,7 @@ class TierRateThrottle(BaseThrottle):
         api_key = request.auth
         if not isinstance(api_key, ApiKey) or getattr(request._request, "zupy_api_key", None) is not None:
             return True
-        budget = key_budget(api_key)
+        budget = key_budget(api_key, getattr(view, "rate_limit_scope", None))
         if budget is None:
             return True
         # RateLimitHeaders copies these onto the answer, the 429 included.
@@ -234,7 +237,7 @@ class ApiGateMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._views: dict[Callable[..., Any], tuple[bool, dict[str, str]]] = {}
+        self._views: dict[Callable[..., Any], tuple[bool, dict[str, str], str | None]] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(API_PREFIX):
@@ -247,8 +250,9 @@ class ApiGateMiddleware:
                 return refusal
         return self.get_response(request)
 
-    def _view(self, func: Callable[..., Any]) -> tuple[bool, dict[str, str]]:
-        """Whether the view needs a key, and the headers DRF adds to each of its answers."""
+    def _view(self, func: Callable[..., Any]) -> tuple[bool, dict[str, str], str | None]:
+        """Whether the view needs a key, the headers DRF adds to each of its answers, and its
+        ``rate_limit_scope``."""
         known = self._views.get(func)
         if known is None:
             cls = getattr(func, "view_class", None)
@@ -260,7 +264,7 @@ class ApiGateMiddleware:
                 if hasattr(view, "get") and not hasattr(view, "head"):
                     view.head = view.get  # what Django's View.setup does for every request
                 headers = dict(view.default_response_headers)
-            known = self._views[func] = (keyed, headers)
+            known = self._views[func] = (keyed, headers, getattr(cls, "rate_limit_scope", None))
         return known
 
     def _gate(self, request: HttpRequest) -> HttpResponse | None:
@@ -270,7 +274,7 @@ class ApiGateMiddleware:
             match = resolve(request.path_info, getattr(request, "urlconf", None))
         except (DisallowedHost, Resolver404):
             return None
-        keyed, headers = self._view(match.func)
+        keyed, headers, scope = self._view(match.func)
         # The request log and metrics name a refused request's route as they name a served one's.
         request.resolver_match = match
         api_key = _key_of(request) if keyed else None
@@ -281,7 +285,7 @@ class ApiGateMiddleware:
                 # KeyCanWrite's refusal, before the count as in DRF (permissions, then throttles).
                 request.user = Partner(company=api_key.company, api_key=api_key)  # type: ignore[assignment]
                 return _refusal(request, 403, headers, detail=READ_ONLY)
-            budget = key_budget(api_key)
+            budget = key_budget(api_key, scope)
             if budget is None:
                 return None
             request.zupy_ratelimit = budget.limits  # type: ignore[attr-defined]  # read by RateLimitHeaders

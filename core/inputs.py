@@ -27,6 +27,10 @@ _ASCII_INT = re.compile(r"[0-9]{1,18}")
 
 
 # --- The request's bounds, before anything reads it -------------------------------------------------
+# The inbound partner webhook's paths (their body bound is ZUPY_MAX_INBOUND_BODY_BYTES).
+INBOUND_PREFIX = "/api/v2/webhooks/integrations/"
+
+
 class BodySizeLimitMiddleware:
     """413 before anything reads a body larger than ZUPY_MAX_BODY_BYTES (DRF's JSON parser reads the
     stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop it)."""
@@ -41,9 +45,15 @@ class BodySizeLimitMiddleware:
             # it rather than act on a body we did not read. (nginx in compose sends a length upstream.)
             detail = "Send the body with a Content-Length header; chunked request bodies are not supported."
             return problem_response(411, instance=request.path, detail=detail)
-        # The admin's forms upload images (a wallet design's logo): their own, larger bound.
-        admin = request.path_info.startswith("/admin/")
-        limit = settings.ZUPY_MAX_ADMIN_BODY_BYTES if admin else settings.ZUPY_MAX_BODY_BYTES
+        # The admin's forms upload images (a wallet design's logo), the inbound partner webhook takes
+        # batches of orders: their own, larger bounds.
+        path = request.path_info
+        if path.startswith("/admin/"):
+            limit = settings.ZUPY_MAX_ADMIN_BODY_BYTES
+        elif path.startswith(INBOUND_PREFIX):
+            limit = settings.ZUPY_MAX_INBOUND_BODY_BYTES
+        else:
+            limit = settings.ZUPY_MAX_BODY_BYTES
         if content_length_exceeds(request.META.get("CONTENT_LENGTH") or "", limit):
             detail = f"The body may be at most {limit} bytes."
             return problem_response(413, instance=request.path, detail=detail)

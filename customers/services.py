@@ -321,9 +321,20 @@ def customer_find_or_create(
 
 
 def points_add(
-    *, company: Company, customer_id: str, amount: int, reason: str, api_key: ApiKey | None
+    *,
+    company: Company,
+    customer_id: str,
+    amount: int,
+    reason: str,
+    api_key: ApiKey | None,
+    source: str = "api",
+    reference_id: str | None = None,
 ) -> LedgerEntry:
-    """Award points (a purchase, a promotion). Locks the Customer row, like every balance change."""
+    """Award points (a purchase, a promotion). Locks the Customer row, like every balance change.
+
+    ``source`` and ``reference_id`` are what the ``points.earned`` event says about where the points
+    came from: the partner API's points/add by default (its reference the ledger entry), or a
+    partner integration's order (``integration:<slug>``, ``<slug>:<order id>``)."""
     with transaction.atomic():
         customer = customer_lock(company_id=company.pk, customer_id=customer_id)
         if customer is None:
@@ -342,10 +353,9 @@ def points_add(
                 "customer_id": customer.pk,
                 "points_added": amount,
                 "new_balance": customer.points_balance,
-                # Points are earned here only through the partner API's points/add.
-                "source": "api",
-                # The points-history entry of this award (the add's activity_id).
-                "reference_id": entry.pk,
+                "source": source,
+                # By default the points-history entry of this award (the add's activity_id).
+                "reference_id": reference_id or entry.pk,
                 "awarded_at": iso_utc(entry.created_at),
                 # This service's own names, kept beside upstream's for receivers written to them.
                 "amount": amount,

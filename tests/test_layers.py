@@ -12,7 +12,7 @@ from django.apps import apps
 ROOT = Path(__file__).resolve().parents[1]
 # The domain apps, each a room of its own; ``core`` is the kit they stand on, ``zupy`` the project
 # (settings, urls, wsgi) that wires them together.
-APPS = ["companies", "coupons", "customers", "demo", "otp", "rewards", "wallet", "webhooks"]
+APPS = ["companies", "coupons", "customers", "demo", "integrations", "otp", "rewards", "wallet", "webhooks"]
 KIT = "core"
 PROJECT = "zupy"
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "otp",
     "webhooks",
     "wallet",
+    "integrations",
     "demo",  # seed_demo, which builds with every app above
 ]
 
@@ -297,6 +298,8 @@ ZUPY_Z_MAX_COVER = Decimal(env.str("ZUPY_Z_MAX_COVER", default="0.20"))
 ZUPY_MAX_BODY_BYTES = env.int("ZUPY_MAX_BODY_BYTES", default=64 * 1024)
 # ...but the admin's, which upload images (nginx in compose still stops a body over 1 MB).
 ZUPY_MAX_ADMIN_BODY_BYTES = env.int("ZUPY_MAX_ADMIN_BODY_BYTES", default=4 * 1024 * 1024)
+# ...and the inbound partner webhook's, whose batches of orders are larger (nginx's 1 MB is the ceiling).
+ZUPY_MAX_INBOUND_BODY_BYTES = env.int("ZUPY_MAX_INBOUND_BODY_BYTES", default=1024 * 1024)
 
 # Seconds an API-key lookup stays cached (no query for authentication within it).
 API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)
@@ -307,6 +310,13 @@ ZUPY_RATE_LIMITS = {
     "free": env.int("RATE_LIMIT_FREE", default=60),
     "standard": env.int("RATE_LIMIT_STANDARD", default=300),
     "enterprise": env.int("RATE_LIMIT_ENTERPRISE", default=3000),
+}
+# Requests per minute per API key to the inbound partner webhook, by tier: a budget of its own, higher
+# than the key's, as upstream documents (its orders never take the tills' budget).
+ZUPY_INBOUND_RATE_LIMITS = {
+    "free": env.int("RATE_LIMIT_INBOUND_FREE", default=150),
+    "standard": env.int("RATE_LIMIT_INBOUND_STANDARD", default=600),
+    "enterprise": env.int("RATE_LIMIT_INBOUND_ENTERPRISE", default=6000),
 }
 # Requests per minute per client address without a valid key: the schema, the docs page, 401s.
 ZUPY_ANONYMOUS_RATE_LIMIT = env.int("RATE_LIMIT_ANONYMOUS", default=60)

@@ -11,7 +11,6 @@ from companies.api import (
 from core import health, observability, problems
 from core.ids import PathIdConverter
 from core.schema import SchemaView
-from core.unserved import UNSERVED, not_served_view
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, RedeemView, ValidateView
 from coupons.selectors import coupons_taken_count
 from customers.api import (
@@ -22,6 +21,7 @@ from customers.api import (
     PointsHistoryView,
     ZBalanceView,
 )
+from integrations.api import InboundOrdersView
 from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RewardDetailView, RewardListView
 from wallet.api import (
@@ -97,10 +97,10 @@ api_v2 = [
     path("wallet/passes/coupons/", CouponPassView.as_view(), name="wallet-pass-coupon"),
     path("wallet/passes/<id:pass_id>/status/", PassStatusView.as_view(), name="wallet-pass-status"),
     path("wallet/notifications/", NotificationView.as_view(), name="wallet-notification"),
-    # The inbound partner webhook: 501 problem+json naming the operation.
-    *(
-        path(route, not_served_view(operation_id, method).as_view(), name=operation_id)
-        for operation_id, (method, route) in UNSERVED.items()
+    path(
+        "webhooks/integrations/<slug:partner>/",
+        InboundOrdersView.as_view(),
+        name="webhooks_integration_receive",
     ),
     path("companies/", CompanyListView.as_view(), name="company-list"),
     path("companies/<id:company_id>/", CompanyDetailView.as_view(), name="company-detail"),

@@ -14,7 +14,6 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
-from core.unserved import UNSERVED
 from coupons.models import Coupon, CouponUse
 from customers.models import Customer, LedgerEntry
 from otp.models import OtpChallenge
@@ -64,9 +63,9 @@ def _routes(patterns: list[Any], prefix: str = "") -> list[str]:
     return found
 
 
-# The upstream operations answered 501 whatever the id (core.unserved) read nothing; their own
-# test is tests/core/test_unserved.py.
-NOT_SERVED_ROUTES = {"api/v2/" + route for _, route in UNSERVED.values()}
+# The inbound partner webhook's path names an integration slug, not an object id; its own tests are
+# tests/integrations/.
+NOT_SERVED_ROUTES = {"api/v2/webhooks/integrations/<slug:partner>/"}
 SERVED_ROUTES = [
     route
     for route in _routes(get_resolver().url_patterns)
@@ -175,8 +174,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "wallet_notifications_create": {"customer_id": "{customer_id}", "type": "points_update", "message": "hi"},
 }
 # Makes an outbound request by design: covered by the webhook tests with a local receiver; and the
-# upstream operations not served, which answer 501 whatever the body (tests/core/test_unserved.py).
-NOT_WALKED = {"webhooks_test", *UNSERVED}
+# inbound partner webhook, which stores any JSON raw for a configured integration (tests/integrations/).
+NOT_WALKED = {"webhooks_test", "webhooks_integration_receive"}
 
 
 def over_long_values() -> list[str]:

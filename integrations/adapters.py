@@ -1,0 +1,101 @@
+"""Reading a partner's body as orders: one adapter per format. An adapter only maps field names and
+parses values; it never touches the database. A bad order is an ``OrderError`` for that order alone,
+so one bad order never blocks the rest of its batch."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from integrations.models import Adapter
+
+# An order id longer than this is refused (the outcome column's width).
+ORDER_ID_MAX = 100
+
+
+class OrderError(ValueError):
+    """This order cannot be read: the message is the reason recorded for it."""
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    amount: Decimal
+    name: str
+    phone: str  # raw, as sent: normalised where the customer is identified
+    email: str
+    cpf: str
+
+
+def _text(item: dict[str, Any], field: str) -> str:
+    value = item.get(field)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise OrderError(f"{field} must be a string.")
+    return str(value).strip()
+
+
+def _amount(item: dict[str, Any], field: str) -> Decimal:
+    value = item.get(field)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise OrderError(f'{field} is required: the order total, e.g. "89.90".')
+    try:
+        amount = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise OrderError(f"{field} is not a number: {str(value)[:40]!r}.") from exc
+    if not amount.is_finite() or amount < 0 or amount > Decimal("10000000"):
+        raise OrderError(f"{field} must be a total between 0 and 10000000.")
+    return amount
+
+
+def _order_id(item: dict[str, Any], field: str) -> str:
+    order_id = _text(item, field)
+    if not order_id:
+        raise OrderError(f"{field} is required: the sale's unique id, which deduplicates it.")
+    if len(order_id) > ORDER_ID_MAX:
+        raise OrderError(f"{field} may have at most {ORDER_ID_MAX} characters.")
+    return order_id
+
+
+def repediu(item: dict[str, Any]) -> Order:
+    """Repediu's sale: ``cliente``, ``Celular``, ``Email``, ``CpfCnpj``, ``Valor``, ``id_venda``."""
+    return Order(
+        order_id=_order_id(item, "id_venda"),
+        amount=_amount(item, "Valor"),
+        name=_text(item, "cliente"),
+        phone=_text(item, "Celular"),
+        email=_text(item, "Email"),
+        cpf=_text(item, "CpfCnpj"),
+    )
+
+
+def generic(item: dict[str, Any]) -> Order:
+    """The guide's catch-all format: ``customer_name``, ``customer_phone``, ``customer_email``,
+    ``customer_cpf``, ``order_total``, ``order_id``."""
+    return Order(
+        order_id=_order_id(item, "order_id"),
+        amount=_amount(item, "order_total"),
+        name=_text(item, "customer_name"),
+        phone=_text(item, "customer_phone"),
+        email=_text(item, "customer_email"),
+        cpf=_text(item, "customer_cpf"),
+    )
+
+
+ADAPTERS: dict[str, Callable[[dict[str, Any]], Order]] = {Adapter.REPEDIU: repediu, Adapter.GENERIC: generic}
+
+
+def order_items(body: Any) -> list[Any]:
+    """The orders of a parsed body: an array's items, or the one object."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        return [body]
+    raise OrderError("The body is neither an array of orders nor one order object.")
+
+
+def order_read(adapter: str, item: Any) -> Order:
+    if not isinstance(item, dict):
+        raise OrderError("An order must be a JSON object.")
+    return ADAPTERS[adapter](item)

@@ -1,0 +1,53 @@
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from companies.auth import partner_of
+from core.views import IDEMPOTENCY_KEY, WriteView
+from integrations.errors import NotOrders
+from integrations.selectors import integration_enabled
+from integrations.services import inbound_receive
+
+
+class InboundReceivedOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["received", "duplicate"])
+    id = serializers.CharField()
+
+
+class InboundOrdersView(WriteView):
+    """POST /api/v2/webhooks/integrations/{partner}/ — a partner's orders, stored for the worker."""
+
+    # Its own per-key budget, higher than the key's (companies.auth): batches of sales arrive in bursts.
+    rate_limit_scope = "inbound"
+
+    @extend_schema(
+        operation_id="webhooks_integration_receive",
+        parameters=[IDEMPOTENCY_KEY],
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={
+            200: InboundReceivedOut,
+            (403, "application/problem+json"): OpenApiResponse(
+                response={"$ref": "#/components/schemas/Problem"},
+                description="integration-not-found: no enabled integration with this slug.",
+            ),
+        },
+        description=(
+            "A JSON array of orders (or one order object) in the integration's format, stored raw and "
+            "processed out of the request. The same body again answers duplicate with the first id."
+        ),
+    )
+    def post(self, request: Request, partner: str) -> Response:
+        company = partner_of(request).company
+        integration = integration_enabled(company=company, slug=partner)
+        if not request.content_type:
+            raise UnsupportedMediaType(media_type="")
+        data: Any = request.data
+        if not isinstance(data, list | dict):
+            raise NotOrders()
+        received = inbound_receive(company=company, integration=integration, body=request.body)
+        status = "duplicate" if received.duplicate else "received"
+        return Response(InboundReceivedOut({"status": status, "id": received.batch.pk}).data)

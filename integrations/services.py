@@ -1,0 +1,254 @@
+"""Inbound orders: receive a partner's body (stored raw, once), and process it out of the request
+into points, order by order."""
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from companies.models import Company
+from core.errors import DomainError
+from core.outbox import error_text, outbox_claim
+from customers.identifiers import NORMALISERS
+from customers.services import customer_find_or_create, points_add
+from integrations.adapters import Order, OrderError, order_items, order_read
+from integrations.models import BatchStatus, InboundBatch, Integration, OrderOutcome, Outcome
+
+log = logging.getLogger("zupy.integrations")
+
+# The worker's batch: bodies claimed at once, at most this many of one company, each leased this long
+# (a body of a thousand orders is processed well within it; an expired lease lets another worker
+# take the body again, and orders already recorded are not processed twice).
+CLAIM_LIMIT = 20
+CLAIM_PER_COMPANY = 5
+LEASE_SECONDS = 300.0
+# A body whose processing failed as a whole (the database went away) is tried again after this.
+RETRY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Received:
+    batch: InboundBatch
+    duplicate: bool
+
+
+def inbound_receive(*, company: Company, integration: Integration, body: bytes) -> Received:
+    """Store a partner's body raw with its SHA-256, to be processed by ``integration_worker``.
+
+    The same body again answers the first row (``duplicate``): the unique (company, integration,
+    sha256) constraint decides, so two requests with one body at the same instant store it once (on
+    PostgreSQL the second INSERT waits for the first to commit, then fails and reads the winner)."""
+    digest = hashlib.sha256(body).hexdigest()
+    existing = InboundBatch.objects.filter(company=company, integration=integration, sha256=digest).first()
+    if existing is not None:
+        return Received(batch=existing, duplicate=True)
+    batch = InboundBatch(
+        company=company,
+        integration=integration,
+        sha256=digest,
+        body=body.decode("utf-8"),
+        next_attempt_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            batch.save(force_insert=True)
+    except IntegrityError:
+        return Received(
+            batch=InboundBatch.objects.get(company=company, integration=integration, sha256=digest),
+            duplicate=True,
+        )
+    return Received(batch=batch, duplicate=False)
+
+
+def integration_configure(
+    *,
+    company: Company,
+    slug: str,
+    name: str | None = None,
+    adapter: str | None = None,
+    points_per_unit: Decimal | None = None,
+    rounding: str | None = None,
+    enabled: bool | None = None,
+    otp_preset: str | None = None,
+) -> tuple[Integration, bool]:
+    """Create the company's integration ``slug`` or change the given fields of it (None keeps a
+    field); answers it and whether it was created. Validated like the admin's form."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().filter(company=company, slug=slug).first()
+        created = integration is None
+        if integration is None:
+            integration = Integration(company=company, slug=slug, name=slug)
+        for field, value in {
+            "name": name,
+            "adapter": adapter,
+            "points_per_unit": points_per_unit,
+            "rounding": rounding,
+            "enabled": enabled,
+            "otp_preset": otp_preset,
+        }.items():
+            if value is not None:
+                setattr(integration, field, value)
+        integration.full_clean(validate_unique=False)
+        integration.save()
+        integration.refresh_from_db()  # the stored values (the rate with its four places)
+    return integration, created
+
+
+# --- The worker ----------------------------------------------------------------------------------
+def inbound_process_due(*, stop: threading.Event | None = None) -> int:
+    """Process the bodies that are due; answers how many were processed (0: nothing due)."""
+    ids, token = outbox_claim(
+        InboundBatch,
+        pending=BatchStatus.PENDING,
+        limit=CLAIM_LIMIT,
+        per_company=CLAIM_PER_COMPANY,
+        lease_seconds=LEASE_SECONDS,
+    )
+    done = 0
+    for batch_id in ids:
+        if stop is not None and stop.is_set():
+            # Not started: its lease is given back, another run takes it.
+            InboundBatch.objects.filter(pk=batch_id, lease=token).update(lease="", locked_until=None)
+            continue
+        inbound_batch_process(batch_id=batch_id, lease=token)
+        done += 1
+    return done
+
+
+def inbound_batch_process(*, batch_id: str, lease: str) -> None:
+    """Process one claimed body, order by order, then mark it processed (only while ``lease`` is
+    still this worker's). Orders already recorded for this body (a run cut off before) are not
+    processed again. Takes no lock itself: each order's credit locks its customer (``points_add``)."""
+    batch = InboundBatch.objects.select_related("integration", "company", "company__loyalty_program").get(
+        pk=batch_id
+    )
+    status = BatchStatus.PROCESSED
+    error = ""
+    try:
+        items = order_items(json.loads(batch.body))
+    except (OrderError, ValueError) as exc:
+        items, status, error = [], BatchStatus.FAILED, error_text(exc)
+    try:
+        recorded = set(OrderOutcome.objects.filter(batch=batch).values_list("position", flat=True))
+        for position, item in enumerate(items):
+            if position not in recorded:
+                _order_process(batch=batch, position=position, item=item)
+    except Exception as exc:
+        # Not one order's fault (those are recorded on the order): the database, most likely.
+        log.exception("integrations: body %s could not be processed", batch.pk)
+        InboundBatch.objects.filter(pk=batch.pk, lease=lease).update(
+            attempts=batch.attempts + 1,
+            last_error=error_text(exc),
+            next_attempt_at=timezone.now() + timedelta(seconds=RETRY_SECONDS),
+            lease="",
+            locked_until=None,
+        )
+        return
+    InboundBatch.objects.filter(pk=batch.pk, lease=lease).update(
+        status=status,
+        attempts=batch.attempts + 1,
+        last_error=error,
+        processed_at=timezone.now(),
+        lease="",
+        locked_until=None,
+    )
+
+
+def _identifiers(order: Order) -> tuple[dict[str, str], list[str]]:
+    """The order's identifiers in normal form, and why the ones given were unusable."""
+    found: dict[str, str] = {}
+    unusable: list[str] = []
+    for field, raw in (("phone", order.phone), ("email", order.email), ("cpf", order.cpf)):
+        if not raw:
+            continue
+        try:
+            found[field] = NORMALISERS[field](raw)
+        except ValueError as exc:
+            unusable.append(f"{field}: {exc}")
+    return found, unusable
+
+
+def _record(batch: InboundBatch, position: int, outcome: str, reason: str = "", **fields: object) -> None:
+    OrderOutcome.objects.create(
+        company_id=batch.company_id,
+        integration=batch.integration,
+        batch=batch,
+        position=position,
+        outcome=outcome,
+        reason=reason[:500],
+        **fields,
+    )
+
+
+def _order_process(*, batch: InboundBatch, position: int, item: object) -> None:
+    """One order: read, identify (phone, then e-mail, then CPF), find or enrol the customer (no OTP:
+    the partner's own sales are a trusted path), credit the integration's points once per order id.
+    Whatever goes wrong is recorded on this order and the batch goes on."""
+    integration = batch.integration
+    try:
+        order = order_read(integration.adapter, item)
+    except OrderError as exc:
+        order_id = item.get("id_venda", item.get("order_id", "")) if isinstance(item, dict) else ""
+        _record(batch, position, Outcome.FAILED, str(exc), order_id=str(order_id or "")[:100])
+        return
+    known = {"order_id": order.order_id, "amount": order.amount}
+    identifiers, unusable = _identifiers(order)
+    if not identifiers:
+        reason = "No usable customer identifier (phone, e-mail or CPF)"
+        _record(batch, position, Outcome.SKIPPED, "; ".join([reason, *unusable]), **known)
+        return
+    points = integration.points_for(order.amount)
+    if points < 1:
+        _record(batch, position, Outcome.SKIPPED, f"The total {order.amount} earns no points.", **known)
+        return
+    try:
+        customer = customer_find_or_create(
+            company=batch.company, full_name=order.name[:150], **identifiers
+        ).customer
+        with transaction.atomic():
+            outcome = OrderOutcome(
+                company_id=batch.company_id,
+                integration=integration,
+                batch=batch,
+                position=position,
+                outcome=Outcome.CREDITED,
+                customer_id=customer.pk,
+                points=points,
+                **known,
+            )
+            try:
+                with transaction.atomic():
+                    outcome.save(force_insert=True)
+            except IntegrityError:
+                # The partial unique (integration, order_id) of credited orders: credited before.
+                _record(
+                    batch,
+                    position,
+                    Outcome.DUPLICATE,
+                    "This order was credited before.",
+                    customer_id=customer.pk,
+                    **known,
+                )
+                return
+            entry = points_add(
+                company=batch.company,
+                customer_id=customer.pk,
+                amount=points,
+                reason=f"{integration.name or integration.slug} order {order.order_id}",
+                api_key=None,
+                source=f"integration:{integration.slug}",
+                reference_id=f"{integration.slug}:{order.order_id}",
+            )
+            outcome.ledger_entry_id = entry.pk
+            outcome.save(update_fields=["ledger_entry_id"])
+    except DomainError as exc:
+        _record(batch, position, Outcome.FAILED, exc.detail, **known)
+    except Exception as exc:
+        log.warning("integrations: order %s of body %s failed", order.order_id, batch.pk, exc_info=True)
+        _record(batch, position, Outcome.FAILED, error_text(exc), **known)
