@@ -25,14 +25,16 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
         "lb",
         "webhooks",
         "wallet-worker",
+        "integration-worker",
         "expire",
         "scheduler",
     }
-    for job in ("webhooks", "wallet-worker", "expire", "scheduler"):
+    for job in ("webhooks", "wallet-worker", "integration-worker", "expire", "scheduler"):
         assert services[job]["image"] == services["api"]["image"]
         assert services[job]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["webhooks"]["command"] == ["python", "manage.py", "webhook_worker"]
     assert services["wallet-worker"]["command"] == ["python", "manage.py", "wallet_worker"]
+    assert services["integration-worker"]["command"] == ["python", "manage.py", "integration_worker"]
     assert services["api"]["environment"]["HTTPS_ONLY"] == "${HTTPS_ONLY:-false}", "plain HTTP by default"
     assert services["expire"]["command"][:3] == ["python", "manage.py", "expire_coupons"]
     assert services["db"]["image"].startswith("postgres:")
@@ -44,7 +46,17 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
 
 
 def test_every_long_running_service_has_a_health_check_and_data_is_on_a_named_volume():
-    for name in ("db", "redis", "api", "lb", "webhooks", "wallet-worker", "expire", "scheduler"):
+    for name in (
+        "db",
+        "redis",
+        "api",
+        "lb",
+        "webhooks",
+        "wallet-worker",
+        "integration-worker",
+        "expire",
+        "scheduler",
+    ):
         assert COMPOSE["services"][name]["healthcheck"]["test"], name
     assert "/readyz" in " ".join(COMPOSE["services"]["api"]["healthcheck"]["test"])
     assert "pgdata" in COMPOSE["volumes"]

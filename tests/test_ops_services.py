@@ -1,6 +1,6 @@
 """The long-running services as compose runs them: real processes, real health checks.
 
-- the webhook and wallet workers, the expiry loop and the scheduler touch a heartbeat file;
+- the webhook, wallet and integration workers, the expiry loop and the scheduler touch a heartbeat file;
   ``heartbeat_check`` (their compose health check) passes while it is fresh and fails when it is stale
   or missing;
 - the scheduler runs each housekeeping job on its own interval, survives a failing one and stops on
@@ -59,6 +59,7 @@ def database_env() -> dict[str, str]:
     [
         ("webhook_worker", ["webhook_worker", "--idle-sleep", "0.2"]),
         ("wallet_worker", ["wallet_worker", "--idle-sleep", "0.2"]),
+        ("integration_worker", ["integration_worker", "--idle-sleep", "0.2"]),
         ("expire_coupons", ["expire_coupons", "--loop", "0.5"]),
         ("scheduler", ["scheduler", "--tick", "0.2"]),
     ],
@@ -101,6 +102,7 @@ def test_the_compose_file_uses_the_heartbeat_check_for_every_loop():
     for service, name in (
         ("webhooks", "webhook_worker"),
         ("wallet-worker", "wallet_worker"),
+        ("integration-worker", "integration_worker"),
         ("expire", "expire_coupons"),
         ("scheduler", "scheduler"),
     ):

@@ -41,6 +41,7 @@ WRITES_WITH_IDEMPOTENCY = {
     "/api/v2/wallet/passes/loyalty/",
     "/api/v2/wallet/passes/coupons/",
     "/api/v2/wallet/notifications/",
+    "/api/v2/webhooks/integrations/{partner}/",
 }
 OTP_GUARDED = {
     "/api/v2/customers/{customer_id}/rewards/{reward_id}/redeem/",
