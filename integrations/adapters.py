@@ -27,13 +27,21 @@ class Order:
     cpf: str
 
 
+def printable(value: object, limit: int = ORDER_ID_MAX) -> str:
+    """``value`` as text fit for a column of at most ``limit`` characters: PostgreSQL refuses NUL."""
+    return "".join(c if c.isprintable() else "?" for c in str(value))[:limit]
+
+
 def _text(item: dict[str, Any], field: str) -> str:
     value = item.get(field)
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise OrderError(f"{field} must be a string.")
-    return str(value).strip()
+    text = str(value).strip()
+    if "\x00" in text:
+        raise OrderError(f"{field} contains a NUL character.")
+    return text
 
 
 def _amount(item: dict[str, Any], field: str) -> Decimal:

@@ -48,6 +48,10 @@ class InboundOrdersView(WriteView):
         data: Any = request.data
         if not isinstance(data, list | dict):
             raise NotOrders()
+        try:
+            request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotOrders("The body must be JSON in UTF-8.") from exc
         received = inbound_receive(company=company, integration=integration, body=request.body)
         status = "duplicate" if received.duplicate else "received"
         return Response(InboundReceivedOut({"status": status, "id": received.batch.pk}).data)

@@ -17,7 +17,7 @@ from core.errors import DomainError
 from core.outbox import error_text, outbox_claim
 from customers.identifiers import NORMALISERS
 from customers.services import customer_find_or_create, points_add
-from integrations.adapters import Order, OrderError, order_items, order_read
+from integrations.adapters import Order, OrderError, order_items, order_read, printable
 from integrations.models import BatchStatus, InboundBatch, Integration, OrderOutcome, Outcome
 
 log = logging.getLogger("zupy.integrations")
@@ -181,7 +181,7 @@ def _record(batch: InboundBatch, position: int, outcome: str, reason: str = "", 
         batch=batch,
         position=position,
         outcome=outcome,
-        reason=reason[:500],
+        reason=printable(reason, 500),
         **fields,
     )
 
@@ -195,7 +195,7 @@ def _order_process(*, batch: InboundBatch, position: int, item: object) -> None:
         order = order_read(integration.adapter, item)
     except OrderError as exc:
         order_id = item.get("id_venda", item.get("order_id", "")) if isinstance(item, dict) else ""
-        _record(batch, position, Outcome.FAILED, str(exc), order_id=str(order_id or "")[:100])
+        _record(batch, position, Outcome.FAILED, str(exc), order_id=printable(order_id or ""))
         return
     known = {"order_id": order.order_id, "amount": order.amount}
     identifiers, unusable = _identifiers(order)

@@ -25,7 +25,7 @@ REPEDIU = "/api/v2/webhooks/integrations/repediu/"
 GENERIC = "/api/v2/webhooks/integrations/my-pos/"
 
 
-def sale(id_venda: int, phone: str | None, total: str, **more: Any) -> dict[str, Any]:
+def sale(id_venda: Any, phone: str | None, total: Any, **more: Any) -> dict[str, Any]:
     return {
         "cliente": "Maria Santos",
         "Celular": phone,
@@ -252,3 +252,29 @@ def test_ops_configure_an_integration_with_the_command(shop):
     assert changed["created"] is False and changed["enabled"] is False and changed["adapter"] == "generic"
     integration = Integration.objects.get(company=shop, slug="goomer")
     assert integration.points_for(Decimal("10.01")) == 21
+
+
+def test_hostile_orders_are_recorded_as_failed_and_the_batch_still_completes(shop, partner, repediu):
+    body = [
+        sale(1, "+5511987654321", "10.00", cliente="Ma\x00ria"),
+        sale("x\x00" * 80, "+5511987654321", "10.00"),
+        sale(3, "+5511987654321", "1e30"),
+        sale(4, "+5511987654321", "NaN"),
+        sale(5, "+5511987654321", ["89.90"]),
+        sale("a" * 101, "+5511987654321", "9999999.99"),
+        sale(7, "+5511987654321", "5.00"),
+    ]
+    assert partner.post(REPEDIU, body).status_code == 200
+    worker_once()
+    outcomes = [o.outcome for o in OrderOutcome.objects.order_by("position")]
+    assert outcomes == [Outcome.FAILED] * 6 + [Outcome.CREDITED]
+    assert InboundBatch.objects.get().status == BatchStatus.PROCESSED
+    assert balance(shop, "+5511987654321") == 5
+
+
+def test_a_body_that_is_not_utf8_is_400(partner, repediu):
+    answer = partner.client.post(
+        REPEDIU, '[{"cliente": "João"}]'.encode("latin-1"), content_type="application/json; charset=latin-1"
+    )
+    assert_problem(answer, 400, "validation-error", "not_orders")
+    assert not InboundBatch.objects.exists()
