@@ -5,6 +5,7 @@ turns each order into points exactly once, with the points.earned event at a loo
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from customers.models import Customer
 from integrations.models import BatchStatus, InboundBatch, Integration, OrderOutcome, Outcome
-from integrations.services import integration_configure
+from integrations.services import inbound_batch_process, integration_configure
 from tests.conftest import Api, assert_problem, run_together
 from tests.e2e.servers import ROOT, production_env
 
@@ -278,3 +280,24 @@ def test_a_body_that_is_not_utf8_is_400(partner, repediu):
     )
     assert_problem(answer, 400, "validation-error", "not_orders")
     assert not InboundBatch.objects.exists()
+
+
+def test_the_same_sale_in_two_bodies_processed_by_two_workers_at_once_credits_once(shop, partner, repediu):
+    """Two workers, each with its own body holding the same sales, at the same instant: the unique
+    constraint on credited (integration, order id) lets one credit each sale, the other records it
+    as a duplicate."""
+    sales = [sale(n, f"+55119{n:08d}", "10.00") for n in range(1, 6)]
+    ids = [
+        partner.post(REPEDIU, sales).json()["data"]["id"],
+        partner.post(REPEDIU, list(reversed(sales))).json()["data"]["id"],
+    ]
+    InboundBatch.objects.update(lease="test", locked_until=timezone.now() + timedelta(minutes=5))
+    results = run_together(2, lambda: inbound_batch_process(batch_id=ids.pop(), lease="test"))
+    assert results == [None, None]
+    counts = {
+        outcome: OrderOutcome.objects.filter(outcome=outcome).count()
+        for outcome in (Outcome.CREDITED, Outcome.DUPLICATE)
+    }
+    assert counts == {Outcome.CREDITED: 5, Outcome.DUPLICATE: 5}
+    assert [balance(shop, f"+55119{n:08d}") for n in range(1, 6)] == [10] * 5
+    assert set(InboundBatch.objects.values_list("status", flat=True)) == {BatchStatus.PROCESSED}
