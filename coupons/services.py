@@ -33,7 +33,7 @@ from coupons.models import CODE_ALPHABET, CODE_EXPECTED, Coupon, CouponStatus, C
 from coupons.selectors import coupon_ref_lookup, coupons_taken
 from customers.lock_objects import customer_lock
 from customers.models import Currency, Customer, EntryKind
-from customers.services import Movement, ledger_post
+from customers.services import Movement, ledger_post, points_entries, points_moved_publish
 from otp.policy import otp_session_check
 from rewards.lock_objects import reward_lock
 from rewards.models import Reward
@@ -154,7 +154,7 @@ def coupon_redeem(
         coupon = coupon_issue(
             customer=customer, reward=reward, points_spent=points_used, z_tokens_spent=z_used, now=now
         )
-        ledger_post(
+        entries = ledger_post(
             customer=customer,
             movements=[
                 Movement(Currency.POINTS, -points_used, EntryKind.REDEEM),
@@ -171,22 +171,14 @@ def coupon_redeem(
                 coupon, points_spent=points_used, points_used=points_used, z_tokens_used=z_format(z_used)
             ),
         )
-        if points_used:
-            publish(
-                company_id=company.pk,
-                event="points.spent",
-                data={
-                    "customer_id": customer.pk,
-                    "points_spent": points_used,
-                    "new_balance": customer.points_balance,
-                    "source": "reward_redemption",
-                    "reference_id": coupon.pk,  # the coupon this redemption issued
-                    "spent_at": iso_utc(now),
-                    # This service's own names, kept beside upstream's for receivers written to them.
-                    "amount": points_used,
-                    "balance_after": customer.points_balance,
-                    "coupon_id": coupon.pk,
-                },
+        for entry in points_entries(entries):
+            # reference_id: the coupon this redemption issued.
+            points_moved_publish(
+                customer=customer,
+                entry=entry,
+                source="reward_redemption",
+                reference_id=coupon.pk,
+                coupon_id=coupon.pk,
             )
     return Redemption(
         coupon=coupon,
@@ -311,7 +303,7 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
         coupon.cancelled_at = now
         coupon.save(update_fields=["status", "cancelled_at", "updated_at"])
         reward_stock_move(reward_id=coupon.reward_id, taken=-1)
-        ledger_post(
+        entries = ledger_post(
             customer=customer,
             movements=[
                 Movement(Currency.POINTS, coupon.points_spent, EntryKind.REFUND),
@@ -320,6 +312,11 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
             reason=f"{reason}: {coupon.code}",
             coupon_id=coupon.pk,
         )
+        for entry in points_entries(entries):
+            # reference_id: the cancelled coupon whose points come back.
+            points_moved_publish(
+                customer=customer, entry=entry, source="coupon_cancellation", reference_id=coupon.pk
+            )
         publish(
             company_id=coupon.company_id,
             event="coupon.cancelled",
