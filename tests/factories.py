@@ -21,6 +21,7 @@ class CompanyFactory(factory.django.DjangoModelFactory[Company]):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Restaurant {n}")
+    email = factory.Sequence(lambda n: f"contato{n}@restaurant.example.com")
 
     @factory.post_generation
     def otp_preset(obj: Company, create: bool, extracted: str | None, **kwargs: object) -> None:

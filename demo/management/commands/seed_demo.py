@@ -77,7 +77,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             name = f"Demo Restaurant ({preset})"
             company = Company.objects.filter(name=name).first() or company_create(
-                name=name, otp_preset=preset, rate_tier=RateTier.ENTERPRISE
+                name=name, email="contato@demo.example.com", otp_preset=preset, rate_tier=RateTier.ENTERPRISE
             )
             phone = "+5511987654321"
             customer = Customer.objects.filter(company=company, phone=phone).first()
