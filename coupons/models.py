@@ -6,6 +6,7 @@ from django.db.models import F, Q
 
 from core.ids import new_id
 from core.money import POINTS_MAX, Z_MICRO_MAX
+from rewards.models import OriginType
 
 # No 0/O/1/I/L: a code read aloud or typed at a till cannot be mistaken.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -52,6 +53,9 @@ class Coupon(models.Model):
     status = models.CharField(max_length=10, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
     total_usages_allowed = models.IntegerField()
     remaining_usages = models.IntegerField()
+    origin_type = models.CharField(
+        max_length=16, choices=OriginType.choices, default=OriginType.LOYALTY_REWARD, editable=False
+    )  # the reward's when the coupon was issued
     points_spent = models.BigIntegerField(default=0)
     z_tokens_spent = models.BigIntegerField(default=0, help_text="micro-Z$ (1 Z$ = 1 000 000)")
     valid_until = models.DateTimeField()
@@ -84,6 +88,9 @@ class Coupon(models.Model):
                 name="coupon_used_has_no_uses_left",
             ),
             models.CheckConstraint(condition=Q(points_spent__gte=0), name="coupon_points_spent_gte_0"),
+            models.CheckConstraint(
+                condition=Q(origin_type__in=[o.value for o in OriginType]), name="coupon_origin_type_valid"
+            ),
             models.CheckConstraint(condition=Q(z_tokens_spent__gte=0), name="coupon_z_spent_gte_0"),
             models.CheckConstraint(
                 condition=Q(points_spent__lte=POINTS_MAX, z_tokens_spent__lte=Z_MICRO_MAX),

@@ -23,6 +23,7 @@ from coupons.errors import (
     CouponExpired,
     CouponNotCancellable,
     CouponUsed,
+    FreeRewardAlreadyClaimed,
     InsufficientPoints,
     InsufficientZBalance,
     RewardUnavailable,
@@ -62,6 +63,7 @@ def coupon_issue(
             reward=reward,
             code=coupon_code_generate(),
             status=CouponStatus.ACTIVE,
+            origin_type=reward.origin_type,
             total_usages_allowed=reward.total_usages_allowed,
             remaining_usages=reward.total_usages_allowed,
             points_spent=points_spent,
@@ -143,7 +145,7 @@ def coupon_redeem(
             raise RewardUnavailable()
         limit = reward.redemption_limit
         if limit is not None and coupons_taken(customer=customer, reward=reward).count() >= limit:
-            raise AlreadyRedeemed()
+            raise FreeRewardAlreadyClaimed() if reward.points_required == 0 else AlreadyRedeemed()
         points_used, z_used = redemption_price(
             cost=reward.points_required,
             points_balance=customer.points_balance,

@@ -87,6 +87,7 @@ class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
     reward = factory.SubFactory(RewardFactory, company=factory.SelfAttribute("..company"))
     code = factory.Sequence(lambda n: "CZ-" + "".join("23456789ABCDEFGH"[int(d)] for d in f"{n:08d}"))
     status = CouponStatus.ACTIVE
+    origin_type = factory.SelfAttribute("reward.origin_type")
     total_usages_allowed = factory.SelfAttribute("reward.total_usages_allowed")
     remaining_usages = factory.SelfAttribute("total_usages_allowed")
     points_spent = factory.SelfAttribute("reward.points_required")
