@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 
 from companies.models import Company
 from core.errors import DomainError
@@ -109,18 +109,9 @@ class CouponAdmin(admin.ModelAdmin):
         own add form stays closed."""
         return admin.ModelAdmin.has_add_permission(self, request)
 
-    def get_urls(self) -> list[URLPattern]:
-        own = [
-            path(
-                "import-legacy/",
-                self.admin_site.admin_view(self.import_legacy_view),
-                name="coupons_coupon_import_legacy",
-            )
-        ]
-        return own + super().get_urls()
-
     def import_legacy_view(self, request: HttpRequest) -> HttpResponse:
-        """Import coupons of the previous generation (``CP-`` codes) from a CSV file."""
+        """Import coupons of the previous generation (``CP-`` codes) from a CSV file; wired beside the
+        admin's own pages by zupy/urls.py, behind ``admin_view`` (staff login)."""
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = LegacyImportForm(request.POST or None, request.FILES or None)
