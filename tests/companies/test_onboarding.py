@@ -10,7 +10,6 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.validators import validate_email
-from django.test import Client
 
 from companies.models import Company
 from companies.services import company_create
@@ -69,7 +68,7 @@ def test_company_create_refuses_a_missing_or_bad_email():
     assert company_create(name="Y", email=" Ola@Cantina.Example.COM ").email == "ola@cantina.example.com"
 
 
-def test_the_admin_requires_a_company_email(client: Client):
+def test_the_admin_requires_a_company_email(client):
     client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
     form = {
         "name": "Cantina",

@@ -163,7 +163,7 @@ def test_the_import_refuses_a_file_without_the_columns(admin_client, company):
     assert not Coupon.objects.exists()
 
 
-def test_the_import_takes_the_add_permission(client: Client, company):
+def test_the_import_takes_the_add_permission(client, company):
     clerk = User.objects.create_user("clerk", "clerk@example.com", "pw", is_staff=True)
     clerk.user_permissions.add(
         Permission.objects.get(content_type__app_label="coupons", codename="view_coupon")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from core.events import published
@@ -127,7 +126,7 @@ def test_a_cancel_refund_emits_points_earned_for_the_coupon(api, company, events
     assert set(data) == earned_keys(company)
 
 
-def test_the_admin_form_adjustment_reaches_the_webhook_outbox_and_the_wallet_card(client: Client, company):
+def test_the_admin_form_adjustment_reaches_the_webhook_outbox_and_the_wallet_card(client, company):
     customer = CustomerFactory.create(company=company, points=100)
     WebhookEndpoint.objects.create(
         company=company, url="http://127.0.0.1:9/hook", secret="s" * 32, events=["points.spent"]
