@@ -251,13 +251,15 @@ def customer_set_balances(
     *, customer_id: str, points: int, z_balance: Decimal | int, reason: str
 ) -> Customer:
     """Bring a customer's balances to the given values (Z$ as a decimal amount) through adjustment
-    entries (demo seeding). Locks the Customer row, like every balance change."""
+    entries (demo seeding). Locks the Customer row, like every balance change. It emits no points
+    event: it sets up a starting state (a demo customer's, a fixture's), which is no news to a partner;
+    an admin's correction of a real customer goes through ``customer_adjust_balance``."""
     z_micro = z_to_micro(z_balance)
     with transaction.atomic():
         customer = customer_lock(customer_id=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
-        entries = ledger_post(
+        ledger_post(
             customer=customer,
             movements=[
                 Movement(Currency.POINTS, points - customer.points_balance, EntryKind.ADJUST),
@@ -265,10 +267,6 @@ def customer_set_balances(
             ],
             reason=reason,
         )
-        for entry in points_entries(entries):
-            points_moved_publish(
-                customer=customer, entry=entry, source="admin_adjustment", reference_id=entry.pk
-            )
     return customer
 
 
