@@ -73,7 +73,9 @@ def seed(root: Path, env: dict[str, str]) -> dict[str, str]:
     code = "from companies.models import Company; "
     code += f"Company.objects.filter(pk={company!r}).update(rate_tier='enterprise')"
     manage(root, env, "shell", "-c", code)
-    noisy = json.loads(manage(root, env, "create_company", "Noisy", "--tier", "free"))["company_id"]
+    noisy = json.loads(
+        manage(root, env, "create_company", "Noisy", "--email", "ola@noisy.example.com", "--tier", "free")
+    )["company_id"]
     noisy_key = json.loads(manage(root, env, "create_api_key", noisy))["api_key"]
     return {"key": demo["api_key"], "customer_id": demo["customer_id"], "noisy_key": noisy_key}
 

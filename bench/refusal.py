@@ -33,7 +33,7 @@ def measure(requests: int, repeat: int) -> list[float]:
     django.setup()
     call_command("migrate", "--no-input", verbosity=0)
     out = io.StringIO()
-    call_command("create_company", "Noisy", "--tier", "free", stdout=out)
+    call_command("create_company", "Noisy", "--email", "ola@noisy.example.com", "--tier", "free", stdout=out)
     company = json.loads(out.getvalue())["company_id"]
     out = io.StringIO()
     call_command("create_api_key", company, stdout=out)

@@ -70,7 +70,7 @@ class Company(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True, blank=True, help_text="Empty: made from the name.")
     trading_name = models.CharField(max_length=200, blank=True)
-    email = models.EmailField(blank=True)
+    email = models.EmailField(help_text="Contact e-mail, required: company and program answers carry it.")
     phone = models.CharField(max_length=20, blank=True)
     website = models.URLField(blank=True)
     logo_uuid = models.UUIDField(null=True, blank=True)

@@ -3,6 +3,8 @@
 import secrets
 import string
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,14 +19,25 @@ from companies.models import (
     api_key_digest,
 )
 from companies.selectors import api_key_cache_forget
+from core.errors import ValidationFailed
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
 
 
 def company_create(
-    *, name: str, otp_preset: str = OtpPreset.STRICT, rate_tier: str = RateTier.FREE
+    *, name: str, email: str, otp_preset: str = OtpPreset.STRICT, rate_tier: str = RateTier.FREE
 ) -> Company:
-    company = Company(name=name, rate_tier=rate_tier)
+    """A new company with its contact e-mail, which every company and program answer carries (the
+    upstream document's ``format: email``): required and checked here, for every way of creating one."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            "A company needs a valid contact e-mail address.",
+            errors=[{"field": "email", "detail": "Give a valid address, e.g. contato@restaurante.com.br."}],
+        ) from exc
+    company = Company(name=name, email=email, rate_tier=rate_tier)
     company.apply_otp_preset(otp_preset)
     company.save()
     return company

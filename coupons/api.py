@@ -16,6 +16,7 @@ from coupons.models import Coupon, CouponStatus
 from coupons.selectors import coupon_list, coupon_stats
 from coupons.services import coupon_redeem, coupon_validate
 from customers.selectors import customer_get
+from rewards.models import OriginType
 
 
 class CouponQuery(Input):
@@ -23,6 +24,7 @@ class CouponQuery(Input):
     status = AnyCaseChoiceField(choices=CouponStatus.choices, required=False)
     reward_id = KsuidField(required=False)
     code = serializers.CharField(required=False, max_length=20)
+    origin_type = AnyCaseChoiceField(choices=OriginType.choices, required=False)
 
 
 class CustomerCouponQuery(CouponQuery):
@@ -42,7 +44,7 @@ class CouponOut(FastOutput):
     customer_id = serializers.CharField()
     customer_name = serializers.CharField(source="customer.full_name")
     points_spent = serializers.IntegerField()
-    origin_type = ConstantField("loyalty_reward")
+    origin_type = serializers.CharField()
     redemption_date = serializers.DateTimeField(source="created_at")
     usage_date = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()

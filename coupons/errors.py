@@ -15,6 +15,17 @@ class AlreadyRedeemed(ValidationFailed):
     default_detail = "The customer has already redeemed this reward as many times as allowed."
 
 
+class FreeRewardAlreadyClaimed(AlreadyRedeemed):
+    """A free reward (a marketing one, or any of 0 points) past its per-customer limit, once unless
+    set otherwise: upstream's guide names this refusal by its ``errors[].detail``, in Portuguese."""
+
+    default_detail = "The customer has already claimed this free reward (free rewards are once per customer)."
+    guide_detail = "Prêmio gratuito já resgatado por este cliente"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, errors=[{"field": "reward_id", "detail": self.guide_detail}])
+
+
 class RewardUnavailable(ValidationFailed):
     code = "reward_unavailable"
     default_detail = "This reward is not available (inactive, outside its dates, or out of stock)."

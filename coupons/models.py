@@ -1,4 +1,5 @@
 import re
+import string
 from datetime import datetime
 
 from django.db import models
@@ -6,28 +7,44 @@ from django.db.models import F, Q
 
 from core.ids import new_id
 from core.money import POINTS_MAX, Z_MICRO_MAX
+from rewards.models import OriginType
 
 # No 0/O/1/I/L: a code read aloud or typed at a till cannot be mistaken.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_RE = re.compile(rf"^CZ-[{CODE_ALPHABET}]{{8}}$")
+# Coupons migrated from the previous generation (imported in the admin) keep their CP- codes, whose
+# 8 characters are any upper-case letters and digits (``CP-LEGACY01``).
+LEGACY_CODE_ALPHABET = string.ascii_uppercase + string.digits
+LEGACY_CODE_RE = re.compile(rf"^CP-[{LEGACY_CODE_ALPHABET}]{{8}}$")
 # What a till may type for a code, once upper-cased and rid of spaces and dashes: CZ and the 8
-# characters, or the 8 alone. Length tells them apart (a KSUID, 27 characters, is neither), except
-# for 8 that begin with CZ (C and Z are code characters): the code CZ-CZ…… without its prefix, or the
-# prefix and 6 characters of another code? That one is refused rather than guessed.
-_TYPED_CODE_RE = re.compile(rf"^(?:CZ([{CODE_ALPHABET}]{{8}})|(?!CZ)([{CODE_ALPHABET}]{{8}}))$")
+# characters, or the 8 alone; or CP and the 8 of a legacy code. Length tells them apart (a KSUID, 27
+# characters, is none of them), except for 8 that begin with CZ (C and Z are code characters): the
+# code CZ-CZ…… without its prefix, or the prefix and 6 characters of another code? That one is
+# refused rather than guessed. A legacy code keeps its prefix: 8 characters alone are a CZ code, as
+# they always were (its alphabet would make most of them ambiguous).
+_TYPED_CODE_RE = re.compile(
+    rf"^(?:CZ(?P<cz>[{CODE_ALPHABET}]{{8}})|(?!CZ)(?P<bare>[{CODE_ALPHABET}]{{8}})"
+    rf"|CP(?P<cp>[{LEGACY_CODE_ALPHABET}]{{8}}))$"
+)
 _TYPED_SEPARATORS = str.maketrans("", "", " -")
 CODE_EXPECTED = (
     f"A coupon is named by its id (27 letters and digits) or its code: CZ- and 8 of {CODE_ALPHABET} "
     "(never 0, O, 1, I or L), in any case, spaces and dashes ignored. The CZ- prefix may be left out "
-    "unless the 8 characters themselves begin with CZ."
+    "unless the 8 characters themselves begin with CZ. A coupon migrated from the previous "
+    "generation is CP- and 8 letters or digits, with its prefix."
 )
 
 
 def code_from_typed(typed: str) -> str | None:
-    """The coupon code ``typed`` names (``CZ-ABCD2345``), or None if it names none or could name two:
-    case, spaces, dashes and the ``CZ`` prefix are ignored; nothing else is guessed (no O for 0)."""
+    """The coupon code ``typed`` names (``CZ-ABCD2345``, or a legacy ``CP-LEGACY01``), or None if it
+    names none or could name two: case, spaces, dashes and the ``CZ`` prefix are ignored; nothing
+    else is guessed (no O for 0). The one rule for reading a code, wherever one is accepted."""
     match = _TYPED_CODE_RE.match(typed.upper().translate(_TYPED_SEPARATORS))
-    return f"CZ-{match.group(1) or match.group(2)}" if match else None
+    if match is None:
+        return None
+    if match["cp"]:
+        return f"CP-{match['cp']}"
+    return f"CZ-{match['cz'] or match['bare']}"
 
 
 class CouponStatus(models.TextChoices):
@@ -52,6 +69,9 @@ class Coupon(models.Model):
     status = models.CharField(max_length=10, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
     total_usages_allowed = models.IntegerField()
     remaining_usages = models.IntegerField()
+    origin_type = models.CharField(
+        max_length=16, choices=OriginType.choices, default=OriginType.LOYALTY_REWARD, editable=False
+    )  # the reward's when the coupon was issued
     points_spent = models.BigIntegerField(default=0)
     z_tokens_spent = models.BigIntegerField(default=0, help_text="micro-Z$ (1 Z$ = 1 000 000)")
     valid_until = models.DateTimeField()
@@ -84,6 +104,9 @@ class Coupon(models.Model):
                 name="coupon_used_has_no_uses_left",
             ),
             models.CheckConstraint(condition=Q(points_spent__gte=0), name="coupon_points_spent_gte_0"),
+            models.CheckConstraint(
+                condition=Q(origin_type__in=[o.value for o in OriginType]), name="coupon_origin_type_valid"
+            ),
             models.CheckConstraint(condition=Q(z_tokens_spent__gte=0), name="coupon_z_spent_gte_0"),
             models.CheckConstraint(
                 condition=Q(points_spent__lte=POINTS_MAX, z_tokens_spent__lte=Z_MICRO_MAX),

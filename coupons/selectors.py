@@ -8,7 +8,7 @@ from companies.models import Company
 from core.ids import is_ksuid
 from coupons.models import Coupon, CouponStatus, code_from_typed
 from customers.models import Customer
-from rewards.models import Reward
+from rewards.models import OriginType, Reward
 
 
 def coupon_ref_lookup(*, customer_id: str, ref: str) -> tuple[str, str] | None:
@@ -59,8 +59,11 @@ def coupon_list(
     status: str | None = None,
     reward_id: str | None = None,
     code: str | None = None,
+    origin_type: str | None = None,
 ) -> QuerySet[Coupon]:
     qs = Coupon.objects.filter(company=company)
+    if origin_type:
+        qs = qs.filter(origin_type=origin_type)
     if customer_id:
         qs = qs.filter(customer_id=customer_id)
     if reward_id:
@@ -73,6 +76,7 @@ def coupon_list(
         "id",
         "code",
         "status",
+        "origin_type",
         "remaining_usages",
         "total_usages_allowed",
         "points_spent",
@@ -90,14 +94,15 @@ def coupon_stats(*, queryset: QuerySet[Coupon], now: datetime) -> dict[str, Any]
     counts = queryset.order_by().aggregate(
         total=Count("id"),
         **{status.value: Count("id", filter=status_q(status, now)) for status in CouponStatus},
+        **{f"origin:{o.value}": Count("id", filter=Q(origin_type=o)) for o in OriginType},
     )
     total = counts.pop("total")
+    by_origin = {o.value: counts.pop(f"origin:{o.value}") for o in OriginType}
     used = counts[CouponStatus.USED]
     return {
         "total_issued": total,
         "used": used,
         "usage_rate": round(used / total * 100, 2) if total else 0.0,
         "by_status": counts,
-        # Every coupon here comes from a points redemption; marketing claims are not in scope.
-        "by_origin": {"loyalty_reward": total, "marketing": 0},
+        "by_origin": by_origin,
     }

@@ -4,17 +4,20 @@
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from companies.models import ApiKey, Company
 from core.db import db_param, row_insert_unless_taken, statement
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, ValidationFailed
 from core.events import publish
 from core.ids import is_ksuid
+from core.inputs import ascii_int
 from core.money import Z_MICRO, exceeds_share, times, z_format
 from core.timefmt import iso_utc
 from coupons.errors import (
@@ -23,17 +26,27 @@ from coupons.errors import (
     CouponExpired,
     CouponNotCancellable,
     CouponUsed,
+    FreeRewardAlreadyClaimed,
     InsufficientPoints,
     InsufficientZBalance,
     RewardUnavailable,
     ZGapTooLarge,
 )
 from coupons.lock_objects import coupon_lock, coupon_lock_for_use, coupons_lock_skipping_locked
-from coupons.models import CODE_ALPHABET, CODE_EXPECTED, Coupon, CouponStatus, CouponUse
+from coupons.models import (
+    CODE_ALPHABET,
+    CODE_EXPECTED,
+    LEGACY_CODE_RE,
+    Coupon,
+    CouponStatus,
+    CouponUse,
+    code_from_typed,
+)
 from coupons.selectors import coupon_ref_lookup, coupons_taken
 from customers.lock_objects import customer_lock
 from customers.models import Currency, Customer, EntryKind
-from customers.services import Movement, ledger_post
+from customers.selectors import customer_by_reference
+from customers.services import Movement, ledger_post, points_entries, points_moved_publish
 from otp.policy import otp_session_check
 from rewards.lock_objects import reward_lock
 from rewards.models import Reward
@@ -62,6 +75,7 @@ def coupon_issue(
             reward=reward,
             code=coupon_code_generate(),
             status=CouponStatus.ACTIVE,
+            origin_type=reward.origin_type,
             total_usages_allowed=reward.total_usages_allowed,
             remaining_usages=reward.total_usages_allowed,
             points_spent=points_spent,
@@ -143,7 +157,7 @@ def coupon_redeem(
             raise RewardUnavailable()
         limit = reward.redemption_limit
         if limit is not None and coupons_taken(customer=customer, reward=reward).count() >= limit:
-            raise AlreadyRedeemed()
+            raise FreeRewardAlreadyClaimed() if reward.points_required == 0 else AlreadyRedeemed()
         points_used, z_used = redemption_price(
             cost=reward.points_required,
             points_balance=customer.points_balance,
@@ -154,7 +168,7 @@ def coupon_redeem(
         coupon = coupon_issue(
             customer=customer, reward=reward, points_spent=points_used, z_tokens_spent=z_used, now=now
         )
-        ledger_post(
+        entries = ledger_post(
             customer=customer,
             movements=[
                 Movement(Currency.POINTS, -points_used, EntryKind.REDEEM),
@@ -171,22 +185,14 @@ def coupon_redeem(
                 coupon, points_spent=points_used, points_used=points_used, z_tokens_used=z_format(z_used)
             ),
         )
-        if points_used:
-            publish(
-                company_id=company.pk,
-                event="points.spent",
-                data={
-                    "customer_id": customer.pk,
-                    "points_spent": points_used,
-                    "new_balance": customer.points_balance,
-                    "source": "reward_redemption",
-                    "reference_id": coupon.pk,  # the coupon this redemption issued
-                    "spent_at": iso_utc(now),
-                    # This service's own names, kept beside upstream's for receivers written to them.
-                    "amount": points_used,
-                    "balance_after": customer.points_balance,
-                    "coupon_id": coupon.pk,
-                },
+        for entry in points_entries(entries):
+            # reference_id: the coupon this redemption issued.
+            points_moved_publish(
+                customer=customer,
+                entry=entry,
+                source="reward_redemption",
+                reference_id=coupon.pk,
+                coupon_id=coupon.pk,
             )
     return Redemption(
         coupon=coupon,
@@ -311,7 +317,7 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
         coupon.cancelled_at = now
         coupon.save(update_fields=["status", "cancelled_at", "updated_at"])
         reward_stock_move(reward_id=coupon.reward_id, taken=-1)
-        ledger_post(
+        entries = ledger_post(
             customer=customer,
             movements=[
                 Movement(Currency.POINTS, coupon.points_spent, EntryKind.REFUND),
@@ -320,6 +326,11 @@ def coupon_cancel(*, coupon_id: str, reason: str = "Coupon cancelled") -> Coupon
             reason=f"{reason}: {coupon.code}",
             coupon_id=coupon.pk,
         )
+        for entry in points_entries(entries):
+            # reference_id: the cancelled coupon whose points come back.
+            points_moved_publish(
+                customer=customer, entry=entry, source="coupon_cancellation", reference_id=coupon.pk
+            )
         publish(
             company_id=coupon.company_id,
             event="coupon.cancelled",
@@ -420,3 +431,127 @@ def coupon_expire_due(*, now: datetime | None = None, batch: int = 500) -> Expir
         if len(soon) < batch:
             break
     return ExpiryRun(expired=expired, expiring=expiring)
+
+
+LEGACY_IMPORT_COLUMNS = ("code", "customer", "reward", "valid_until", "uses")
+LEGACY_IMPORT_MAX_ROWS = 5000
+LEGACY_USES_MAX = 1000
+
+
+@dataclass(frozen=True)
+class _LegacyCoupon:
+    code: str
+    customer: Customer
+    reward: Reward
+    valid_until: datetime
+    uses: int
+
+
+def _legacy_valid_until(raw: str) -> datetime | None:
+    """An ISO 8601 date-time (UTC when it names no zone), or a date: valid through that day, UTC."""
+    when = parse_datetime(raw)
+    if when is None:
+        day = parse_date(raw)
+        if day is None:
+            return None
+        when = datetime.combine(day + timedelta(days=1), datetime.min.time())
+    return when if timezone.is_aware(when) else timezone.make_aware(when, UTC)
+
+
+def _legacy_row(
+    *, company: Company, row: dict[str, str], now: datetime, seen: set[str]
+) -> _LegacyCoupon | str:
+    """The coupon one CSV row describes, or why it cannot be imported."""
+    typed = (row.get("code") or "").strip()
+    code = code_from_typed(typed)
+    if code is None or not LEGACY_CODE_RE.match(code):
+        return f'code "{typed[:20]}" is not a legacy code (CP- and 8 letters or digits)'
+    if code in seen:
+        return f"code {code} appears twice in the file"
+    if Coupon.objects.filter(code=code).exists():
+        return f"code {code} exists already"
+    ref = (row.get("customer") or "").strip()
+    customer = customer_by_reference(company=company, reference=ref)
+    if customer is None:
+        return f'customer "{ref[:40]}" is not a customer of {company.name} (give its id, phone or e-mail)'
+    name = (row.get("reward") or "").strip()
+    rewards = list(Reward.objects.filter(Q(pk=name) | Q(name=name), company=company)[:2])
+    if len(rewards) != 1:
+        return (
+            f'reward "{name[:40]}" names {"no" if not rewards else "more than one"} reward of {company.name}'
+        )
+    valid_until = _legacy_valid_until((row.get("valid_until") or "").strip())
+    if valid_until is None:
+        return "valid_until is not an ISO 8601 date or date-time"
+    if valid_until <= now:
+        return "valid_until is in the past: an expired coupon is not worth importing"
+    uses = ascii_int((row.get("uses") or "1").strip())
+    if uses is None or not 1 <= uses <= LEGACY_USES_MAX:
+        return f"uses must be a whole number from 1 to {LEGACY_USES_MAX}"
+    seen.add(code)
+    return _LegacyCoupon(code=code, customer=customer, reward=rewards[0], valid_until=valid_until, uses=uses)
+
+
+def coupons_import_legacy(*, company: Company, rows: list[dict[str, str]]) -> list[Coupon]:
+    """Import coupons migrated from the previous generation, with their ``CP-`` codes, for
+    ``company``: every row or none. Each row names its code, customer (id, phone or e-mail), reward
+    (id or exact name), ``valid_until`` and ``uses``; any bad row refuses the whole file with every
+    problem listed by line (``errors``), and nothing is written.
+
+    An imported coupon is active, unused, ``points_spent`` 0 (its points were spent in the previous
+    system, so a cancel refunds none) and takes one of its reward's stock, as a redemption does, so
+    that a cancel can give it back. Locks each reward's row (``reward_lock``, in id order, so two
+    imports cannot deadlock) before its stock is checked and taken; the unique code column settles two
+    imports of one code at once (the loser's IntegrityError rolls its whole file back)."""
+    if not rows:
+        raise ValidationFailed("The file has no coupons.")
+    if len(rows) > LEGACY_IMPORT_MAX_ROWS:
+        raise ValidationFailed(f"Import at most {LEGACY_IMPORT_MAX_ROWS} coupons at a time.")
+    now = timezone.now()
+    with transaction.atomic():
+        seen: set[str] = set()
+        parsed = [_legacy_row(company=company, row=row, now=now, seen=seen) for row in rows]
+        problems = [
+            {"field": f"line {line}", "detail": found}
+            for line, found in enumerate(parsed, start=2)  # line 1 is the header
+            if isinstance(found, str)
+        ]
+        wanted: dict[str, int] = {}
+        for item in parsed:
+            if isinstance(item, _LegacyCoupon):
+                wanted[item.reward.pk] = wanted.get(item.reward.pk, 0) + 1
+        for reward_id in sorted(wanted):
+            reward = reward_lock(company_id=company.pk, reward_id=reward_id)
+            left = reward.quantity_available if reward is not None else None
+            if reward is not None and left is not None and left < wanted[reward_id]:
+                problems.append(
+                    {
+                        "field": f"reward {reward.name}",
+                        "detail": f"{wanted[reward_id]} coupons, {left} in stock",
+                    }
+                )
+        if problems:
+            raise ValidationFailed(
+                f"Nothing was imported: {len(problems)} problem(s) in the file.", errors=problems
+            )
+        coupons = [
+            Coupon(
+                company=company,
+                customer=item.customer,
+                reward=item.reward,
+                code=item.code,
+                status=CouponStatus.ACTIVE,
+                origin_type=item.reward.origin_type,
+                total_usages_allowed=item.uses,
+                remaining_usages=item.uses,
+                points_spent=0,
+                z_tokens_spent=0,
+                valid_until=item.valid_until,
+            )
+            for item in parsed
+            if isinstance(item, _LegacyCoupon)
+        ]
+        Coupon.objects.bulk_create(coupons)
+        for reward_id, taken in wanted.items():
+            reward_stock_move(reward_id=reward_id, taken=taken)
+    return coupons

@@ -12,7 +12,7 @@ from core.money import POINTS_PER_ADD_MAX, z_format
 from core.pagination import PageQuery, paginate
 from core.rendering import ConstantField, FastOutput, TextOut
 from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
-from customers.identifiers import normalise_cpf, normalise_email, normalise_phone
+from customers.identifiers import normalise_cpf, normalise_email, normalise_phone, phone_for_lookup
 from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
@@ -65,7 +65,7 @@ class CustomerOut(FastOutput):
 
 
 class CustomerQuery(Input):
-    phone = NormalisedField(normalise_phone, required=False)
+    phone = NormalisedField(phone_for_lookup, required=False)
     email = NormalisedField(normalise_email, required=False)
     name = serializers.CharField(required=False, max_length=200)
     search = serializers.CharField(required=False, max_length=200)

@@ -16,14 +16,35 @@ DEFAULT_REGION = "BR"
 MAX_EMAIL_LENGTH = 254
 
 
-def normalise_phone(raw: str) -> str:
+def _phone_parsed(raw: str) -> phonenumbers.PhoneNumber:
     try:
-        number = phonenumbers.parse(raw, DEFAULT_REGION)
+        return phonenumbers.parse(raw, DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
         raise ValueError("Not a phone number.") from exc
+
+
+_NOT_VALID_PHONE = "Not a valid phone number (use E.164, e.g. +5511987654321)."
+
+
+def normalise_phone(raw: str) -> str:
+    number = _phone_parsed(raw)
     if not phonenumbers.is_valid_number(number):
-        raise ValueError("Not a valid phone number (use E.164, e.g. +5511987654321).")
+        raise ValueError(_NOT_VALID_PHONE)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_for_lookup(raw: str) -> str:
+    """The phone a lookup filter searches for: the E.164 form of a valid number; for a number of a
+    possible length that is not an assigned one (upstream's onboarding check sends ``0000000000``),
+    its digits alone, which no stored phone equals (every stored phone is E.164, ``+`` first), so
+    the lookup finds nobody rather than refusing. What cannot be a phone number at all (letters, too
+    short, too long) is still a ValueError, as in ``normalise_phone``."""
+    number = _phone_parsed(raw)
+    if phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(_NOT_VALID_PHONE)
+    return "".join(ch for ch in raw if ch in "0123456789")
 
 
 def normalise_email(raw: str) -> str:

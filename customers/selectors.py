@@ -5,6 +5,7 @@ from core.db import row_fetch
 from core.errors import NotFound
 from core.ids import is_ksuid
 from core.money import z_format
+from customers.identifiers import NORMALISERS
 from customers.models import Currency, Customer, LedgerEntry
 
 
@@ -20,6 +21,25 @@ def customer_get(*, company: Company, customer_id: str) -> Customer:
         raise NotFound("Customer not found.")
     customer.company = company  # already loaded with the key: no query for customer.company
     return customer
+
+
+def customer_by_reference(*, company: Company, reference: str) -> Customer | None:
+    """The company's customer named by its id, phone or e-mail (in any of the forms
+    ``customers.identifiers`` normalises), as an import file from another system names people;
+    None when nobody, or more than one customer, answers to it."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    query = Q(pk=reference) if is_ksuid(reference) else Q()
+    for field, normalise in NORMALISERS.items():
+        try:
+            query |= Q(**{field: normalise(reference)})
+        except ValueError:
+            continue
+    if not query:
+        return None
+    found = list(Customer.objects.filter(query, company=company)[:2])
+    return found[0] if len(found) == 1 else None
 
 
 def ledger_mismatches() -> list[dict[str, object]]:

@@ -128,6 +128,61 @@ def _tier_follow(customer: Customer, now: datetime) -> None:
     )
 
 
+def points_moved_publish(
+    *,
+    customer: Customer,
+    entry: LedgerEntry,
+    source: str,
+    reference_id: str,
+    coupon_id: str | None = None,
+) -> None:
+    """Emit ``points.earned`` or ``points.spent`` (by the sign of ``entry``) for a points movement
+    just written to the ledger, in the caller's transaction, with the data a points add or a
+    redemption carries: upstream's fields, then this service's own names beside them. Every change
+    of a points balance tells its listeners (webhooks, wallet cards) through here, except points/add,
+    which publishes its own ``points.earned`` of the same shape."""
+    amount = entry.amount
+    at = iso_utc(entry.created_at)
+    if amount > 0:
+        publish(
+            company_id=customer.company_id,
+            event="points.earned",
+            data={
+                "customer_id": customer.pk,
+                "points_added": amount,
+                "new_balance": customer.points_balance,
+                "source": source,
+                "reference_id": reference_id,
+                "awarded_at": at,
+                "amount": amount,
+                "balance_after": customer.points_balance,
+                "reason": entry.reason,
+                "activity_id": entry.pk,
+            },
+        )
+    elif amount < 0:
+        publish(
+            company_id=customer.company_id,
+            event="points.spent",
+            data={
+                "customer_id": customer.pk,
+                "points_spent": -amount,
+                "new_balance": customer.points_balance,
+                "source": source,
+                "reference_id": reference_id,
+                "spent_at": at,
+                "amount": -amount,
+                "balance_after": customer.points_balance,
+                "coupon_id": coupon_id,
+            },
+        )
+
+
+def points_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """The points rows of what ``ledger_post`` wrote (it skips zero movements, so there may be none)."""
+    return [entry for entry in entries if entry.currency == Currency.POINTS]
+
+
 def customer_adjust_balance(
     *, customer_id: str, points: int = 0, z_amount: Decimal | int = 0, reason: str
 ) -> Customer:
@@ -146,7 +201,7 @@ def customer_adjust_balance(
         refusals = adjustment_refusals(customer=customer, points=points, z_micro=z_micro)
         if refusals:
             raise next(iter(refusals.values()))
-        ledger_post(
+        entries = ledger_post(
             customer=customer,
             movements=[
                 Movement(Currency.POINTS, points, EntryKind.ADJUST),
@@ -154,6 +209,11 @@ def customer_adjust_balance(
             ],
             reason=reason,
         )
+        for entry in points_entries(entries):
+            # The adjustment's own ledger row is what it refers to: there is no order or coupon.
+            points_moved_publish(
+                customer=customer, entry=entry, source="admin_adjustment", reference_id=entry.pk
+            )
     return customer
 
 
@@ -191,7 +251,9 @@ def customer_set_balances(
     *, customer_id: str, points: int, z_balance: Decimal | int, reason: str
 ) -> Customer:
     """Bring a customer's balances to the given values (Z$ as a decimal amount) through adjustment
-    entries (demo seeding). Locks the Customer row, like every balance change."""
+    entries (demo seeding). Locks the Customer row, like every balance change. It emits no points
+    event: it sets up a starting state (a demo customer's, a fixture's), which is no news to a partner;
+    an admin's correction of a real customer goes through ``customer_adjust_balance``."""
     z_micro = z_to_micro(z_balance)
     with transaction.atomic():
         customer = customer_lock(customer_id=customer_id)

@@ -9,12 +9,13 @@ class RewardAdmin(admin.ModelAdmin):
         "name",
         "company",
         "points_required",
+        "origin_type",
         "validity_days",
         "total_usages_allowed",
         "quantity_available",
         "quantity_redeemed",
         "is_active",
     )
-    list_filter = ("is_active", "company", "reward_type")
+    list_filter = ("is_active", "company", "reward_type", "origin_type")
     search_fields = ("name", "id")
     readonly_fields = ("id", "quantity_redeemed", "created_at", "updated_at")

@@ -39,6 +39,7 @@ class RewardOut(FastOutput):
     description = serializers.CharField()
     reward_type = serializers.CharField()
     points_required = serializers.IntegerField()
+    origin_type = serializers.CharField()
     monetary_value = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     validity_days = serializers.IntegerField()
     total_usages_allowed = serializers.IntegerField()

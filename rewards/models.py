@@ -27,6 +27,13 @@ class DiscountType(models.TextChoices):
     CONDITIONAL = "conditional"
 
 
+class OriginType(models.TextChoices):
+    """Where a coupon comes from: a reward bought with points, or a marketing reward claimed free."""
+
+    LOYALTY_REWARD = "loyalty_reward", "Loyalty reward (redeemed with points)"
+    MARKETING = "marketing", "Marketing (claimed without points)"
+
+
 class Reward(models.Model):
     """An item of a company's catalog. Redeeming it creates a coupon."""
 
@@ -36,6 +43,12 @@ class Reward(models.Model):
     description = models.TextField(blank=True)
     reward_type = models.CharField(max_length=16, choices=RewardType.choices, default=RewardType.GENERIC)
     points_required = models.IntegerField(default=0)
+    origin_type = models.CharField(
+        max_length=16,
+        choices=OriginType.choices,
+        default=OriginType.LOYALTY_REWARD,
+        help_text="Marketing: claimed without points (0 points required; once per customer unless limited).",
+    )
     validity_days = models.IntegerField(default=30)
     total_usages_allowed = models.IntegerField(default=1, help_text="Uses per coupon (1 = single use).")
     max_redemptions_per_customer = models.IntegerField(
@@ -72,6 +85,14 @@ class Reward(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(points_required__gte=0), name="reward_points_required_gte_0"),
+            models.CheckConstraint(
+                condition=Q(origin_type__in=[o.value for o in OriginType]), name="reward_origin_type_valid"
+            ),
+            # A marketing reward is claimed without points: the rule is the column's, not the form's.
+            models.CheckConstraint(
+                condition=~Q(origin_type=OriginType.MARKETING) | Q(points_required=0),
+                name="reward_marketing_is_free",
+            ),
             models.CheckConstraint(condition=Q(validity_days__gte=1), name="reward_validity_days_gte_1"),
             models.CheckConstraint(
                 condition=Q(total_usages_allowed__gte=1), name="reward_total_usages_gte_1"

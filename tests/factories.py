@@ -21,6 +21,7 @@ class CompanyFactory(factory.django.DjangoModelFactory[Company]):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Restaurant {n}")
+    email = factory.Sequence(lambda n: f"contato{n}@restaurant.example.com")
 
     @factory.post_generation
     def otp_preset(obj: Company, create: bool, extracted: str | None, **kwargs: object) -> None:
@@ -86,6 +87,7 @@ class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
     reward = factory.SubFactory(RewardFactory, company=factory.SelfAttribute("..company"))
     code = factory.Sequence(lambda n: "CZ-" + "".join("23456789ABCDEFGH"[int(d)] for d in f"{n:08d}"))
     status = CouponStatus.ACTIVE
+    origin_type = factory.SelfAttribute("reward.origin_type")
     total_usages_allowed = factory.SelfAttribute("reward.total_usages_allowed")
     remaining_usages = factory.SelfAttribute("total_usages_allowed")
     points_spent = factory.SelfAttribute("reward.points_required")

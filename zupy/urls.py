@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularSwaggerView
@@ -11,7 +13,9 @@ from companies.api import (
 from core import health, observability, problems
 from core.ids import PathIdConverter
 from core.schema import SchemaView
+from coupons.admin import CouponAdmin
 from coupons.api import CouponListView, CouponStatsView, CustomerCouponListView, RedeemView, ValidateView
+from coupons.models import Coupon
 from coupons.selectors import coupons_taken_count
 from customers.api import (
     CustomerDetailView,
@@ -145,6 +149,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", observability.metrics, name="metrics"),
+    path(
+        "admin/coupons/coupon/import-legacy/",
+        admin.site.admin_view(cast(CouponAdmin, admin.site.get_model_admin(Coupon)).import_legacy_view),
+        name="coupons_coupon_import_legacy",
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -74,7 +74,7 @@ def test_admin_shows_a_new_key_once_and_stores_its_digest(admin_client):
 
 def test_admin_company_preset_sets_the_otp_flags(admin_client):
     company = CompanyFactory.create()
-    data = {"name": company.name, "rate_tier": "enterprise", "otp_preset": "strict"}
+    data = {"name": company.name, "email": company.email, "rate_tier": "enterprise", "otp_preset": "strict"}
     response = admin_client.post(f"/admin/companies/company/{company.pk}/change/", data)
     assert response.status_code == 302, response.content
     company = Company.objects.get(pk=company.pk)

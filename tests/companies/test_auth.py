@@ -88,7 +88,8 @@ def test_a_tier_change_in_admin_reaches_cached_keys(company, client):
     assert api.get("/api/v2/rewards/")["X-RateLimit-Limit"] == "60"
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
     client.post(
-        f"/admin/companies/company/{company.pk}/change/", {"name": company.name, "rate_tier": "standard"}
+        f"/admin/companies/company/{company.pk}/change/",
+        {"name": company.name, "email": company.email, "rate_tier": "standard"},
     )
     assert api.get("/api/v2/rewards/")["X-RateLimit-Limit"] == "300"
 

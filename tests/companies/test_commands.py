@@ -23,19 +23,32 @@ def run(*args: str) -> str:
 
 def test_create_company_prints_its_id_with_preset_and_tier():
     company_id = json.loads(
-        run("create_company", "Cantina", "--otp-policy", "relaxed", "--tier", "standard")
+        run(
+            "create_company",
+            "Cantina",
+            "--email",
+            "ola@cantina.example.com",
+            "--otp-policy",
+            "relaxed",
+            "--tier",
+            "standard",
+        )
     )["company_id"]
     company = Company.objects.get(pk=company_id)
     assert (company.name, company.rate_tier, company.otp_preset) == ("Cantina", "standard", "relaxed")
 
 
 def test_new_company_defaults_to_strict_and_free():
-    company = Company.objects.get(pk=json.loads(run("create_company", "Bistro"))["company_id"])
+    company = Company.objects.get(
+        pk=json.loads(run("create_company", "Bistro", "--email", "ola@bistro.example.com"))["company_id"]
+    )
     assert (company.otp_preset, company.rate_tier) == ("strict", "free")
 
 
 def test_create_api_key_prints_a_working_key_once():
-    company_id = json.loads(run("create_company", "Cantina"))["company_id"]
+    company_id = json.loads(run("create_company", "Cantina", "--email", "ola@cantina.example.com"))[
+        "company_id"
+    ]
     out = json.loads(run("create_api_key", company_id, "--read-only"))
     assert out["api_key"].startswith("zupy_pk_")
     assert ApiKey.objects.get(pk=out["api_key_id"]).read_only is True

@@ -31,7 +31,7 @@ def test_company_list_holds_exactly_the_keys_company_with_its_profile(api, compa
         "São Paulo",
     )
     assert (item["active_customers_count"], item["loyalty_programs_count"]) == (1, 1)
-    assert item["email"] == "" and item["logo_uuid"] is None and item["currency"] == "BRL"
+    assert item["email"] == company.email and item["logo_uuid"] is None and item["currency"] == "BRL"
     assert item["slug"].startswith("restaurant-")
 
 
@@ -51,8 +51,12 @@ def test_profile_reads_need_a_key(company, path):
 
 
 def test_every_company_has_exactly_one_program_however_it_is_created():
-    made = [company_create(name="Eos"), CompanyFactory.create(), Company.objects.create(name="Plain")]
-    call_command("create_company", "Cmd", stdout=(out := StringIO()))
+    made = [
+        company_create(name="Eos", email="eos@example.com"),
+        CompanyFactory.create(),
+        Company.objects.create(name="Plain"),
+    ]
+    call_command("create_company", "Cmd", "--email", "cmd@example.com", stdout=(out := StringIO()))
     made.append(Company.objects.get(pk=json.loads(out.getvalue())["company_id"]))
     for company in made:
         program = LoyaltyProgram.objects.get(company=company)

@@ -94,7 +94,7 @@ def test_decimal_z_becomes_exact_micro_units_and_back(database_url, tmp_path):
 
     manage("migrate", "--no-input", "-v", "0")
     manage("migrate", "customers", "0001_initial", "--no-input", "-v", "0")  # the decimal schema
-    company = manage("create_company", "Old data").strip()
+    company = manage("create_company", "Old data", "--email", "ola@old.example.com").strip()
     manage("shell", "-c", INSERT.format(company=company))
 
     manage("migrate", "--no-input", "-v", "0")

@@ -329,7 +329,9 @@ def test_smoke_without_a_code_skips_what_the_otp_policy_guards_and_says_why(
 
 def test_smoke_on_a_strict_company_runs_every_step_with_a_typed_code(first_hour: FirstHour) -> None:
     server = first_hour.server
-    made = server.manage("create_company", "Cantina Estrita")  # strict, the default for a real restaurant
+    made = server.manage(
+        "create_company", "Cantina Estrita", "--email", "ola@cantina.example.com"
+    )  # strict, the default for a real restaurant
     company_id = json.loads(made.stdout)["company_id"]
     key = json.loads(server.manage("create_api_key", company_id, "--format", "root").stdout)["api_key"]
     assert server.manage(

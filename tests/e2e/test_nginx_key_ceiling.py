@@ -29,9 +29,11 @@ def behind_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
     )
     manage_output(env, "migrate", "--no-input", "-v", "0")
-    company_id = json.loads(manage_output(env, "create_company", "Busy", "--tier", "enterprise"))[
-        "company_id"
-    ]
+    company_id = json.loads(
+        manage_output(
+            env, "create_company", "Busy", "--email", "ola@busy.example.com", "--tier", "enterprise"
+        )
+    )["company_id"]
     keys = [json.loads(manage_output(env, "create_api_key", company_id))["api_key"] for _ in range(3)]
     port = free_port()
     server = start_gunicorn(env, port)

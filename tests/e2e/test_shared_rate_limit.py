@@ -25,7 +25,11 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list
         PROMETHEUS_MULTIPROC_DIR=str(data / "metrics"),
     )
     manage_output(env, "migrate", "--no-input", "-v", "0")
-    company_id = json.loads(manage_output(env, "create_company", "Limited", "--tier", "free"))["company_id"]
+    company_id = json.loads(
+        manage_output(
+            env, "create_company", "Limited", "--email", "ola@limited.example.com", "--tier", "free"
+        )
+    )["company_id"]
     key = json.loads(manage_output(env, "create_api_key", company_id))["api_key"]
     ports = [free_port(), free_port()]
     procs = [start_gunicorn(env, port) for port in ports]

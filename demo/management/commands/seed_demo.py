@@ -81,7 +81,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             name = f"Demo Restaurant ({preset})"
             company = Company.objects.filter(name=name).first() or company_create(
-                name=name, otp_preset=preset, rate_tier=RateTier.ENTERPRISE
+                name=name, email="contato@demo.example.com", otp_preset=preset, rate_tier=RateTier.ENTERPRISE
             )
             program = company.loyalty_program
             if program.points_name != DEMO_POINTS_NAME:
