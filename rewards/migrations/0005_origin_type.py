@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                     ("marketing", "Marketing (claimed without points)"),
                 ],
                 default="loyalty_reward",
-                help_text="Marketing: claimed without points (0 points required, once per customer unless a limit is set).",
+                help_text="Marketing: claimed without points (0 points required; once per customer unless limited).",
                 max_length=16,
             ),
         ),
