@@ -13,11 +13,16 @@ from otp.services import otp_request, otp_verify
 
 class RequestOtpIn(Input):
     identifier = serializers.CharField(max_length=254, help_text="Phone (+55…), e-mail or CPF.")
+    channel = serializers.ChoiceField(
+        choices=["whatsapp", "sms"],
+        required=False,
+        help_text="For a phone (or a CPF's phone): whatsapp (the default) or sms, where offered.",
+    )
 
 
 class RequestOtpOut(serializers.Serializer):
     status = serializers.CharField(default="sent")
-    channel = serializers.CharField()
+    channel = serializers.CharField(help_text="The channel that delivered the code: whatsapp, sms or email.")
     expires_in = serializers.IntegerField()
 
 
@@ -28,7 +33,11 @@ class RequestOtpView(ApiView):
     def post(self, request: Request) -> Response:
         body = RequestOtpIn(data=json_object(request))
         body.is_valid(raise_exception=True)
-        sent = otp_request(company=partner_of(request).company, identifier=body.validated_data["identifier"])
+        sent = otp_request(
+            company=partner_of(request).company,
+            identifier=body.validated_data["identifier"],
+            channel=body.validated_data.get("channel"),
+        )
         return Response(RequestOtpOut(sent).data)
 
 

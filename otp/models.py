@@ -12,8 +12,14 @@ SESSION_TTL = timedelta(minutes=30)
 
 
 class Channel(models.TextChoices):
-    WHATSAPP = "whatsapp", "WhatsApp / SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    SMS = "sms", "SMS"
     EMAIL = "email", "E-mail"
+
+
+# The channels a code can be asked for on a phone; e-mail is what an e-mail identifier gets, and the
+# fallback when a phone channel fails.
+PHONE_CHANNELS = (Channel.WHATSAPP, Channel.SMS)
 
 
 class OtpChallenge(models.Model):

@@ -78,5 +78,9 @@ class HttpGatewaySender:
             raise DeliveryFailed(f"gateway answered {status}")
 
 
+def sender_configured(channel: str) -> bool:
+    return bool(settings.OTP_SENDERS.get(channel))
+
+
 def sender_for(channel: str) -> Sender:
     return import_string(settings.OTP_SENDERS[channel])()

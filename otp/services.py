@@ -18,8 +18,16 @@ from customers.models import Customer
 from customers.services import customer_find_or_create
 from otp.errors import OtpAttemptsExceeded, OtpInvalid
 from otp.lock_objects import otp_challenge_lock
-from otp.models import CODE_TTL, SESSION_TTL, Channel, OtpChallenge, OtpSession, session_token_digest
-from otp.senders import DeliveryFailed, sender_for
+from otp.models import (
+    CODE_TTL,
+    PHONE_CHANNELS,
+    SESSION_TTL,
+    Channel,
+    OtpChallenge,
+    OtpSession,
+    session_token_digest,
+)
+from otp.senders import DeliveryFailed, sender_configured, sender_for
 
 MAX_ATTEMPTS = 5
 
@@ -78,19 +86,35 @@ class OtpSent:
     expires_in: int
 
 
-def otp_request(*, company: Company, identifier: str) -> OtpSent:
-    """Issue a 6-digit code for ``identifier``, send it, and answer with the send's outcome.
+def otp_request(*, company: Company, identifier: str, channel: str | None = None) -> OtpSent:
+    """Issue a 6-digit code for ``identifier``, send it, and answer with the channel that delivered it.
+
+    ``channel`` chooses the phone channel (``whatsapp``, the default, or ``sms``); a channel with no
+    sender in ``OTP_SENDERS`` is refused before anything is counted or stored. When the phone send
+    fails and the customer has an e-mail, the code goes to that e-mail instead (the guide's
+    fallback) and the answer says ``email``.
 
     Counted per identifier, per customer (whichever of their identifiers is used) and per company.
 
     A new request replaces the pending code. The code is stored (committed, when this is not called
     inside a transaction of the caller's) and then sent here, before this returns: the answer is
-    the send's. If delivery fails, the pending code is removed and the caller gets 503: no code is
-    left behind that the customer never received. Called inside a transaction, the code is sent
-    before that transaction commits; the answer is still the send's, and a caller that then rolls
-    back leaves the customer a code that verifies as not pending (they ask for another).
+    the send's. If delivery fails on every channel tried, the pending code is removed and the caller
+    gets 503: no code is left behind that the customer never received. Called inside a transaction,
+    the code is sent before that transaction commits; the answer is still the send's, and a caller
+    that then rolls back leaves the customer a code that verifies as not pending (they ask for another).
     """
     ident = identifier_parse(identifier)
+    phone_channel = Channel(channel) if channel else Channel.WHATSAPP
+    if channel is not None and ident.kind == "email":
+        raise ValidationFailed(
+            f"A code by {channel} needs a phone number or CPF as the identifier.",
+            errors=[{"field": "channel", "detail": "Only for a phone number or CPF."}],
+        )
+    if not sender_configured(phone_channel):
+        raise ValidationFailed(
+            f"Codes by {phone_channel} are not offered by this service.",
+            errors=[{"field": "channel", "detail": f"No sender is configured for {phone_channel}."}],
+        )
     customer = (
         Customer.objects.filter(company=company, **{ident.kind: ident.value}).only("phone", "email").first()
     )
@@ -100,31 +124,41 @@ def otp_request(*, company: Company, identifier: str) -> OtpSent:
         # a budget of their own (three times the codes for one person in one window).
         _count_request(f"{company.pk}:customer:{customer.pk}", settings.OTP_REQUESTS_PER_CUSTOMER)
     _count_request(f"{company.pk}:company", settings.OTP_REQUESTS_PER_COMPANY)
-    destination, channel = ident.value, Channel.EMAIL if ident.kind == "email" else Channel.WHATSAPP
+    destination, send_channel = ident.value, Channel.EMAIL if ident.kind == "email" else phone_channel
     if ident.kind == "cpf":
         # A CPF cannot receive a message: send to the phone (or e-mail) of the customer who has it.
         if customer is None or not (customer.phone or customer.email):
             raise NotFound("No customer with this CPF to send a code to.")
         destination = customer.phone or customer.email or ""
-        channel = Channel.WHATSAPP if customer.phone else Channel.EMAIL
+        send_channel = phone_channel if customer.phone else Channel.EMAIL
+    attempts = [(send_channel, destination)]
+    if send_channel in PHONE_CHANNELS and customer is not None and customer.email:
+        attempts.append((Channel.EMAIL, customer.email))
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         OtpChallenge.objects.filter(company=company, identifier=ident.value).delete()
         challenge = OtpChallenge(
-            company=company, identifier=ident.value, channel=channel, expires_at=timezone.now() + CODE_TTL
+            company=company,
+            identifier=ident.value,
+            channel=send_channel,
+            expires_at=timezone.now() + CODE_TTL,
         )
         challenge.code_digest = _code_digest(challenge.id, code)
         challenge.save(force_insert=True)
     # Sent here, not in transaction.on_commit: inside a caller's transaction that would run only
     # when the caller commits, after this had already answered as if the code were sent.
-    try:
-        sender_for(channel).send(
-            channel=channel, destination=destination, code=code, company_name=company.name
-        )
-    except DeliveryFailed as exc:
-        OtpChallenge.objects.filter(pk=challenge.pk).delete()
-        raise ServiceUnavailable("The code could not be delivered. Try again shortly.") from exc
-    return OtpSent(channel=channel, expires_in=int(CODE_TTL.total_seconds()))
+    failure: DeliveryFailed | None = None
+    for used, to in attempts:
+        try:
+            sender_for(used).send(channel=used, destination=to, code=code, company_name=company.name)
+        except DeliveryFailed as exc:
+            failure = exc
+            continue
+        if used != send_channel:
+            OtpChallenge.objects.filter(pk=challenge.pk).update(channel=used)
+        return OtpSent(channel=used, expires_in=int(CODE_TTL.total_seconds()))
+    OtpChallenge.objects.filter(pk=challenge.pk).delete()
+    raise ServiceUnavailable("The code could not be delivered. Try again shortly.") from failure
 
 
 @dataclass(frozen=True)

@@ -327,11 +327,14 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1
 
 # --- OTP ------------------------------------------------------------------------------------
 # Which sender delivers each channel: ConsoleSender (logs "OTP for <masked>: <code>"), EmailSender
-# (Django's e-mail), HttpGatewaySender (WhatsApp/SMS gateway at OTP_GATEWAY_URL).
+# (Django's e-mail), HttpGatewaySender (WhatsApp/SMS gateway at OTP_GATEWAY_URL). SMS is offered only
+# when OTP_SMS_SENDER names a sender (empty: `channel: sms` is refused).
 OTP_SENDERS = {
     "whatsapp": env.str("OTP_PHONE_SENDER", default="otp.senders.ConsoleSender"),
     "email": env.str("OTP_EMAIL_SENDER", default="otp.senders.EmailSender"),
 }
+if OTP_SMS_SENDER := env.str("OTP_SMS_SENDER", default=""):
+    OTP_SENDERS["sms"] = OTP_SMS_SENDER
 OTP_GATEWAY_URL = env.str("OTP_GATEWAY_URL", default="")
 OTP_GATEWAY_TOKEN = env.str("OTP_GATEWAY_TOKEN", default="")
 OTP_GATEWAY_TIMEOUT = env.float("OTP_GATEWAY_TIMEOUT", default=5.0)
