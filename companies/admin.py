@@ -161,7 +161,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class LoyaltyProgramAdmin(admin.ModelAdmin):
     """One program per company, created with it: edited here, never added or deleted."""
 
-    list_display = ("name", "company", "points_name", "tiers_enabled", "status")
+    list_display = ("name", "company", "points_name", "tiers_enabled", "z_bonus_per_point", "status")
     search_fields = ("name", "slug", "company__name")
     readonly_fields = ("id", "company", "created_at", "updated_at")
 

@@ -6,11 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.text import slugify
 
 from core.ids import new_id
+from core.money import Z_BONUS_PER_POINT_MAX, z_to_micro
 from core.rendering import ResponseFormat
 
 
@@ -183,6 +185,13 @@ class LoyaltyProgram(models.Model):
         max_digits=10, decimal_places=2, default=Decimal("1.00"), help_text="Points per currency unit spent."
     )
     minimum_points_redemption = models.PositiveIntegerField(default=0)
+    z_bonus_per_point = models.DecimalField(
+        max_digits=10,
+        decimal_places=6,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Z_BONUS_PER_POINT_MAX)],
+        help_text="Z$ per point earned (points/add, integration orders), set by Zupy ops; 0: none.",
+    )
     is_public = models.BooleanField(default=False)
     tiers_enabled = models.BooleanField(default=False)
     tier_definitions = models.JSONField(
@@ -204,10 +213,18 @@ class LoyaltyProgram(models.Model):
             models.CheckConstraint(
                 condition=Q(points_per_currency__gte=0), name="program_points_per_currency_gte_0"
             ),
+            models.CheckConstraint(
+                condition=Q(z_bonus_per_point__gte=0, z_bonus_per_point__lte=Z_BONUS_PER_POINT_MAX),
+                name="program_z_bonus_per_point_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def z_bonus_micro(self, points: int) -> int:
+        """The Z$ bonus for ``points`` awarded, in micro-Z$: exact, since the rate has 6 places."""
+        return points * z_to_micro(self.z_bonus_per_point)
 
     def clean(self) -> None:
         try:

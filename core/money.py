@@ -25,6 +25,9 @@ Z_MICRO_MAX = 10**18  # any Z$ balance or ledger amount: 10^12 Z$ (int64 max is 
 # gives back points already spent, is held only by POINTS_MAX).
 POINTS_BALANCE_MAX = 10**9
 POINTS_PER_ADD_MAX = 10**6  # one award through points/add
+# A program's Z$ bonus per point awarded (companies.LoyaltyProgram.z_bonus_per_point): with the
+# largest award it is 10^9 Z$, far inside Z_MICRO_MAX.
+Z_BONUS_PER_POINT_MAX = Decimal(1000)
 
 
 class ZAmountInvalid(ValidationFailed):

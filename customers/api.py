@@ -13,7 +13,7 @@ from core.pagination import PageQuery, paginate
 from core.rendering import ConstantField, FastOutput, TextOut
 from core.views import IDEMPOTENCY_KEY, OTP_SESSION, ApiView, WriteView
 from customers.identifiers import normalise_cpf, normalise_email, normalise_phone, phone_for_lookup
-from customers.models import Customer, EntryKind, LedgerEntry, Segment, Tier
+from customers.models import Currency, Customer, EntryKind, LedgerEntry, Segment, Tier
 from customers.selectors import customer_get, customer_list, points_history
 from customers.services import customer_enrol, points_add
 
@@ -205,23 +205,47 @@ ACTIVITY_TYPES = {
 }
 
 
+Z_BONUS_ACTIVITY = ("earn_zupys", "Z$ bonus earned")
+
+
 class PointsHistoryOut(FastOutput):
+    """A points row, or a Z$ bonus row (``earn_zupys``): no points moved there, so its points
+    balances are null and ``z_amount`` says what was credited; a points row's ``z_amount`` is null."""
+
     id = serializers.CharField()
     activity_type = serializers.SerializerMethodField()
     activity_type_display = serializers.SerializerMethodField()
-    points_amount = serializers.IntegerField(source="amount")
+    points_amount = serializers.SerializerMethodField()
     description = serializers.CharField(source="reason")
-    balance_before = serializers.IntegerField()
-    balance_after = serializers.IntegerField()
+    balance_before = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+    z_amount = serializers.SerializerMethodField()
     coupon_id = serializers.CharField(allow_null=True)
     activity_date = serializers.DateTimeField(source="created_at")
     created_at = serializers.DateTimeField()
 
+    def _activity(self, entry: LedgerEntry) -> tuple[str, str]:
+        if entry.currency == Currency.Z:
+            return Z_BONUS_ACTIVITY
+        return ACTIVITY_TYPES[EntryKind(entry.kind)]
+
     def get_activity_type(self, entry: LedgerEntry) -> str:
-        return ACTIVITY_TYPES[EntryKind(entry.kind)][0]
+        return self._activity(entry)[0]
 
     def get_activity_type_display(self, entry: LedgerEntry) -> str:
-        return ACTIVITY_TYPES[EntryKind(entry.kind)][1]
+        return self._activity(entry)[1]
+
+    def get_points_amount(self, entry: LedgerEntry) -> int:
+        return 0 if entry.currency == Currency.Z else entry.amount
+
+    def get_balance_before(self, entry: LedgerEntry) -> int | None:
+        return None if entry.currency == Currency.Z else entry.balance_before
+
+    def get_balance_after(self, entry: LedgerEntry) -> int | None:
+        return None if entry.currency == Currency.Z else entry.balance_after
+
+    def get_z_amount(self, entry: LedgerEntry) -> str | None:
+        return z_format(entry.amount) if entry.currency == Currency.Z else None
 
 
 class PointsHistoryView(ApiView):

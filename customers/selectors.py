@@ -6,7 +6,7 @@ from core.errors import NotFound
 from core.ids import is_ksuid
 from core.money import z_format
 from customers.identifiers import NORMALISERS
-from customers.models import Currency, Customer, LedgerEntry
+from customers.models import Currency, Customer, EntryKind, LedgerEntry
 
 
 def customer_get(*, company: Company, customer_id: str) -> Customer:
@@ -111,4 +111,8 @@ def customer_list(
 
 
 def points_history(*, customer: Customer) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(customer=customer, currency=Currency.POINTS)
+    """Every change of points, and the Z$ bonuses earned with points (Z$ spent or adjusted are not
+    points activity)."""
+    return LedgerEntry.objects.filter(
+        Q(currency=Currency.POINTS) | Q(currency=Currency.Z, kind=EntryKind.EARN), customer=customer
+    )

@@ -135,12 +135,13 @@ def points_moved_publish(
     source: str,
     reference_id: str,
     coupon_id: str | None = None,
+    z_bonus: int = 0,
 ) -> None:
     """Emit ``points.earned`` or ``points.spent`` (by the sign of ``entry``) for a points movement
     just written to the ledger, in the caller's transaction, with the data a points add or a
     redemption carries: upstream's fields, then this service's own names beside them. Every change
-    of a points balance tells its listeners (webhooks, wallet cards) through here, except points/add,
-    which publishes its own ``points.earned`` of the same shape."""
+    of a points balance tells its listeners (webhooks, wallet cards) through here. ``z_bonus`` is the
+    program's Z$ bonus (micro-Z$) credited with earned points: only points/add credits one."""
     amount = entry.amount
     at = iso_utc(entry.created_at)
     if amount > 0:
@@ -158,6 +159,7 @@ def points_moved_publish(
                 "balance_after": customer.points_balance,
                 "reason": entry.reason,
                 "activity_id": entry.pk,
+                "z_bonus": z_format(z_bonus),
             },
         )
     elif amount < 0:
@@ -396,37 +398,45 @@ def points_add(
 
     ``source`` and ``reference_id`` are what the ``points.earned`` event says about where the points
     came from: the partner API's points/add by default (its reference the ledger entry), or a
-    partner integration's order (``integration:<slug>``, ``<slug>:<order id>``)."""
+    partner integration's order (``integration:<slug>``, ``<slug>:<order id>``).
+
+    The program's Z$ bonus (``LoyaltyProgram.z_bonus_per_point``, set by ops) is credited to the Z$
+    balance in the same lock and transaction, right after the points: a ledger entry of its own
+    (currency Z$, kind earn) that points history shows as ``earn_zupys``."""
     with transaction.atomic():
         customer = customer_lock(company_id=company.pk, customer_id=customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it
-        (entry,) = ledger_post(
+        z_bonus = _z_bonus(company, amount)
+        # The points first, then the program's Z$ bonus, in one posting: both or neither.
+        entry, *_ = ledger_post(
             customer=customer,
-            movements=[Movement(Currency.POINTS, amount, EntryKind.EARN)],
+            movements=[
+                Movement(Currency.POINTS, amount, EntryKind.EARN),
+                Movement(Currency.Z, z_bonus, EntryKind.EARN),
+            ],
             reason=reason,
             api_key=api_key,
         )
-        publish(
-            company_id=company.pk,
-            event="points.earned",
-            data={
-                "customer_id": customer.pk,
-                "points_added": amount,
-                "new_balance": customer.points_balance,
-                "source": source,
-                # By default the points-history entry of this award (the add's activity_id).
-                "reference_id": reference_id or entry.pk,
-                "awarded_at": iso_utc(entry.created_at),
-                # This service's own names, kept beside upstream's for receivers written to them.
-                "amount": amount,
-                "balance_after": customer.points_balance,
-                "reason": reason,
-                "activity_id": entry.pk,
-            },
+        points_moved_publish(
+            customer=customer,
+            entry=entry,
+            source=source,
+            # By default the points-history entry of this award (the add's activity_id).
+            reference_id=reference_id or entry.pk,
+            z_bonus=z_bonus,
         )
     return entry
+
+
+def _z_bonus(company: Company, points: int) -> int:
+    """The Z$ bonus (micro-Z$) the company's program credits for ``points`` awarded."""
+    try:
+        program = company.loyalty_program
+    except LoyaltyProgram.DoesNotExist:
+        return 0
+    return program.z_bonus_micro(points)
 
 
 def customer_segments_refresh(*, now: datetime | None = None, chunk_size: int = 2000) -> int:

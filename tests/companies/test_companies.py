@@ -140,6 +140,7 @@ def test_the_program_is_edited_in_the_admin(client, company):
         "point_expiration_days": "365",
         "points_per_currency": "2.50",
         "minimum_points_redemption": "100",
+        "z_bonus_per_point": "0.25",
         "tiers_enabled": "on",
         "tier_definitions": '[{"name": "silver", "min_points": 0}, {"name": "vip", "min_points": 9000}]',
         "status": "published",
@@ -148,6 +149,7 @@ def test_the_program_is_edited_in_the_admin(client, company):
     assert client.post(page, data).status_code == 302
     program.refresh_from_db()
     assert (program.points_name, program.tier_for(9000)) == ("estrelas", "vip")
+    assert program.z_bonus_micro(4) == 1_000_000
     refused = client.post(page, data | {"tier_definitions": '[{"name": "vip", "min_points": -5}]'})
     assert refused.status_code == 200  # the form again, with its error
     assert client.get("/admin/companies/loyaltyprogram/add/").status_code == 403
