@@ -136,6 +136,7 @@ class ValidateOut(FastOutput):
 
 
 class ValidateView(WriteView):
+    takes_body = False
     """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
 
     @extend_schema(
