@@ -136,8 +136,9 @@ class ValidateOut(FastOutput):
 
 
 class ValidateView(WriteView):
-    takes_body = False
     """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
+
+    takes_body = False
 
     @extend_schema(
         operation_id="coupons_validate",

@@ -178,3 +178,22 @@ def test_the_inbound_partner_webhook_stays_json_only(api):
         "POST", "/api/v2/webhooks/integrations/repediu/", "orders=1", content_type=FORM
     )
     assert_problem(response, 415, "unsupported-media-type")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"--nope\r\n", "multipart/form-data"),  # no boundary
+        (b"garbage", f"{MULTIPART_CONTENT}"),
+        (b"amount=1&" * 1200, FORM),  # past Django's DATA_UPLOAD_MAX_NUMBER_FIELDS
+    ],
+    ids=["no-boundary", "not-multipart", "too-many-fields"],
+)
+def test_a_malformed_form_is_a_4xx_problem_and_writes_nothing(api, customer, body, content_type):
+    before = LedgerEntry.objects.count()
+    response = api.client.generic(
+        "POST", f"/api/v2/customers/{customer.pk}/points/add/", body, content_type=content_type
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert LedgerEntry.objects.count() == before
