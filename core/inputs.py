@@ -1,5 +1,5 @@
-"""Reading what a partner sends: the request's size bounds, the JSON body, integers in query strings,
-and the input fields the API's serializers share."""
+"""Reading what a partner sends: the request's size bounds, the body (JSON, or a form where upstream
+declares one), integers in query strings, and the input fields the API's serializers share."""
 
 import io
 import re
@@ -137,6 +137,46 @@ class JSONParser(parsers.JSONParser):
         return super().parse(io.BytesIO(raw), media_type, parser_context)
 
 
+class FormBody(dict[str, Any]):
+    """A form body's fields (urlencoded or multipart), one value per key, or a list for a key sent more
+    than once. Its own type so that ``Input`` knows to check the keys against the operation's fields and
+    to read a form's text as the JSON values those fields take."""
+
+
+def _form_body(data: QueryDict) -> FormBody:
+    return FormBody((key, values[0] if len(values) == 1 else values) for key, values in data.lists())
+
+
+class FormParser(parsers.FormParser):
+    """application/x-www-form-urlencoded, which upstream declares for its writes."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return _form_body(super().parse(stream, media_type, parser_context))
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """multipart/form-data, which upstream declares for its writes. No operation takes a file: a body
+    that carries one is refused rather than read without it."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        parsed = super().parse(stream, media_type, parser_context)
+        if parsed.files:
+            names = ", ".join(sorted(parsed.files)[:5])
+            raise ParseError(f"No operation takes a file; send {names} as a plain field, or as JSON.")
+        return _form_body(parsed.data)
+
+
+class FormKeysUnknown(UnsupportedMediaType):
+    """A form body whose keys are not the operation's fields: most often JSON sent without a
+    Content-Type (``curl -d '{"use_z_tokens": true}'``), which arrives as a form with one key that is
+    the JSON text. Reading it as a form would drop every option in it, so it is the same 415 as a body
+    of a type the API does not read."""
+
+    def __init__(self, media_type: str, unknown: list[str]) -> None:
+        super().__init__(media_type)
+        self.unknown_keys = unknown
+
+
 def json_object(request: Request) -> dict[str, Any]:
     """The request body, which must be a JSON object (an empty body counts as ``{}``).
 
@@ -165,8 +205,14 @@ def _is_blank(value: object) -> bool:
 # ``?customer_id=``). A field that declares ``allow_blank`` takes ``""`` as a value of its own
 # (``"webhook_url": ""`` turns webhooks off). A required field stays required: ``""`` there is a 422, as
 # is any amount that is not a number.
+#
+# A form body (``FormBody``) must name only the operation's fields, else it is a 415 (see
+# ``FormKeysUnknown``); its text values are read as JSON would give them: "true"/"false" for a boolean,
+# a key sent once for a list field is a list of one, a key sent twice for any other field is a 422.
 class Input(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, FormBody):
+            data = self._from_form(data)
         if isinstance(data, Mapping):
             blank = {
                 name
@@ -178,6 +224,26 @@ class Input(serializers.Serializer):
             if blank:
                 data = _without(data, blank)
         return super().to_internal_value(data)
+
+    def _from_form(self, data: FormBody) -> dict[str, Any]:
+        unknown = sorted(key for key in data if key not in self.fields)
+        if unknown:
+            raise FormKeysUnknown("form", unknown)
+        values: dict[str, Any] = {}
+        repeated: dict[str, list[str]] = {}
+        for name, value in data.items():
+            field = self.fields[name]
+            if isinstance(field, serializers.ListField | serializers.MultipleChoiceField):
+                values[name] = value if isinstance(value, list) else [value]
+            elif isinstance(value, list):
+                repeated[name] = ["Given more than once; send one value."]
+            elif isinstance(field, serializers.BooleanField) and value.strip().lower() in ("true", "false"):
+                values[name] = value.strip().lower() == "true"
+            else:
+                values[name] = value
+        if repeated:
+            raise serializers.ValidationError(repeated)
+        return values
 
 
 def _without(data: Mapping[str, Any], names: set[str]) -> Mapping[str, Any]:

@@ -88,8 +88,11 @@ BAD_HOST_DETAIL = (
 )
 
 
-def unsupported_media_detail(content_type: str) -> str:
+def unsupported_media_detail(content_type: str, unknown_keys: list[str] | None = None) -> str:
     sent = f'The body was sent as "{content_type[:100]}"' if content_type else "The body has no Content-Type"
+    if unknown_keys:
+        keys = ", ".join(f'"{key[:60]}"' for key in unknown_keys[:3])
+        sent += f" with keys that are not this operation's fields ({keys})"
     return f"{sent}; send it as JSON with Content-Type: application/json."
 
 
@@ -191,7 +194,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return _answer(401, instance, {"WWW-Authenticate": WWW_AUTHENTICATE})
     if isinstance(exc, drf.UnsupportedMediaType):
         sent = getattr(request, "content_type", "") or ""
-        return _answer(415, instance, detail=unsupported_media_detail(sent))
+        unknown = getattr(exc, "unknown_keys", None)  # core.inputs.FormKeysUnknown
+        return _answer(415, instance, detail=unsupported_media_detail(sent, unknown))
     if isinstance(exc, drf.Throttled):
         wait = exc.wait  # type: ignore[attr-defined]  # DRF's Throttled sets it in __init__; the stubs omit it
         if wait is not None:

@@ -143,7 +143,7 @@ ERRORS = {
     "405": "Method not allowed.",
     "409": "Conflict (coupon used, expired or cancelled; Idempotency-Key in flight).",
     "413": "Body too large.",
-    "415": "Body is not application/json.",
+    "415": "Body is neither JSON nor a form of the operation's fields.",
     "422": "Invalid input or a domain refusal (see code).",
     "429": "Rate limit exceeded (see Retry-After).",
     "500": "Unexpected error.",

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.idempotency import HEADER, check_key, idempotent, request_fingerprint
+from core.inputs import FormBody, FormKeysUnknown
 
 
 class RateLimitHeaders:
@@ -79,7 +80,11 @@ def idempotent_post(post: Handler) -> Handler:
 
 class WriteView(ApiView):
     """Base of every view with a state-changing POST: a subclass's ``post`` is wrapped with
-    ``idempotent_post`` when the class is made."""
+    ``idempotent_post`` when the class is made. ``takes_body = False`` for an operation without
+    fields: a form body with any key is refused there, as one with keys that are not an operation's
+    fields is refused by ``core.inputs.Input``."""
+
+    takes_body = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,7 +99,8 @@ class WriteView(ApiView):
             # and malformed JSON a 400 for every write alike, never silently ignored. The raw bytes
             # are read first and kept, so the Idempotency-Key fingerprint can still read them.
             request.body  # noqa: B018
-            request.data  # noqa: B018
+            if request.data and isinstance(request.data, FormBody) and not self.takes_body:
+                raise FormKeysUnknown("form", sorted(request.data))
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(

@@ -138,6 +138,8 @@ class ValidateOut(FastOutput):
 class ValidateView(WriteView):
     """POST /api/v2/customers/{id}/coupons/{coupon_id}/validate/ — empty body; id or code, any case."""
 
+    takes_body = False
+
     @extend_schema(
         operation_id="coupons_validate",
         request=None,

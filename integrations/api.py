@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from companies.auth import partner_of
+from core.inputs import JSONParser
 from core.views import IDEMPOTENCY_KEY, WriteView
 from integrations.errors import NotOrders
 from integrations.selectors import integration_enabled
@@ -23,6 +24,8 @@ class InboundOrdersView(WriteView):
 
     # Its own per-key budget, higher than the key's (companies.auth): batches of sales arrive in bursts.
     rate_limit_scope = "inbound"
+    # The batch is stored as the partner sent it, to be read in its integration's JSON format.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="webhooks_integration_receive",

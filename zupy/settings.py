@@ -254,7 +254,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["companies.auth.HasApiKey", "companies.auth.KeyCanWrite"],
     "DEFAULT_THROTTLE_CLASSES": ["companies.auth.TierRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["core.rendering.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["core.inputs.JSONParser"],
+    # Upstream declares both form types for its writes; core.inputs.Input checks a form's keys.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.inputs.JSONParser",
+        "core.inputs.FormParser",
+        "core.inputs.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.rendering.JsonOnlyNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

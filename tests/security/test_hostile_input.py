@@ -46,7 +46,7 @@ def test_a_body_over_the_limit_is_413(api, world):
     ("content_type", "body", "status", "slug"),
     [
         ("text/plain", "amount=1", 415, "unsupported-media-type"),
-        ("application/x-www-form-urlencoded", "amount=1", 415, "unsupported-media-type"),
+        ("application/x-www-form-urlencoded", '{"amount": 1}', 415, "unsupported-media-type"),
         ("application/json", "{not json", 400, "validation-error"),
         ("application/json", "[1, 2]", 422, "validation-error"),
         ("application/json", '"just a string"', 422, "validation-error"),

@@ -1,0 +1,200 @@
+"""Form bodies (application/x-www-form-urlencoded and multipart/form-data), which upstream declares for
+its writes: read with the same validation as JSON; a form whose keys are not the operation's fields (JSON
+sent without a Content-Type) stays a 415; a file part is refused."""
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+from coupons.models import Coupon, CouponStatus
+from customers.models import Customer, LedgerEntry
+from tests.conftest import Api, assert_problem
+from tests.factories import CouponFactory, CustomerFactory, RewardFactory
+from tests.wallet.fake_platforms import install_fake_platforms
+from wallet.models import WalletNotification
+
+pytestmark = pytest.mark.django_db
+
+FORM = "application/x-www-form-urlencoded"
+FORMATS = ["urlencoded", "multipart"]
+
+
+def post_form(api: Api, path: str, fields: Any, how: str) -> Any:
+    """``fields`` a dict, or a list of pairs for a key sent more than once."""
+    if how == "urlencoded":
+        return api.client.generic("POST", path, urlencode(fields, doseq=True), content_type=FORM)
+    pairs = fields.items() if isinstance(fields, dict) else fields
+    grouped: dict[str, Any] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    body = encode_multipart(BOUNDARY, {k: v[0] if len(v) == 1 else v for k, v in grouped.items()})
+    # Django's generic() sends bytes as they are; djangorestframework-stubs says str only.
+    return api.client.generic("POST", path, body, content_type=MULTIPART_CONTENT)  # type: ignore[arg-type]
+
+
+def redeem_path(customer: Customer, reward_id: str) -> str:
+    return f"/api/v2/customers/{customer.pk}/rewards/{reward_id}/redeem/"
+
+
+# --- Read as JSON would be --------------------------------------------------------------------------
+@pytest.mark.parametrize("how", FORMATS)
+@pytest.mark.parametrize("sent", ["true", "True", "TRUE"])
+def test_a_form_redeem_keeps_its_z_flag(api, company, how, sent):
+    customer = CustomerFactory.create(company=company, points=450, z=Decimal("1150"))
+    reward = RewardFactory.create(company=company, points_required=500)
+    response = post_form(api, redeem_path(customer, reward.pk), {"use_z_tokens": sent}, how)
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["z_tokens_used"] == "60.000000"
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_redeem_with_false_spends_no_z_and_yes_is_422(api, company, how):
+    customer = CustomerFactory.create(company=company, points=450, z=Decimal("1150"))
+    reward = RewardFactory.create(company=company, points_required=500)
+    path = redeem_path(customer, reward.pk)
+    # Without Z$ the points fall short: the flag was read as false, not dropped.
+    short = post_form(api, path, {"use_z_tokens": "false"}, how)
+    assert_problem(short, 422, "validation-error", "insufficient_points")
+    problem = assert_problem(post_form(api, path, {"use_z_tokens": "yes"}, how), 422, "validation-error")
+    assert [error["field"] for error in problem["errors"]] == ["use_z_tokens"]
+    assert not Coupon.objects.filter(customer=customer).exists()
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_points_add_reads_its_amount_as_json_does(api, customer, how):
+    path = f"/api/v2/customers/{customer.pk}/points/add/"
+    response = post_form(api, path, {"amount": "1", "reason": "balcão"}, how)
+    assert response.status_code == 200, response.content
+    assert (response.json()["data"]["amount"], response.json()["data"]["reason"]) == (1, "balcão")
+    before = LedgerEntry.objects.count()
+    for bad in ("1.5", "um", "", "٣"):
+        problem = assert_problem(post_form(api, path, {"amount": bad}, how), 422, "validation-error")
+        assert [error["field"] for error in problem["errors"]] == ["amount"]
+    assert LedgerEntry.objects.count() == before
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_key_sent_twice_is_422_not_one_of_them(api, customer, how):
+    path = f"/api/v2/customers/{customer.pk}/points/add/"
+    before = LedgerEntry.objects.count()
+    problem = assert_problem(
+        post_form(api, path, [("amount", "1"), ("amount", "900")], how), 422, "validation-error"
+    )
+    assert problem["errors"] == [{"field": "amount", "detail": "Given more than once; send one value."}]
+    assert LedgerEntry.objects.count() == before
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_enrolment_with_blank_optionals_is_the_collections_enrolment(api, how):
+    fields = {"phone": "+5511987654321", "name": "Maria Silva", "email": "", "cpf": ""}
+    created = post_form(api, "/api/v2/customers/", fields, how)
+    assert created.status_code == 201, created.content
+    again = post_form(api, "/api/v2/customers/", fields, how)
+    assert again.status_code == 200, again.content
+    assert again.json()["data"]["matched_on"] == "phone"
+    problem = assert_problem(
+        post_form(api, "/api/v2/customers/", {"phone": "12"}, how), 422, "validation-error"
+    )
+    assert [error["field"] for error in problem["errors"]] == ["phone"]
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_validate_with_no_fields_validates(api, customer, how):
+    coupon = CouponFactory.create(customer=customer)
+    path = f"/api/v2/customers/{customer.pk}/coupons/{coupon.pk}/validate/"
+    response = post_form(api, path, {}, how)
+    assert response.status_code == 200, response.content
+    coupon.refresh_from_db()
+    assert coupon.status == CouponStatus.USED
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_validate_with_a_key_is_415(api, customer, how):
+    coupon = CouponFactory.create(customer=customer)
+    path = f"/api/v2/customers/{customer.pk}/coupons/{coupon.pk}/validate/"
+    body = assert_problem(post_form(api, path, {"code": coupon.code}, how), 415, "unsupported-media-type")
+    assert '"code"' in body["detail"]
+    coupon.refresh_from_db()
+    assert coupon.status != CouponStatus.USED
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_wallet_notification_is_accepted_and_checked(api, customer, monkeypatch, how):
+    install_fake_platforms(monkeypatch)
+    api.post("/api/v2/wallet/passes/loyalty/", {"customer_id": customer.pk, "platform": "apple"})
+    fields = {"customer_id": customer.pk, "type": "POINTS_UPDATE", "message": "Você ganhou 50 pontos! 🎉"}
+    response = post_form(api, "/api/v2/wallet/notifications/", fields, how)
+    assert response.status_code == 202, response.content
+    assert WalletNotification.objects.get().message == fields["message"]
+    fields["message"] = "ding\u0007"
+    problem = assert_problem(
+        post_form(api, "/api/v2/wallet/notifications/", fields, how), 422, "validation-error"
+    )
+    assert [error["field"] for error in problem["errors"]] == ["message"]
+    assert WalletNotification.objects.count() == 1
+
+
+# --- Refused ----------------------------------------------------------------------------------------
+def test_json_sent_as_curl_d_sends_it_is_415_and_redeems_nothing(api, company):
+    # curl -d '{"use_z_tokens": true}' without -H: a form whose one key is the JSON text.
+    customer = CustomerFactory.create(company=company, points=600, z=Decimal("1150"))
+    reward = RewardFactory.create(company=company, points_required=500)
+    response = api.client.generic(
+        "POST", redeem_path(customer, reward.pk), '{"use_z_tokens": true}', content_type=FORM
+    )
+    body = assert_problem(response, 415, "unsupported-media-type")
+    assert body["detail"] == (
+        f'The body was sent as "{FORM}" with keys that are not this operation\'s fields '
+        '("{"use_z_tokens": true}"); send it as JSON with Content-Type: application/json.'
+    )
+    assert not Coupon.objects.filter(customer=customer).exists()
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_with_any_key_not_a_field_is_415(api, customer, how):
+    path = f"/api/v2/customers/{customer.pk}/points/add/"
+    before = LedgerEntry.objects.count()
+    response = post_form(api, path, {"amount": "5", "amout": "5"}, how)
+    body = assert_problem(response, 415, "unsupported-media-type")
+    assert '"amout"' in body["detail"]
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_multipart_file_part_is_refused(api, customer):
+    before = LedgerEntry.objects.count()
+    path = f"/api/v2/customers/{customer.pk}/points/add/"
+    body = encode_multipart(BOUNDARY, {"amount": "5", "reason": SimpleUploadedFile("r.txt", b"x")})
+    response = api.client.generic("POST", path, body, content_type=MULTIPART_CONTENT)
+    problem = assert_problem(response, 400, "validation-error", "malformed_body")
+    assert "reason" in problem["detail"]
+    assert LedgerEntry.objects.count() == before
+
+
+def test_the_inbound_partner_webhook_stays_json_only(api):
+    response = api.client.generic(
+        "POST", "/api/v2/webhooks/integrations/repediu/", "orders=1", content_type=FORM
+    )
+    assert_problem(response, 415, "unsupported-media-type")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"--nope\r\n", "multipart/form-data"),  # no boundary
+        (b"garbage", f"{MULTIPART_CONTENT}"),
+        (b"amount=1&" * 1200, FORM),  # past Django's DATA_UPLOAD_MAX_NUMBER_FIELDS
+    ],
+    ids=["no-boundary", "not-multipart", "too-many-fields"],
+)
+def test_a_malformed_form_is_a_4xx_problem_and_writes_nothing(api, customer, body, content_type):
+    before = LedgerEntry.objects.count()
+    response = api.client.generic(
+        "POST", f"/api/v2/customers/{customer.pk}/points/add/", body, content_type=content_type
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert LedgerEntry.objects.count() == before
