@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import UnsupportedMediaType
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 from companies.auth import partner_of
 from core.inputs import JSONParser
 from core.views import IDEMPOTENCY_KEY, WriteView
-from integrations.errors import NotOrders
+from integrations.errors import NotOrders, TooManyOrders
 from integrations.selectors import integration_enabled
 from integrations.services import inbound_receive
 
@@ -51,6 +52,13 @@ class InboundOrdersView(WriteView):
         data: Any = request.data
         if not isinstance(data, list | dict):
             raise NotOrders()
+        if isinstance(data, list) and not data:
+            raise NotOrders("The body is an empty array: there are no orders in it.")
+        if isinstance(data, list) and len(data) > settings.INTEGRATION_MAX_ORDERS_PER_BODY:
+            raise TooManyOrders(
+                f"{len(data)} orders in one body; at most {settings.INTEGRATION_MAX_ORDERS_PER_BODY}. "
+                "Send them in smaller bodies."
+            )
         try:
             request.body.decode("utf-8")
         except UnicodeDecodeError as exc:

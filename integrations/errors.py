@@ -17,3 +17,11 @@ class NotOrders(DomainError):
     status, slug, title = http(400)[:3]
     code = "not_orders"
     default_detail = "The body must be a JSON array of orders or one order object."
+
+
+class TooManyOrders(DomainError):
+    """More orders in one body than one batch takes: each order is a row and a credit."""
+
+    status, slug, title = http(413)[:3]
+    code = "too_many_orders"
+    default_detail = "Too many orders in one body; send them in smaller bodies."

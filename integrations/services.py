@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from companies.models import Company
 from core.errors import DomainError
+from core.money import POINTS_PER_ADD_MAX
 from core.outbox import error_text, outbox_claim
 from customers.identifiers import NORMALISERS
 from customers.services import customer_find_or_create, points_add
@@ -207,11 +208,17 @@ def _order_process(*, batch: InboundBatch, position: int, item: object) -> None:
     if points < 1:
         _record(batch, position, Outcome.SKIPPED, f"The total {order.amount} earns no points.", **known)
         return
+    if points > POINTS_PER_ADD_MAX:
+        # The bound of one points/add: an order is one award, and may not move more than the API may.
+        reason = f"The total {order.amount} earns {points} points: one award is at most {POINTS_PER_ADD_MAX}."
+        _record(batch, position, Outcome.FAILED, reason, **known)
+        return
     try:
-        customer = customer_find_or_create(
-            company=batch.company, full_name=order.name[:150], **identifiers
-        ).customer
+        # One transaction for the customer and the credit: an order that fails enrols nobody.
         with transaction.atomic():
+            customer = customer_find_or_create(
+                company=batch.company, full_name=order.name[:150], **identifiers
+            ).customer
             outcome = OrderOutcome(
                 company_id=batch.company_id,
                 integration=integration,

@@ -305,6 +305,8 @@ ZUPY_MAX_BODY_BYTES = env.int("ZUPY_MAX_BODY_BYTES", default=64 * 1024)
 ZUPY_MAX_ADMIN_BODY_BYTES = env.int("ZUPY_MAX_ADMIN_BODY_BYTES", default=4 * 1024 * 1024)
 # ...and the inbound partner webhook's, whose batches of orders are larger (nginx's 1 MB is the ceiling).
 ZUPY_MAX_INBOUND_BODY_BYTES = env.int("ZUPY_MAX_INBOUND_BODY_BYTES", default=1024 * 1024)
+# Orders one inbound body may carry (each is a row and a credit); more: 413 too_many_orders.
+INTEGRATION_MAX_ORDERS_PER_BODY = env.int("INTEGRATION_MAX_ORDERS_PER_BODY", default=1000)
 
 # Seconds an API-key lookup stays cached (no query for authentication within it).
 API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)

@@ -301,3 +301,40 @@ def test_the_same_sale_in_two_bodies_processed_by_two_workers_at_once_credits_on
     assert counts == {Outcome.CREDITED: 5, Outcome.DUPLICATE: 5}
     assert [balance(shop, f"+55119{n:08d}") for n in range(1, 6)] == [10] * 5
     assert set(InboundBatch.objects.values_list("status", flat=True)) == {BatchStatus.PROCESSED}
+
+
+def test_an_empty_array_and_more_orders_than_a_body_takes_are_refused_and_nothing_is_stored(
+    settings, partner, repediu
+):
+    assert_problem(partner.post(REPEDIU, []), 400, "validation-error", "not_orders")
+    settings.INTEGRATION_MAX_ORDERS_PER_BODY = 5
+    problem = assert_problem(partner.post(REPEDIU, [1] * 6), 413, "payload-too-large", "too_many_orders")
+    assert "at most 5" in problem["detail"]
+    assert not InboundBatch.objects.exists()
+    assert partner.post(REPEDIU, [sale(n, "+5511987654321", "1.00") for n in range(5)]).status_code == 200
+
+
+def test_an_order_past_one_awards_bound_fails_and_enrols_nobody(shop, partner, repediu):
+    # points/add refuses more than 1,000,000 at once; an order is one award and is held to it.
+    body = [sale("E7", "+5511955556666", "9999999"), sale("E8", "+5511977778888", "1000000")]
+    assert partner.post(REPEDIU, body).status_code == 200
+    worker_once()
+    outcomes = {o.order_id: o for o in OrderOutcome.objects.all()}
+    assert outcomes["E7"].outcome == Outcome.FAILED and "at most 1000000" in outcomes["E7"].reason
+    assert not Customer.objects.filter(company=shop, phone="+5511955556666").exists()
+    assert balance(shop, "+5511977778888") == 1_000_000
+
+
+def test_an_order_whose_credit_fails_enrols_nobody(monkeypatch, shop, partner, repediu):
+    from core.errors import ValidationFailed
+    from integrations import services
+
+    def refuse(**kwargs: Any) -> Any:
+        raise ValidationFailed("refused for the test")
+
+    monkeypatch.setattr(services, "points_add", refuse)
+    assert partner.post(REPEDIU, [sale("H2", None, "10.00", Email="fresh@example.com")]).status_code == 200
+    worker_once()
+    (outcome,) = OrderOutcome.objects.all()
+    assert (outcome.outcome, outcome.reason) == (Outcome.FAILED, "refused for the test")
+    assert not Customer.objects.filter(company=shop, email="fresh@example.com").exists()
