@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "webhooks",
     "wallet",
     "integrations",
+    "oauth2_provider",  # OpenDelivery's OAuth2 client_credentials (docs/opendelivery.md)
+    "opendelivery",
     "demo",  # seed_demo, which builds with every app above
 ]
 
@@ -468,3 +470,20 @@ LOGGING = {
     # a device token in it) would only repeat it.
     "loggers": {"django.request": {"level": "ERROR"}, "httpx": {"level": "WARNING"}},
 }
+
+
+# --- OpenDelivery (docs/opendelivery.md) ---------------------------------------------------------------
+# django-oauth-toolkit issues the client_credentials tokens: secrets kept as digests, no refresh tokens.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"od.crm": "Customer and loyalty operations", "od.all": "Every operation this server serves"},
+    "DEFAULT_SCOPES": ["od.crm"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OPENDELIVERY_TOKEN_SECONDS", default=3600),
+}
+# This server's participant identity (the manifest's appId, X-App-Id on every event).
+OPENDELIVERY_APP_ID = env.str("OPENDELIVERY_APP_ID", default="00000000-0000-4000-8000-000000000000")
+# Its models as Django's swappable-model machinery (and its migrations) name them.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
