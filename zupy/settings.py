@@ -481,6 +481,23 @@ OAUTH2_PROVIDER = {
     # The client's own row decides: a disabled client does not authenticate; a token gets the
     # client's scopes only.
     "OAUTH2_VALIDATOR_CLASS": "opendelivery.auth.OdOAuth2Validator",
+    # RFC 9700 (the OAuth 2.0 security BCP) throughout: tokens stored as digests, never taken from a
+    # query string; the flows we do not serve (implicit, password, redirects) held to their strict form.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "PKCE_REQUIRED": True,
 }
 # This server's participant identity (the manifest's appId, X-App-Id on every event).
 OPENDELIVERY_APP_ID = env.str("OPENDELIVERY_APP_ID", default="00000000-0000-4000-8000-000000000000")
