@@ -163,6 +163,11 @@ def _undocumented(operation: str, status: int, body: Any) -> set[Deviation]:
     }
 
 
+def error_deviations(body: Any) -> set[Deviation]:
+    """How an error body differs from the Customer document's ``ErrorResponse``."""
+    return _undocumented("error", 400, body)
+
+
 def deviations(
     method: str, path_template: str, status: int, body: Any, content_type: str = "application/json"
 ) -> set[Deviation]:
