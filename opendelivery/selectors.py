@@ -14,6 +14,7 @@ from coupons.models import Coupon
 from coupons.selectors import coupon_list
 from customers.models import Currency, Customer, LedgerEntry
 from customers.selectors import customer_get, customer_list, points_history
+from opendelivery.serializers import COUPON_STATUS_FILTERS
 from rewards.models import Reward
 from rewards.selectors import available_q, reward_catalog
 
@@ -51,6 +52,18 @@ def od_customers(
     return customers.order_by("id")
 
 
+def od_accounts(*, company: Company, customer_id: str, program_id: str | None = None) -> list[Customer]:
+    """``listCustomerLoyaltyAccounts``: the customer's one account, or none when ``program_id``
+    names another program than the company's. Another company's customer is 404."""
+    customer = customer_get(company=company, customer_id=customer_id)
+    return [customer] if _in_program(company, program_id) else []
+
+
+def _in_program(company: Company, program_id: str | None) -> bool:
+    """Whether a ``programId`` filter keeps the company's rows: absent, or its one program's id."""
+    return program_id is None or program_id == od_program(company=company).pk
+
+
 def od_account_get(*, company: Company, account_id: str) -> Customer:
     """The loyalty account ``account_id`` names: the customer's own (one account per customer, in
     the company's one program). Another company's is 404, as one that does not exist."""
@@ -73,18 +86,27 @@ def od_transactions(
     return entries.order_by("-id")
 
 
-def od_rewards(*, company: Company, now: datetime) -> QuerySet[Reward]:
+def od_rewards(*, company: Company, now: datetime, program_id: str | None = None) -> QuerySet[Reward]:
     """The catalog a customer may redeem from now (``rewards.selectors.available_q``), oldest first."""
-    return reward_catalog(company=company, now=now).filter(available_q(now)).order_by("id")
+    rewards = reward_catalog(company=company, now=now).filter(available_q(now)).order_by("id")
+    return rewards if _in_program(company, program_id) else rewards.none()
 
 
 def od_coupons(
-    *, company: Company, now: datetime, customer_id: str | None = None, status: str | None = None
+    *,
+    company: Company,
+    now: datetime,
+    program_id: str | None = None,
+    customer_id: str | None = None,
+    status: str | None = None,
 ) -> QuerySet[Coupon]:
-    """The company's coupons, newest first, optionally one customer's, optionally in one status as
-    ``coupons.selectors.status_q`` reads it (our status names). With the reward's fields the
-    mapping shows, in the same statement."""
-    coupons = coupon_list(company=company, now=now, customer_id=customer_id, status=status)
+    """The company's coupons, newest first, optionally one customer's, optionally in one status of
+    the standard's (``COUPON_STATUS_FILTERS``: ours as ``coupons.selectors.status_q`` reads it;
+    ``applied`` is none). With the reward's fields the mapping shows, in the same statement."""
+    ours = COUPON_STATUS_FILTERS[status] if status is not None else None
+    coupons = coupon_list(company=company, now=now, customer_id=customer_id, status=ours)
+    if not _in_program(company, program_id) or (status is not None and ours is None):
+        coupons = coupons.none()
     return coupons.only(
         "id",
         "code",

@@ -233,8 +233,10 @@ def test_coupons_map_effective_status_and_filter_by_customer_and_status(django_a
     assert rendered[-1]["code"] == available.code
     assert rendered[-1]["metadata"]["rewardName"] == available.reward.name
     assert list(selectors.od_coupons(company=company, now=now, customer_id=bia.id)) == [cancelled]
-    assert list(selectors.od_coupons(company=company, now=now, status=CouponStatus.EXPIRED)) == [lapsed]
-    assert list(selectors.od_coupons(company=company, now=now, customer_id=ana.id, status="active")) == [
+    assert list(selectors.od_coupons(company=company, now=now, status="applied")) == []
+    assert list(selectors.od_coupons(company=company, now=now, program_id="another")) == []
+    assert list(selectors.od_coupons(company=company, now=now, status="expired")) == [lapsed]
+    assert list(selectors.od_coupons(company=company, now=now, customer_id=ana.id, status="available")) == [
         available
     ]
 
