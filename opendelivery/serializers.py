@@ -1,6 +1,6 @@
 """Our models in the standard's schemas (``customer.openapi.yaml``, components): Customer,
-LoyaltyProgram, LoyaltyAccount, LoyaltyTransaction, LoyaltyReward, LoyaltyCoupon and the paged list
-around them. The tables below are the mapping docs/opendelivery.md writes down.
+LoyaltyProgram, LoyaltyAccount, LoyaltyTransaction, LoyaltyReward, LoyaltyCoupon. The tables below
+are the mapping docs/opendelivery.md writes down.
 
 The schemas declare no field nullable, so an optional field we have no value for is left out, never
 ``null``; the same holds inside ``metadata``. Timestamps are ISO 8601 in UTC (``core.timefmt``);
@@ -10,7 +10,7 @@ Context every serializer reads: ``merchant_id`` (the link's, the merchant the re
 ``program`` (the company's one LoyaltyProgram), ``now`` (statuses that depend on the clock) and
 ``currency`` (the company's ISO 4217 code)."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -77,11 +77,6 @@ def cents(amount: Decimal | None) -> int | None:
 def _present(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` without the keys that have no value."""
     return {key: value for key, value in values.items() if value is not None}
-
-
-def list_response(items: Iterable[Any], *, page: int, page_size: int, total: int) -> dict[str, Any]:
-    """The standard's paged list (``*ListResponse``): ``{items, page, pageSize, total}``."""
-    return {"items": list(items), "page": page, "pageSize": page_size, "total": total}
 
 
 class OdOutput(FastOutput):
