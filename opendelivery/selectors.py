@@ -1,10 +1,17 @@
-"""The OpenDelivery reads: the apps' own selectors (customers, catalog, coupons, programs), narrowed
-to what each operation of the standard returns. No rule is restated here: what "available" means for
-a reward or a coupon, how identifiers are normalised and matched, stay in their apps; this module
-picks and orders rows and loads what the mapping (``opendelivery.serializers``) reads, so a page
-costs a bounded number of statements whatever it holds."""
+"""Reads of the OpenDelivery surface.
+
+The surface's own tables: a token's client, a client's links and merchants.
+
+The Customer capability's reads: the apps' own selectors (customers, catalog, coupons, programs),
+narrowed to what each operation of the standard returns. No rule is restated here: what "available"
+means for a reward or a coupon, how identifiers are normalised and matched, stay in their apps; this
+module picks and orders rows and loads what the mapping (``opendelivery.serializers``) reads, so a
+page costs a bounded number of statements whatever it holds."""
+
+from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -14,9 +21,53 @@ from coupons.models import Coupon
 from coupons.selectors import coupon_list
 from customers.models import Currency, Customer, LedgerEntry
 from customers.selectors import customer_get, customer_list, points_history
+from opendelivery.models import OdClient, OdMerchant, OdMerchantLink
 from opendelivery.serializers import COUPON_STATUS_FILTERS
 from rewards.models import Reward
 from rewards.selectors import available_q, reward_catalog
+
+
+def od_client_of_application(application: Any) -> OdClient | None:
+    """The OdClient behind a django-oauth-toolkit application (None for an application without one)."""
+    if application is None:
+        return None
+    try:
+        client: OdClient = application.od_client
+    except OdClient.DoesNotExist:
+        return None
+    return client
+
+
+def od_link_of(client: OdClient, *, merchant_id: str | None = None) -> OdMerchantLink | None:
+    """The client's enabled link under ``merchant_id`` (a by_merchant client: its one link)."""
+    links = OdMerchantLink.objects.select_related("company").filter(client=client, enabled=True)
+    if merchant_id is not None:
+        links = links.filter(merchant_id=merchant_id)
+    return links.order_by("created_at").first()
+
+
+def od_links_reachable(client: OdClient, *, merchant_id: str | None = None) -> QuerySet[OdMerchantLink]:
+    """The merchants a client reaches (its enabled links), oldest link first."""
+    links = OdMerchantLink.objects.select_related("company", "company__od_merchant").filter(
+        client=client, enabled=True
+    )
+    if merchant_id is not None:
+        links = links.filter(merchant_id=merchant_id)
+    return links.order_by("created_at", "id")
+
+
+def od_merchant_of(company_id: str) -> OdMerchant | None:
+    return OdMerchant.objects.filter(company_id=company_id).first()
+
+
+def od_client_by_ref(ref: str) -> OdClient | None:
+    """A client by its OAuth2 client_id, or by its own id."""
+    return (
+        OdClient.objects.filter(application__client_id=ref).first() or OdClient.objects.filter(pk=ref).first()
+    )
+
+
+# --- The Customer capability's reads ------------------------------------------------------------
 
 
 def od_program(*, company: Company) -> LoyaltyProgram:
