@@ -10,7 +10,7 @@ Context every serializer reads: ``merchant_id`` (the link's, the merchant the re
 ``program`` (the company's one LoyaltyProgram), ``now`` (statuses that depend on the clock) and
 ``currency`` (the company's ISO 4217 code)."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -77,6 +77,13 @@ def cents(amount: Decimal | None) -> int | None:
 def _present(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` without the keys that have no value."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def rendered(
+    output: type[FastOutput], rows: Iterable[Any], context: dict[str, Any] | None = None
+) -> list[Any]:
+    """``rows`` through ``output``, as the list of a response's ``items``."""
+    return list(output(rows, many=True, context=context or {}).data)
 
 
 class OdOutput(FastOutput):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -163,6 +164,11 @@ def _undocumented(operation: str, status: int, body: Any) -> set[Deviation]:
     }
 
 
+def _origin_and_base(server: str) -> tuple[str, str]:
+    parts = urlsplit(server)
+    return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+
+
 def deviations(
     method: str, path_template: str, status: int, body: Any, content_type: str = "application/json"
 ) -> set[Deviation]:
@@ -174,7 +180,10 @@ def deviations(
     doc = document_of(template)
     operation = operation_id(doc, method, template)
     path = re.sub(r"\{[^}]+\}", "x", template)
-    request = MockRequest(doc.server, method.lower(), path, path_pattern=template)
+    # The server URL's path (the Customer document's ``/od/v2``) prefixes every path: openapi-core
+    # finds the server from the host and the full path.
+    origin, base = _origin_and_base(doc.server)
+    request = MockRequest(origin, method.lower(), base + path, path_pattern=base + template)
     data = b"" if body is None else json.dumps(body).encode()
     response = MockResponse(data, status, content_type=content_type)
     return {
