@@ -1,0 +1,71 @@
+"""Redemptions at once, each in its own connection: funds for N give exactly N accepted and N
+coupons, the rest 409 at acceptance; the same request sent at once is one redemption; two workers
+at once issue each redemption once."""
+
+from collections.abc import Callable
+
+import pytest
+from django.core.management import call_command
+
+from core.errors import DomainError
+from coupons.models import Coupon
+from opendelivery.models import OdRedemption, RedemptionStatus
+from opendelivery.redemptions import od_redemption_request, od_redemptions_process_due
+from tests.conftest import run_together
+from tests.factories import CustomerFactory, RewardFactory
+from tests.opendelivery.redeem_rows import od_client_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def outcome(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except DomainError as exc:
+        return f"{exc.status} {exc.code}"
+    return "202"
+
+
+def test_ten_at_once_with_funds_for_three_accept_three_and_issue_three_coupons():
+    customer = CustomerFactory.create(points=600)
+    reward = RewardFactory.create(company=customer.company, points_required=200)
+    client = od_client_of(customer.company)
+
+    def redeem() -> str:
+        return outcome(
+            lambda: od_redemption_request(
+                client=client, company=customer.company, account_id=customer.pk, reward_id=reward.pk
+            )
+        )
+
+    assert sorted(run_together(10, redeem)) == ["202"] * 3 + ["409 insufficient_points"] * 7
+    assert sum(run_together(2, od_redemptions_process_due)) == 3, "two workers, each redemption once"
+    assert Coupon.objects.filter(customer=customer).count() == 3
+    assert OdRedemption.objects.filter(status=RedemptionStatus.ISSUED).count() == 3
+    customer.refresh_from_db()
+    assert customer.points_balance == 0
+    call_command("ledger_check")
+
+
+def test_the_same_request_ten_times_at_once_is_one_redemption():
+    customer = CustomerFactory.create(points=1000)
+    reward = RewardFactory.create(company=customer.company, points_required=100)
+    client = od_client_of(customer.company)
+
+    def redeem(key: str | None, order: str) -> str:
+        accepted = od_redemption_request(
+            client=client,
+            company=customer.company,
+            account_id=customer.pk,
+            reward_id=reward.pk,
+            idempotency_key=key,
+            related_order_id=order,
+        )
+        return str(accepted.pk)
+
+    assert len(set(run_together(10, lambda: redeem("retry-1", "")))) == 1
+    assert len(set(run_together(10, lambda: redeem(None, "order-1")))) == 1
+    assert OdRedemption.objects.count() == 2
+    od_redemptions_process_due()
+    assert Coupon.objects.count() == 2
+    call_command("ledger_check")
