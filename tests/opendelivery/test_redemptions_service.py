@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from core.errors import DomainError
+from core.events import published
 from coupons.models import Coupon
 from coupons.services import coupon_redeem
 from customers.models import LedgerEntry
@@ -190,3 +191,29 @@ def test_a_retry_reaches_only_its_own_client_and_company(customer):
         first.pk,
         second.pk,
     }
+
+
+def test_the_reward_redeemed_event_can_name_its_correlation_id_while_it_is_published(client, customer):
+    """A subscriber to ``reward.redeemed`` runs inside coupon_redeem, before the coupon is recorded
+    on the redemption: it finds the correlationId all the same."""
+    reward = RewardFactory.create(company=customer.company, points_required=100)
+    accepted = request(client, customer, reward)
+    seen: list[object] = []
+
+    def subscriber(*, event: str, data: dict[str, object], **kwargs: object) -> None:
+        if event == "reward.redeemed":
+            seen.append(od_redemption_correlation(coupon_id=str(data["coupon_id"])))
+
+    published.connect(subscriber)
+    try:
+        od_redemptions_process_due()
+        coupon_redeem(
+            company=customer.company,
+            customer_id=customer.pk,
+            reward_id=reward.pk,
+            use_z_tokens=False,
+            api_key=None,
+        )
+    finally:
+        published.disconnect(subscriber)
+    assert seen == [accepted.pk, None], "a redemption on /api/v2 has none"
