@@ -322,3 +322,12 @@ class JsonBooleanField(serializers.BooleanField):
             return data
         self.fail("invalid", input=data)
         raise AssertionError("unreachable")
+
+
+class JsonStringField(serializers.CharField):
+    """A body field: a JSON string, nothing else (DRF's CharField takes 12 as "12")."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
