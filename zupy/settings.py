@@ -478,6 +478,9 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"od.crm": "Customer and loyalty operations", "od.all": "Every operation this server serves"},
     "DEFAULT_SCOPES": ["od.crm"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OPENDELIVERY_TOKEN_SECONDS", default=3600),
+    # The client's own row decides: a disabled client does not authenticate; a token gets the
+    # client's scopes only.
+    "OAUTH2_VALIDATOR_CLASS": "opendelivery.auth.OdOAuth2Validator",
 }
 # This server's participant identity (the manifest's appId, X-App-Id on every event).
 OPENDELIVERY_APP_ID = env.str("OPENDELIVERY_APP_ID", default="00000000-0000-4000-8000-000000000000")
