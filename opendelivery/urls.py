@@ -7,6 +7,7 @@ from django.http import HttpResponseBase
 from django.urls import URLPattern, path
 
 from opendelivery.api_merchants import MerchantListView
+from opendelivery.api_redemptions import CouponUseView, RedemptionView
 from opendelivery.api_token import TokenView
 
 
@@ -19,4 +20,7 @@ urlpatterns: list[URLPattern] = [
     # --- Credentials and merchants ----------------------------------------------------------------
     *od_route("oauth/token", TokenView.as_view(), "od-token"),
     *od_route("merchants", MerchantListView.as_view(), "od-merchant-list"),
+    # --- Redemptions and coupon use ---------------------------------------------------------------
+    *od_route("loyalty/redemptions", RedemptionView.as_view(), "od-redemption-create"),
+    *od_route("loyalty/coupons/<str:coupon_ref>/use", CouponUseView.as_view(), "od-coupon-use"),
 ]
