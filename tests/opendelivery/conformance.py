@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -174,7 +175,12 @@ def deviations(
     doc = document_of(template)
     operation = operation_id(doc, method, template)
     path = re.sub(r"\{[^}]+\}", "x", template)
-    request = MockRequest(doc.server, method.lower(), path, path_pattern=template)
+    # openapi-core joins the pattern to host_url as a URL (an absolute path replaces the server's own
+    # path, /od/v2 in the Customer document): the server's path goes in front of the pattern instead.
+    server = urlsplit(doc.server)
+    prefix = server.path.rstrip("/")
+    host = f"{server.scheme}://{server.netloc}"
+    request = MockRequest(host, method.lower(), prefix + path, path_pattern=prefix + template)
     data = b"" if body is None else json.dumps(body).encode()
     response = MockResponse(data, status, content_type=content_type)
     return {
