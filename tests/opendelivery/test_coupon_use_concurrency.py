@@ -43,7 +43,7 @@ def test_ten_orders_at_once_for_a_single_use_coupon_use_it_once():
                 related_order_id=f"o-{next(orders)}",
             )
         except DomainError as exc:
-            return f"{exc.status} {exc.code}"
+            return f"{exc.status} {str(exc.code).lower()}"
         return "200"
 
     assert sorted(run_together(10, use)) == ["200"] + ["409 coupon_used"] * 9

@@ -27,7 +27,7 @@ def outcome(call: Callable[[], object]) -> str:
     try:
         call()
     except DomainError as exc:
-        return f"{exc.status} {exc.code}"
+        return f"{exc.status} {str(exc.code).lower()}"
     return "202"
 
 

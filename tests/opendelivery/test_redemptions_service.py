@@ -40,7 +40,7 @@ def request(client, customer, reward, **extra):
 def refusal_code(call: Callable[[], object]) -> str:
     with pytest.raises(DomainError) as caught:
         call()
-    return f"{caught.value.status} {caught.value.code}"
+    return f"{caught.value.status} {str(caught.value.code).lower()}"
 
 
 @pytest.fixture
