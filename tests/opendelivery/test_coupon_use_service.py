@@ -83,3 +83,11 @@ def test_expired_cancelled_unknown_and_foreign_coupons_are_refused(client, coupo
             use(client, ref)
     assert company.pk != foreign.company_id
     assert OdCouponUse.objects.count() == 0
+
+
+def test_a_company_that_asks_otp_for_coupon_use_refuses_it_with_409(client, coupon):
+    company = coupon.company
+    company.require_otp_for_coupon_usage, company.trust_partner_validation = True, False
+    company.save()
+    assert refusal(lambda: use(client, coupon.pk, "o")) == "409 otp_required"
+    assert OdCouponUse.objects.count() == 0
