@@ -4,11 +4,10 @@
 from typing import Any
 
 from django.utils import timezone
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.inputs import AsciiIntegerField, Input, JsonStringField, json_object
+from core.inputs import AsciiIntegerField, Input, JsonObjectField, JsonStringField, json_object
 from core.timefmt import iso_utc
 from opendelivery.auth import od_caller
 from opendelivery.redemptions import od_coupon, od_coupon_use, od_redemption_request
@@ -25,7 +24,7 @@ class RedemptionIn(Input):
     rewardId = JsonStringField(max_length=100)
     quantity = AsciiIntegerField(required=False, default=1)
     relatedOrderId = JsonStringField(required=False, default="", max_length=ORDER_ID_MAX)
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = JsonObjectField(required=False, default=dict)
 
 
 class RedemptionView(OdView):

@@ -79,7 +79,7 @@ def test_unknown_and_foreign_coupons_are_404(api):
 
 
 def test_a_bad_body_is_400_and_no_token_401(api, coupon):
-    for body in ({"relatedOrderId": 12}, {"relatedOrderId": "x" * 101}, ["o"]):
+    for body in ({"relatedOrderId": 12}, {"relatedOrderId": "x" * 101}, {"relatedOrderId": "o\x00"}, ["o"]):
         response, answer = use(api, coupon.pk, body)
         assert response.status_code == 400, answer
     response, answer = use(OdApi(None), coupon.pk, {"relatedOrderId": "o"})

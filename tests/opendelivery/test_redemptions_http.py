@@ -69,6 +69,13 @@ def test_a_redemption_is_accepted_with_202_and_issued_by_the_worker(api, custome
         ({"accountId": "{customer}", "rewardId": "{reward}", "quantity": True}, "VALIDATION_ERROR"),
         ({"accountId": "{customer}", "rewardId": "{reward}", "metadata": []}, "VALIDATION_ERROR"),
         (
+            {"accountId": "{customer}", "rewardId": "{reward}", "metadata": {"a": ["\x00"]}},
+            "VALIDATION_ERROR",
+        ),
+        ({"accountId": "{customer}", "rewardId": "{reward}", "metadata": {"\x00": 1}}, "VALIDATION_ERROR"),
+        ({"accountId": "{customer}\x00", "rewardId": "{reward}"}, "VALIDATION_ERROR"),
+        ({"accountId": "{customer}", "rewardId": "{reward}", "relatedOrderId": "o\x00"}, "VALIDATION_ERROR"),
+        (
             {"accountId": "{customer}", "rewardId": "{reward}", "relatedOrderId": "x" * 101},
             "VALIDATION_ERROR",
         ),
