@@ -162,3 +162,10 @@ def test_a_by_app_client_redeems_for_the_merchant_it_names_only(od_api, od_clien
         "merchant A has no such account"
     )
     assert OdRedemption.objects.get().company_id == second.pk
+
+
+def test_the_manifest_declares_both_operations_as_served():
+    manifest = OdApi(None).get("/.well-known/opendelivery").json()
+    customer = manifest["capabilities"]["customer"]
+    assert {"createLoyaltyRedemption", "useLoyaltyCoupon"} <= set(customer["supportedOperations"])
+    assert not {"createLoyaltyRedemption", "useLoyaltyCoupon"} & set(customer["unsupportedOperations"])
