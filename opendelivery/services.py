@@ -36,7 +36,8 @@ def _clean_scopes(scopes: str) -> str:
     return " ".join(sorted(set(chosen)))
 
 
-def _clean_merchant_id(merchant_id: str) -> str:
+def od_merchant_id_clean(merchant_id: str) -> str:
+    """A merchantId as stored: stripped, 1 to 100 printable characters (400 otherwise)."""
     value = merchant_id.strip()
     if not value or len(value) > MERCHANT_ID_MAX or not value.isprintable():
         raise OdBadRequest(
@@ -79,7 +80,7 @@ def od_client_create(
         )
         if company is not None:
             merchant = od_merchant_ensure(company=company)
-            _link(client, company, _clean_merchant_id(merchant_id or str(merchant.external_code)))
+            _link(client, company, od_merchant_id_clean(merchant_id or str(merchant.external_code)))
     return client, secret
 
 
@@ -100,7 +101,7 @@ def od_merchant_link(*, client: OdClient, company: Company, merchant_id: str) ->
 
     Locks the client's row, so that two links made at once for one client are checked in turn (the
     unique constraints refuse a repeated company or merchantId either way)."""
-    merchant_id = _clean_merchant_id(merchant_id)
+    merchant_id = od_merchant_id_clean(merchant_id)
     with transaction.atomic():
         locked = OdClient.objects.select_for_update().get(pk=client.pk)
         if locked.kind != ClientKind.BY_APP:
