@@ -250,7 +250,8 @@ def od_order_created(*, company: Company, event: CustomerEvent) -> OrderOutcome:
     The cents are currency units times 100; the merchant's ``points_per_unit`` and ``rounding``
     make them points. Recorded with nothing awarded (and answered as accepted): a customer named
     by a document or not at all, a merchant without a rate, a total that earns no points or more
-    than one award may, a balance at its cap. Only an award finds or enrols the customer.
+    than one award may, a suspended (inactive) customer, a balance at its cap. Only an order that
+    earns points finds or enrols its customer.
 
     Takes no lock before the order's row: inserting it is what decides between 20 identical events
     (the ``od_order_once`` unique index holds the others until the first commits, then refuses
@@ -291,6 +292,11 @@ def od_order_created(*, company: Company, event: CustomerEvent) -> OrderOutcome:
                 return OrderOutcome(order=order, duplicate=False)
             customer = customer_find_or_create(company=company, **identifiers).customer
             order.customer = customer
+            if not customer.is_active:
+                # The standard's SUSPENDED account (an inactive customer) must not earn points.
+                order.reason = "The customer's account is suspended: it earns no points."
+                order.save(force_insert=True)
+                return OrderOutcome(order=order, duplicate=False)
             order.save(force_insert=True)
             try:
                 with transaction.atomic():

@@ -237,6 +237,16 @@ def test_a_balance_at_its_cap_records_the_order_awarding_nothing(merchant):
     assert ledger_mismatches() == []
 
 
+def test_a_suspended_customer_earns_nothing(merchant):
+    customer = CustomerFactory.create(company=merchant, phone="+5511999998888", is_active=False)
+    od_customer_event(company=merchant, data=created("order-1"))
+    order = OdOrder.objects.get()
+    assert (order.status, order.customer_id, order.points_awarded) == (OrderStatus.NOTHING, customer.pk, 0)
+    assert "suspended" in order.reason
+    customer.refresh_from_db()
+    assert customer.points_balance == 0
+
+
 def test_orders_of_one_id_at_two_merchants_are_two_orders():
     first, second = CompanyFactory.create(), CompanyFactory.create()
     for company in (first, second):
