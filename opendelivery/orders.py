@@ -8,7 +8,7 @@ at the merchant's rate, one award at most ``POINTS_PER_ADD_MAX``, an order that 
 nobody."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -172,18 +172,13 @@ def customer_event_read(data: object) -> CustomerEvent:
     order_id = order_id or payload_id
     if not order_id:
         raise _refuse("orderId", f"{event_type} needs the order's id (orderId or payload.id).")
-    total = _total_cents(payload) if event_type == ORDER_CREATED else None
-    if total is None and payload.get("totalAmount") is not None:
-        total = _total_cents(payload)  # a cancel may say it: kept when the order was never seen
-    return CustomerEvent(
-        event_type=event_type,
-        occurred_at=occurred_at,
-        id=event_id,
-        order_id=order_id,
-        identifier_type=event.identifier_type,
-        identifier_value=identifier_value,
-        total_cents=total,
+    # order.cancelled may say the total too: kept when the order was never seen.
+    total = (
+        None
+        if event_type == ORDER_CANCELLED and payload.get("totalAmount") is None
+        else _total_cents(payload)
     )
+    return replace(event, order_id=order_id, total_cents=total)
 
 
 def _customer_identifier(event: CustomerEvent) -> tuple[dict[str, str], str]:
