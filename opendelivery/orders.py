@@ -76,7 +76,7 @@ class OrderOutcome:
 
 # --- Reading the envelope ---------------------------------------------------------------------------
 def _refuse(field: str, detail: str) -> EventInvalid:
-    return EventInvalid(f"{field}: {detail}", errors=[{"field": field, "detail": detail}])
+    return EventInvalid(f"{field}: {detail}", details=[field])
 
 
 def _text(
