@@ -7,6 +7,7 @@ from django.http import HttpResponseBase
 from django.urls import URLPattern, path
 
 from opendelivery.api_merchants import MerchantListView
+from opendelivery.api_orders import CustomerEventsView
 from opendelivery.api_token import TokenView
 
 
@@ -19,4 +20,6 @@ urlpatterns: list[URLPattern] = [
     # --- Credentials and merchants ----------------------------------------------------------------
     *od_route("oauth/token", TokenView.as_view(), "od-token"),
     *od_route("merchants", MerchantListView.as_view(), "od-merchant-list"),
+    # --- Orders and accrual -----------------------------------------------------------------------
+    *od_route("customer-events", CustomerEventsView.as_view(), "od-customer-events"),
 ]
