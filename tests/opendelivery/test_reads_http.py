@@ -199,6 +199,7 @@ def test_transactions_are_the_ledger_newest_first(api, od_company):
     status, body = call(api, "listLoyaltyTransactions", {"pageSize": "1", "page": "2"}, accountId=customer.id)
     assert (body["total"], [t["amount"] for t in body["items"]]) == (2, [100])
     refused(api, "listLoyaltyTransactions", 400, {"createdTo": "2026-13-01T00:00:00Z"}, accountId=customer.id)
+    refused(api, "listLoyaltyTransactions", 400, {"merchantId": "another-merchant"}, accountId=customer.id)
 
 
 # --- Rewards ----------------------------------------------------------------------------------------------
