@@ -42,7 +42,10 @@ ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference" / "opendelivery"
 ALLOWLIST = Path(__file__).with_name("allowlist.toml")
 # Paths that are in none of the three documents, with the schema their answers are held to.
-UNDOCUMENTED = {("get", "/merchants"): "listMerchants"}
+UNDOCUMENTED = {("get", "/merchants"): "listMerchants", ("post", "/customer-events"): "receiveCustomerEvent"}
+# Of those, the ones the Customer document defines only as a webhook the platform hosts (upstream
+# serves them inbound): a success is the webhook's declared answer, with no body.
+WEBHOOK_ANSWERS = {"receiveCustomerEvent": {204}}
 
 
 @dataclass(frozen=True, order=True)
@@ -73,14 +76,17 @@ class Document:
     name: str
     spec: dict[str, Any]
     openapi: OpenAPI
-    server: str  # the document's first server URL: openapi-core matches paths under it
+    host: str  # the scheme and host of the document's first server
+    base: str  # its path (the Customer document's "/od/v2"): openapi-core matches paths under it
 
 
 @functools.cache
 def document(name: str) -> Document:
     spec = yaml.safe_load((REFERENCE / f"{name}.openapi.yaml").read_text())
-    server = spec.get("servers", [{"url": "https://api.example.com"}])[0]["url"].rstrip("/")
-    return Document(name, spec, OpenAPI.from_dict(spec), server)
+    server = urlsplit(spec.get("servers", [{"url": "https://api.example.com"}])[0]["url"])
+    return Document(
+        name, spec, OpenAPI.from_dict(spec), f"{server.scheme}://{server.netloc}", server.path.rstrip("/")
+    )
 
 
 def standard_template(path_template: str) -> str:
@@ -151,6 +157,10 @@ def _schema_error(error: Any) -> Iterator[tuple[str, str, str]]:
 def _undocumented(operation: str, status: int, body: Any) -> set[Deviation]:
     """An answer of an operation no document defines, held to the Customer document's shapes."""
     schemas = document("customer").spec["components"]["schemas"]
+    if status < 400 and operation in WEBHOOK_ANSWERS:
+        if status not in WEBHOOK_ANSWERS[operation]:
+            return {Deviation(operation, str(status), "", "undocumented-status", "the webhook answers 204")}
+        return set() if body is None else {Deviation(operation, str(status), "", "media-type", "a body")}
     if status >= 400:
         schema = schemas["ErrorResponse"]
     else:
@@ -164,9 +174,9 @@ def _undocumented(operation: str, status: int, body: Any) -> set[Deviation]:
     }
 
 
-def _origin_and_base(server: str) -> tuple[str, str]:
-    parts = urlsplit(server)
-    return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+def error_deviations(body: Any) -> set[Deviation]:
+    """How an error body differs from the Customer document's ``ErrorResponse``."""
+    return _undocumented("error", 400, body)
 
 
 def deviations(
@@ -180,10 +190,7 @@ def deviations(
     doc = document_of(template)
     operation = operation_id(doc, method, template)
     path = re.sub(r"\{[^}]+\}", "x", template)
-    # The server URL's path (the Customer document's ``/od/v2``) prefixes every path: openapi-core
-    # finds the server from the host and the full path.
-    origin, base = _origin_and_base(doc.server)
-    request = MockRequest(origin, method.lower(), base + path, path_pattern=base + template)
+    request = MockRequest(doc.host, method.lower(), doc.base + path, path_pattern=doc.base + template)
     data = b"" if body is None else json.dumps(body).encode()
     response = MockResponse(data, status, content_type=content_type)
     return {
@@ -257,16 +264,18 @@ def od_validate_response(response: Any, method: str, path_template: str) -> Any:
     return body
 
 
+def unmet_entries(test: str, hits: set[int]) -> list[dict[str, str]]:
+    """The allowlist entries that name ``test`` and did not occur in it (``hits``: their indexes)."""
+    return [entry for index, entry in enumerate(allowlist()) if _for_test(entry, test) and index not in hits]
+
+
 @pytest.fixture
 def od_allowlist_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each allowlist entry that names this test must have occurred in it."""
     _Run.test = request.node.nodeid
     _Run.hits = set()
     yield
-    entries = allowlist()
-    missed = [
-        entry for index, entry in enumerate(entries) if _for_test(entry, _Run.test) and index not in _Run.hits
-    ]
+    missed = unmet_entries(_Run.test, _Run.hits)
     _Run.test = ""
     if missed and not getattr(request.node, "od_failed", False):
         raise ConformanceError(
