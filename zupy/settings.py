@@ -131,9 +131,18 @@ elif _engine == "django.db.backends.postgresql":
     # DB_PREPARE_THRESHOLD=off there.
     _prepare = env.str("DB_PREPARE_THRESHOLD", default="5").strip().lower()
     DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),  # the URL's query (?target_session_attrs=...)
         "server_side_binding": _prepare not in ("off", "none", ""),
         "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),
     }
+    # Failover (docs/scaling.md): a DATABASE_URL naming every node (postgres://u:p@db1:5432,db2:5432/zupy)
+    # makes libpq try them in turn and keep the first that takes writes, so the service follows the
+    # Patroni leader without a restart; without read-write it would settle for a standby, and every
+    # write would fail. A node that drops packets is given up on after DB_CONNECT_TIMEOUT seconds.
+    if "," in DATABASES["default"].get("HOST", ""):
+        _options = DATABASES["default"]["OPTIONS"]
+        _options.setdefault("target_session_attrs", "read-write")
+        _options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
     if env_bool("DB_POOL", True):
         # psycopg's pool (Django >= 5.1); CONN_MAX_AGE must stay 0 with it.
         DATABASES["default"]["OPTIONS"]["pool"] = {
