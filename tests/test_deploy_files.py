@@ -92,7 +92,13 @@ def test_the_api_scales_behind_the_load_balancer():
     assert api["expose"] == ["8000"]
     assert lb["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
     assert lb["depends_on"]["api"]["condition"] == "service_healthy"
-    assert "server api:8000;" in NGINX and "proxy_pass http://api;" in NGINX
+    # Replicas found by name through compose's DNS while nginx runs (tests/ha/test_replicas_nginx_*.py).
+    assert "resolver 127.0.0.11 valid=5s" in NGINX and "set $zupy_api api:8000;" in NGINX
+    assert NGINX.count("proxy_pass http://$zupy_api;") == 3 and not re.search(r"^\s*upstream ", NGINX, re.M)
+    # Retries to another replica for idempotent requests only: never a POST nginx already sent.
+    assert re.findall(r"^\s*proxy_next_upstream .*$", NGINX, re.M) == [
+        "        proxy_next_upstream error timeout http_502 http_503;"
+    ]
     assert "location = /metrics" in NGINX
 
 
