@@ -6,7 +6,6 @@ seconds, each Patroni loops every ``loop_wait`` second, and ``primary_start_time
 crashed primary fail over at once instead of being restarted in place."""
 
 import contextlib
-import json
 import os
 import pwd
 import secrets
@@ -212,4 +211,3 @@ class PatroniCluster:
         answer = requests.patch(f"{leader.api}/config", json={"synchronous_mode": on}, timeout=5)
         assert answer.ok, answer.text
         wait_for("the replication mode", lambda: self.streaming(leader, sync=True) == on, 60)
-        print(json.dumps({"synchronous_mode": on}))
