@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -535,7 +536,33 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"od.crm": "Customer and loyalty operations", "od.all": "Every operation this server serves"},
     "DEFAULT_SCOPES": ["od.crm"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OPENDELIVERY_TOKEN_SECONDS", default=3600),
+    # The client's own row decides: a disabled client does not authenticate; a token gets the
+    # client's scopes only.
+    "OAUTH2_VALIDATOR_CLASS": "opendelivery.auth.OdOAuth2Validator",
+    # RFC 9700 (the OAuth 2.0 security BCP) throughout: tokens stored as digests, never taken from a
+    # query string; the flows we do not serve (implicit, password, redirects) held to their strict form.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "PKCE_REQUIRED": True,
+    # Secrets are random, not chosen: digested without a password's stretching (opendelivery/hashers.py).
+    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_od_secret",
+    # A client_id is never a URL to fetch metadata from.
+    "CIMD_ENABLED": False,
 }
+# Django's own hashers first (people's passwords); the client secrets' one after them.
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "opendelivery.hashers.ClientSecretHasher"]
 # This server's participant identity (the manifest's appId, X-App-Id on every event).
 OPENDELIVERY_APP_ID = env.str("OPENDELIVERY_APP_ID", default="00000000-0000-4000-8000-000000000000")
 # Its models as Django's swappable-model machinery (and its migrations) name them.
