@@ -1,7 +1,7 @@
 """A Patroni cluster on loopback for the failover drill: a single-node etcd and two PostgreSQL 15
 nodes that Patroni bootstraps and manages, in a throwaway directory, on free ports.
 
-The timings are the drill's, not production's (deploy/patroni.yml): the leader key lives ``ttl``
+The timings are the drill's, not production's (deploy/patroni/patroni.yml): the leader key lives ``ttl``
 seconds, each Patroni loops every ``loop_wait`` second, and ``primary_start_timeout: 0`` makes a
 crashed primary fail over at once instead of being restarted in place."""
 
@@ -150,7 +150,7 @@ class PatroniCluster:
 
     # --- configuration -------------------------------------------------------------------------
     def node_config(self, node: Node) -> dict[str, Any]:
-        """deploy/patroni.yml with this node's names, ports and directories, and the drill's timings."""
+        """The template with this node's names, ports and directories, and the drill's timings."""
         config: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
         config["scope"] = "zupy-drill"
         config["name"] = node.name
