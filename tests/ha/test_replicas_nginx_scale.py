@@ -172,7 +172,13 @@ def test_a_replica_killed_mid_load_costs_only_its_in_flight_requests_which_a_ret
     def reader() -> None:
         session = requests.Session()
         while not stop_at.is_set():
-            status = replicas.get(session, "/rewards/").status_code
+            try:
+                status = replicas.get(session, "/rewards/").status_code
+            except requests.RequestException:
+                # The answer had begun to reach the client when its replica died: nginx cannot send
+                # the request again then, and the client sees the connection break.
+                status = 0
+                session = requests.Session()
             with lock:
                 gets[status] += 1
 
@@ -199,8 +205,9 @@ def test_a_replica_killed_mid_load_costs_only_its_in_flight_requests_which_a_ret
     # fails: nginx skips the replica that refuses connections, whatever the method.
     assert set(posts) <= {200, 409, 502}, posts
     assert posts[502] <= POSTS, posts
-    # A GET in flight on the killed replica was sent again, to another: none failed.
-    assert set(gets) == {200}, gets
+    # A GET in flight on the killed replica is sent again, to another, unless its answer had begun:
+    # of the one reader's GETs at most the one in flight is lost.
+    assert set(gets) <= {0, 200} and gets[0] <= 1, gets
     # Every acknowledged award is in the ledger once: the balance moved by exactly their number.
     balance_after = replicas.get(requests.Session(), f"/customers/{replicas.customer_id}/").json()["data"]
     assert len(set(acknowledged)) == len(acknowledged)
