@@ -284,3 +284,10 @@ def test_twenty_identical_order_created_at_once_credit_once(od_client_by_merchan
     assert LedgerEntry.objects.filter(customer__company=od_company).count() == 1
     assert OdOrder.objects.get(company=od_company).status == OrderStatus.CREDITED
     call_command("ledger_check")
+
+
+def test_another_method_is_405_in_the_standards_shape(platform):
+    response = platform.get(PATH)
+    conforms(response, validate=False)  # the webhook defines POST only
+    assert response.status_code == 405
+    assert "POST" in response["Allow"]
