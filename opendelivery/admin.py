@@ -7,11 +7,20 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import DomainError
-from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink, OdOrder
+from opendelivery.models import (
+    SCOPES,
+    ClientKind,
+    OdClient,
+    OdMerchant,
+    OdMerchantLink,
+    OdOrder,
+    OdRedemption,
+)
 from opendelivery.services import (
     od_client_create,
     od_client_rotate_secret,
@@ -69,6 +78,7 @@ class OdClientAddForm(forms.ModelForm):
 class OdClientAdmin(admin.ModelAdmin):
     """Created here or with ``create_od_client``; disabling one revokes its tokens at once."""
 
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host typed here is https
     list_display = ("name", "kind", "company", "client_id", "scopes", "enabled", "created_at")
     list_filter = ("kind", "enabled")
     search_fields = ("name", "application__client_id", "company__name")
@@ -216,6 +226,27 @@ class OdMerchantAdmin(admin.ModelAdmin):
         if obj is not None:
             return ("company", *self.readonly_fields)
         return self.readonly_fields
+
+
+# --- Redemptions ------------------------------------------------------------------------------------
+@admin.register(OdRedemption)
+class OdRedemptionAdmin(admin.ModelAdmin):
+    """The redemptions platforms asked for and what became of each (read-only: the worker writes):
+    the coupon issued, or why ``coupon_redeem`` refused it then."""
+
+    list_display = ("id", "company", "client", "customer", "reward", "status", "refusal", "created_at")
+    list_filter = ("status",)
+    search_fields = ("id", "related_order_id", "customer__id", "coupon__code")
+    list_select_related = ("company", "client", "customer", "reward")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 # --- Orders and accrual ------------------------------------------------------------------------------
