@@ -23,7 +23,9 @@ def _customer_event_errors(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 class CustomerEventsView(OdView):
-    operations: ClassVar[dict[str, str]] = {"post": "receiveCustomerEvent"}
+    # No operation of the capability: the standard defines customer events only as a webhook the
+    # platform hosts, so the manifest declares nothing for this path (upstream's guide names it).
+    operations: ClassVar[dict[str, str]] = {}
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Any]:
         return _customer_event_errors
