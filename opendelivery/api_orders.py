@@ -23,9 +23,7 @@ def _customer_event_errors(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 class CustomerEventsView(OdView):
-    # No operation of the capability: the standard defines customer events only as a webhook the
-    # platform hosts, so the manifest declares nothing for this path (upstream's guide names it).
-    operations: ClassVar[dict[str, str]] = {}
+    operations: ClassVar[dict[str, str]] = {"post": "receiveCustomerEvent"}
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Any]:
         return _customer_event_errors
