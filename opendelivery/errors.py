@@ -77,23 +77,6 @@ class OdRateLimited(OdError):
     code = "RATE_LIMIT_EXCEEDED"
 
 
-# --- Orders and accrual (customer events) ---------------------------------------------------------
-class EventInvalid(OdBadRequest):
-    """A customer event that is not a well-formed envelope (or an order event without what it needs)."""
-
-    code = "INVALID_EVENT"
-    default_detail = "The customer event is malformed."
-
-
-class EventTypeUnknown(OdError):
-    """An ``eventType`` outside the standard's CustomerEventType: refused with 422, as upstream does
-    (the view keeps that status: the standard declares no answers for this path)."""
-
-    status, slug, title = http(422)[:3]
-    code = "UNKNOWN_EVENT_TYPE"
-    default_detail = "This eventType is not one of the standard's customer event types."
-
-
 # --- Redemptions and coupon use -------------------------------------------------------------------
 def _details(refusal: DomainError) -> list[str] | None:
     return [str(item.get("detail", "")) for item in refusal.errors] if refusal.errors else None
@@ -163,6 +146,23 @@ class CouponUsedForAnotherOrder(OdConflict):
 class CouponNotFound(OdNotFound):
     code = "COUPON_NOT_FOUND"
     default_detail = "couponId names no coupon of this merchant (neither its id nor its code)."
+
+
+# --- Orders and accrual (customer events) ---------------------------------------------------------
+class EventInvalid(OdBadRequest):
+    """A customer event that is not a well-formed envelope (or an order event without what it needs)."""
+
+    code = "INVALID_EVENT"
+    default_detail = "The customer event is malformed."
+
+
+class EventTypeUnknown(OdError):
+    """An ``eventType`` outside the standard's CustomerEventType: refused with 422, as upstream does
+    (the view keeps that status: the standard declares no answers for this path)."""
+
+    status, slug, title = http(422)[:3]
+    code = "UNKNOWN_EVENT_TYPE"
+    default_detail = "This eventType is not one of the standard's customer event types."
 
 
 # --- The shape ------------------------------------------------------------------------------------
