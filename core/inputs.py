@@ -157,6 +157,10 @@ def _form_body(data: QueryDict) -> FormBody:
     return _form_pairs([(key, value) for key, values in data.lists() for value in values])
 
 
+# A multipart part's header that re-encodes its text (base64, quoted-printable); 7bit/8bit/binary do not.
+_TRANSFER_ENCODED = re.compile(rb"(?im)^content-transfer-encoding:(?![ \t]*(?:7bit|8bit|binary)[ \t]*\r?$)")
+
+
 def _encoding(parser_context: Any) -> str:
     return (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
 
@@ -200,7 +204,8 @@ class MultiPartParser(parsers.MultiPartParser):
     that carries one is refused rather than read without it. Django's parser is lenient where a
     partner's mistake must be a 400: a body cut off before its closing boundary (it would read the
     parts it got), text that is not valid in the charset (it would store U+FFFD) and too many
-    fields (a 400 without the problem's code)."""
+    fields (a 400 without the problem's code); its text is read as UTF-8 (or the request's charset),
+    strictly, and a part that re-encodes it (Content-Transfer-Encoding) is refused."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = _encoding(parser_context)
@@ -212,9 +217,14 @@ class MultiPartParser(parsers.MultiPartParser):
         if parsed.files:
             names = ", ".join(sorted(parsed.files)[:5])
             raise ParseError(f"No operation takes a file; send {names} as a plain field, or as JSON.")
-        boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
-        if b"--" + boundary.encode("ascii", "replace") + b"--" not in raw:
+        delimiter = b"--" + parse_header_parameters(media_type or "")[1].get("boundary", "").encode(
+            "ascii", "replace"
+        )
+        if delimiter + b"--" not in raw:
             raise ParseError("The multipart body ends before its closing boundary: it was cut off.")
+        if any(_TRANSFER_ENCODED.search(part.split(b"\r\n\r\n", 1)[0]) for part in raw.split(delimiter)[1:]):
+            # RFC 7578 forbids it, and Django would decode base64 text without checking it.
+            raise ParseError("A part with a Content-Transfer-Encoding: send each field's text as it is.")
         try:
             raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:

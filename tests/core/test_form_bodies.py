@@ -2,6 +2,7 @@
 its writes: read with the same validation as JSON; a form whose keys are not the operation's fields (JSON
 sent without a Content-Type) stays a 415; a file part is refused."""
 
+import base64
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -326,3 +327,29 @@ def test_one_idempotency_key_for_a_form_then_json_with_equal_fields_replays(api,
     other = api.post(path, {"amount": 6, "reason": "balcão"}, **key)
     assert_problem(other, 422, "validation-error", "idempotency_key_reused")
     assert LedgerEntry.objects.filter(customer=customer, amount=5).count() == 1
+
+
+def test_a_multipart_part_that_reencodes_its_text_is_400_and_8bit_is_text(api, customer):
+    """base64 would carry bytes the UTF-8 check of the body never sees (Django decodes them with
+    U+FFFD for what is not text); RFC 7578 forbids the header, 7bit/8bit/binary say "as it is"."""
+    path = _points_add(customer)
+    b = BOUNDARY.encode()
+
+    def body(encoding: bytes, value: bytes) -> bytes:
+        return (
+            b"--" + b + b'\r\nContent-Disposition: form-data; name="amount"\r\n\r\n1\r\n'
+            b"--" + b + b'\r\nContent-Disposition: form-data; name="reason"\r\n'
+            b"Content-Transfer-Encoding: " + encoding + b"\r\n\r\n" + value + b"\r\n--" + b + b"--\r\n"
+        )
+
+    refused = api.client.generic(
+        "POST", path, body(b"base64", base64.b64encode(b"caf\xe9")), content_type=MULTIPART_CONTENT
+    )
+    assert (
+        "Content-Transfer-Encoding"
+        in assert_problem(refused, 400, "validation-error", "malformed_body")["detail"]
+    )
+    assert not LedgerEntry.objects.filter(customer=customer, amount=1).exists()
+    plain = api.client.generic("POST", path, body(b"8bit", "café".encode()), content_type=MULTIPART_CONTENT)
+    assert plain.status_code == 200, plain.content
+    assert plain.json()["data"]["reason"] == "café"
