@@ -42,10 +42,14 @@ def _text(item: dict[str, Any], field: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise OrderError(f"{field} must be a string.")
+        raise OrderError(f"{field} must be a string (or an integer).")
     text = str(value).strip()
     if "\x00" in text:
         raise OrderError(f"{field} contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON's "\ud800": an escape of half a character
+        raise OrderError(f"{field} contains a lone UTF-16 surrogate, which is not text.") from exc
     return text
 
 

@@ -146,3 +146,22 @@ def test_a_boolean_total_says_it_is_a_boolean(partner, generic):
     )
     assert reasons["B-2"] == 'order_total is required: the order total, e.g. "89.90".'
     assert not Customer.objects.exists()
+
+
+def test_an_order_with_half_a_character_or_a_float_id_fails_with_its_reason(shop, partner, repediu):
+    body = (
+        b'[{"id_venda": "\\ud800", "Valor": "1", "Celular": "+5511987654321"},'
+        b' {"id_venda": 2, "Valor": "1", "Celular": "+5511987654321", "cliente": "Jo\\udfffo"},'
+        b' {"id_venda": 1.5, "Valor": "1", "Celular": "+5511987654321"},'
+        b' {"id_venda": 4, "Valor": "3", "Celular": "+5511987654321"}]'
+    )
+    assert partner.client.post(REPEDIU, body, content_type="application/json").status_code == 200
+    worker_once()
+    outcomes = list(OrderOutcome.objects.order_by("position").values_list("outcome", "reason"))
+    assert outcomes == [
+        (Outcome.FAILED, "id_venda contains a lone UTF-16 surrogate, which is not text."),
+        (Outcome.FAILED, "cliente contains a lone UTF-16 surrogate, which is not text."),
+        (Outcome.FAILED, "id_venda must be a string (or an integer)."),
+        (Outcome.CREDITED, ""),
+    ]
+    assert balance(shop, "+5511987654321") == 3
