@@ -8,9 +8,11 @@ a malformed or invalid body) and server errors are not stored, so a fixed reques
 """
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.http import HttpResponse, HttpResponseBase
@@ -41,6 +43,25 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def _scalar_text(value: Any) -> Any:
+    """A parsed body's value as a form would carry it: text (a list of one is its one item)."""
+    if isinstance(value, dict):
+        return {str(key): _scalar_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return _scalar_text(value[0]) if len(value) == 1 else [_scalar_text(item) for item in value]
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return value
+
+
+def data_fingerprint(method: str, path: str, data: Any) -> str:
+    """The fingerprint of a request by its parsed body, so that equal data is the same request
+    whichever way it was sent: JSON or a form (whose values are all text), keys in any order, any
+    spacing. ``{"amount": 5}`` and ``amount=5`` are one request; a retry with other values is not."""
+    canonical = json.dumps(_scalar_text(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return request_fingerprint(method, path, canonical.encode())
 
 
 def check_key(key: str) -> str:
@@ -96,10 +117,13 @@ def idempotent(
     key: str,
     fingerprint: str,
     call: Callable[[], HttpResponseBase],
+    also_matches: str = "",
     on_refusal: Callable[[Exception], HttpResponseBase],
     render: Callable[[HttpResponseBase], bytes],
 ) -> HttpResponseBase:
-    """Run ``call`` once per (company, key) and store its rendered answer in the same transaction."""
+    """Run ``call`` once per (company, key) and store its rendered answer in the same transaction.
+    ``fingerprint`` is stored; a stored record with ``also_matches`` instead is the same request too
+    (the raw bytes' fingerprint: the same bytes are always the same request)."""
     now = timezone.now()
     with transaction.atomic():
         _lock_or_refuse(company_id, key)
@@ -108,7 +132,7 @@ def idempotent(
             record.delete()
             record = None
         if record is not None:
-            if record.fingerprint != fingerprint:
+            if record.fingerprint not in (fingerprint, also_matches or fingerprint):
                 raise IdempotencyKeyReused()
             return replay(record)
         try:

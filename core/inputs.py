@@ -5,10 +5,13 @@ import io
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils.http import parse_header_parameters
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
@@ -143,26 +146,89 @@ class FormBody(dict[str, Any]):
     to read a form's text as the JSON values those fields take."""
 
 
+def _form_pairs(pairs: list[tuple[str, str]]) -> FormBody:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return FormBody((key, values[0] if len(values) == 1 else values) for key, values in grouped.items())
+
+
 def _form_body(data: QueryDict) -> FormBody:
-    return FormBody((key, values[0] if len(values) == 1 else values) for key, values in data.lists())
+    return _form_pairs([(key, value) for key, values in data.lists() for value in values])
+
+
+# A multipart part's header that re-encodes its text (base64, quoted-printable); 7bit/8bit/binary do not.
+_TRANSFER_ENCODED = re.compile(rb"(?im)^content-transfer-encoding:(?![ \t]*(?:7bit|8bit|binary)[ \t]*\r?$)")
+
+
+def _encoding(parser_context: Any) -> str:
+    return (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+
+
+def _too_many_fields() -> ParseError:
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return ParseError(f"A form body may have at most {limit} fields; send fewer, or JSON.")
+
+
+def _not_text(encoding: str) -> ParseError:
+    return ParseError(f"The form body is not valid {encoding} text.")
 
 
 class FormParser(parsers.FormParser):
-    """application/x-www-form-urlencoded, which upstream declares for its writes."""
+    """application/x-www-form-urlencoded, which upstream declares for its writes.
+
+    Read strictly, as the JSON parser reads: a byte (or a %-escape) that is not text in the body's
+    charset is a 400, not a U+FFFD stored in its place (Django's QueryDict would replace it), and
+    too many fields is the same 400 problem as any other malformed body."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return _form_body(super().parse(stream, media_type, parser_context))
+        encoding = _encoding(parser_context)
+        raw = stream.read() if stream is not None else b""
+        try:
+            pairs = parse_qsl(
+                raw.decode(encoding),
+                keep_blank_values=True,
+                encoding=encoding,
+                errors="strict",
+                max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+            )
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise _not_text(encoding) from exc
+        except ValueError as exc:  # parse_qsl's "Max number of fields exceeded"
+            raise _too_many_fields() from exc
+        return _form_pairs(pairs)
 
 
 class MultiPartParser(parsers.MultiPartParser):
     """multipart/form-data, which upstream declares for its writes. No operation takes a file: a body
-    that carries one is refused rather than read without it."""
+    that carries one is refused rather than read without it. Django's parser is lenient where a
+    partner's mistake must be a 400: a body cut off before its closing boundary (it would read the
+    parts it got), text that is not valid in the charset (it would store U+FFFD) and too many
+    fields (a 400 without the problem's code); its text is read as UTF-8 (or the request's charset),
+    strictly, and a part that re-encodes it (Content-Transfer-Encoding) is refused."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        parsed = super().parse(stream, media_type, parser_context)
+        encoding = _encoding(parser_context)
+        raw = stream.read() if stream is not None else b""
+        try:
+            parsed = super().parse(io.BytesIO(raw), media_type, parser_context)
+        except (TooManyFieldsSent, TooManyFilesSent) as exc:
+            raise _too_many_fields() from exc
         if parsed.files:
             names = ", ".join(sorted(parsed.files)[:5])
             raise ParseError(f"No operation takes a file; send {names} as a plain field, or as JSON.")
+        delimiter = b"--" + parse_header_parameters(media_type or "")[1].get("boundary", "").encode(
+            "ascii", "replace"
+        )
+        if delimiter + b"--" not in raw:
+            raise ParseError("The multipart body ends before its closing boundary: it was cut off.")
+        if any(_TRANSFER_ENCODED.search(part.split(b"\r\n\r\n", 1)[0]) for part in raw.split(delimiter)[1:]):
+            # RFC 7578 forbids it, and Django would decode base64 text without checking it.
+            raise ParseError("A part with a Content-Transfer-Encoding: send each field's text as it is.")
+        try:
+            raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise _not_text(encoding) from exc
         return _form_body(parsed.data)
 
 
@@ -195,6 +261,10 @@ def json_object(request: Request) -> dict[str, Any]:
 # --- Input serializers -------------------------------------------------------------------------------
 def _is_blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
+
+
+# The fields a form's text is read into as a number.
+NUMBER_FIELDS = (serializers.IntegerField, serializers.DecimalField, serializers.FloatField)
 
 
 # Base of every input serializer, bodies and query strings alike. (A comment, not a docstring:
@@ -231,6 +301,7 @@ class Input(serializers.Serializer):
             raise FormKeysUnknown("form", unknown)
         values: dict[str, Any] = {}
         repeated: dict[str, list[str]] = {}
+        padded: dict[str, list[str]] = {}
         for name, value in data.items():
             field = self.fields[name]
             if isinstance(field, serializers.ListField | serializers.MultipleChoiceField):
@@ -239,10 +310,14 @@ class Input(serializers.Serializer):
                 repeated[name] = ["Given more than once; send one value."]
             elif isinstance(field, serializers.BooleanField) and value.strip().lower() in ("true", "false"):
                 values[name] = value.strip().lower() == "true"
+            elif isinstance(field, NUMBER_FIELDS) and value.strip() and value != value.strip():
+                # In an urlencoded body "+" is a space: amount=+10 arrives as " 10". JSON refuses
+                # "+10", so the form must not read it as 10.
+                padded[name] = ['A number without spaces around it (in a urlencoded form, "+" is a space).']
             else:
                 values[name] = value
-        if repeated:
-            raise serializers.ValidationError(repeated)
+        if repeated or padded:
+            raise serializers.ValidationError({**padded, **repeated})
         return values
 
 

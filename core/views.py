@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.dbrouter import replica_note_write, replica_reads
-from core.idempotency import HEADER, check_key, idempotent, request_fingerprint
+from core.idempotency import HEADER, check_key, data_fingerprint, idempotent, request_fingerprint
 from core.inputs import FormBody, FormKeysUnknown
 
 
@@ -106,8 +106,10 @@ def idempotent_post(post: Handler) -> Handler:
         return idempotent(
             company_id=_company_id_of(request),
             key=check_key(key),
-            # The raw bytes, read before DRF's parser does (DRF then parses a copy of them).
-            fingerprint=request_fingerprint(request.method or "POST", request.get_full_path(), request.body),
+            # By the parsed body (WriteView.initial has parsed it): a form and JSON with equal data
+            # are one request. A record stored by the raw bytes' fingerprint still matches them.
+            fingerprint=data_fingerprint(request.method or "POST", request.get_full_path(), request.data),
+            also_matches=request_fingerprint(request.method or "POST", request.get_full_path(), request.body),
             call=lambda: post(view, request, *args, **kwargs),
             on_refusal=view.handle_exception,
             render=render,

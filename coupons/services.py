@@ -177,7 +177,9 @@ def coupon_redeem(
     taken exactly once). Every writer that takes both locks takes them in this order
     (``coupons.lock_objects``).
     """
-    otp_session_check(company=company, customer_id=customer_id, action="redemption", token=otp_session)
+    otp_session_check(
+        company=company, customer_id=customer_id, action="redemption", token=otp_session, api_key=api_key
+    )
     now = timezone.now()
     if not (is_ksuid(customer_id) and is_ksuid(reward_id)):
         raise NotFound("Customer or reward not found.")
@@ -273,7 +275,9 @@ def coupon_validate(
     An expired coupon is stored as expired even though the call is refused: the mark is committed
     by this block, and the refusal is raised only after it.
     """
-    otp_session_check(company=company, customer_id=customer_id, action="coupon_usage", token=otp_session)
+    otp_session_check(
+        company=company, customer_id=customer_id, action="coupon_usage", token=otp_session, api_key=api_key
+    )
     now = timezone.now()
     with transaction.atomic():
         coupon = coupon_lock_for_use(company_id=company.pk, customer_id=customer_id, coupon_ref=coupon_ref)

@@ -122,6 +122,7 @@ class CustomerListView(WriteView):
         enrolment = customer_enrol(
             company=partner_of(request).company,
             otp_session=request.headers.get("X-OTP-Session"),
+            api_key=partner_of(request).api_key,
             full_name=data.get("name") or data.get("full_name") or "",
             phone=data.get("phone"),
             email=data.get("email"),

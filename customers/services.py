@@ -317,21 +317,29 @@ def customer_enrol(
     phone: str | None = None,
     email: str | None = None,
     cpf: str | None = None,
+    api_key: ApiKey | None = None,
 ) -> Enrolment:
-    """A partner's enrolment (POST /customers/) under the company's OTP policy.
+    """A partner's enrolment (POST /customers/) under the OTP policy (``api_key``'s integration's
+    preset, else the company's).
 
     When the policy asks for OTP on enrolment, the request must carry a live session (checked before
     anything is looked up), and the customer the identifiers lead to must be the session's: a
     customer created for anyone else is rolled back with the 403. (With such a policy, new
     customers are enrolled by verify-otp.)
     """
-    otp_session_check(company=company, customer_id=None, action="enrollment", token=otp_session)
+    otp_session_check(
+        company=company, customer_id=None, action="enrollment", token=otp_session, api_key=api_key
+    )
     with transaction.atomic():
         enrolment = customer_find_or_create(
             company=company, full_name=full_name, phone=phone, email=email, cpf=cpf
         )
         otp_session_check(
-            company=company, customer_id=enrolment.customer.pk, action="enrollment", token=otp_session
+            company=company,
+            customer_id=enrolment.customer.pk,
+            action="enrollment",
+            token=otp_session,
+            api_key=api_key,
         )
     return enrolment
 

@@ -2,15 +2,20 @@
 parses values; it never touches the database. A bad order is an ``OrderError`` for that order alone,
 so one bad order never blocks the rest of its batch."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from integrations.models import Adapter
 
 # An order id longer than this is refused (the outcome column's width).
 ORDER_ID_MAX = 100
+# An order's total: at most this, in cents. As text, ASCII digits with a decimal point or comma.
+AMOUNT_MAX = Decimal("10000000")
+CENT = Decimal("0.01")
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,8}(?:[.,][0-9]{1,12})?|[.,][0-9]{1,12}")
 
 
 class OrderError(ValueError):
@@ -37,24 +42,41 @@ def _text(item: dict[str, Any], field: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise OrderError(f"{field} must be a string.")
+        raise OrderError(f"{field} must be a string (or an integer).")
     text = str(value).strip()
     if "\x00" in text:
         raise OrderError(f"{field} contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON's "\ud800": an escape of half a character
+        raise OrderError(f"{field} contains a lone UTF-16 surrogate, which is not text.") from exc
     return text
 
 
 def _amount(item: dict[str, Any], field: str) -> Decimal:
     value = item.get(field)
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if value is None or value == "":
         raise OrderError(f'{field} is required: the order total, e.g. "89.90".')
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        # JSON's true/false are booleans, not the numbers 1 and 0.
+        kind = (
+            "a boolean" if isinstance(value, bool) else "an array" if isinstance(value, list) else "an object"
+        )
+        raise OrderError(
+            f'{field} must be the order total as a number or a decimal string (e.g. "89.90"), not {kind}.'
+        )
+    text = str(value).strip()
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(text):
+        # Decimal() alone would read "٣" as 3 and "1_000" as 1000: a total is ASCII digits.
+        raise OrderError(f'{field} is not a number: {text[:40]!r} (e.g. "89.90" or "89,90").')
     try:
-        amount = Decimal(str(value).strip().replace(",", "."))
+        amount = Decimal(text.replace(",", "."))
     except InvalidOperation as exc:
-        raise OrderError(f"{field} is not a number: {str(value)[:40]!r}.") from exc
-    if not amount.is_finite() or amount < 0 or amount > Decimal("10000000"):
-        raise OrderError(f"{field} must be a total between 0 and 10000000.")
-    return amount
+        raise OrderError(f"{field} is not a number: {text[:40]!r}.") from exc
+    if not amount.is_finite() or amount < 0 or amount > AMOUNT_MAX:
+        raise OrderError(f"{field} must be a total between 0 and {AMOUNT_MAX}.")
+    # A total is in cents: 1e-999999999 (which the database cannot store) is 0.00, 12.345 is 12.35.
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _order_id(item: dict[str, Any], field: str) -> str:

@@ -20,6 +20,16 @@ class InboundReceivedOut(serializers.Serializer):
     id = serializers.CharField()
 
 
+# Any JSON of orders: an array of them (at most INTEGRATION_MAX_ORDERS_PER_BODY), or one order object.
+# Each order's fields are its integration's format (docs/integrations.md); a bad order fails alone.
+ORDERS_BODY = {
+    "oneOf": [
+        {"type": "array", "minItems": 1, "items": {}, "description": "Orders in the integration's format."},
+        {"type": "object", "additionalProperties": True, "description": "One order."},
+    ]
+}
+
+
 class InboundOrdersView(WriteView):
     """POST /api/v2/webhooks/integrations/{partner}/ — a partner's orders, stored for the worker."""
 
@@ -31,7 +41,7 @@ class InboundOrdersView(WriteView):
     @extend_schema(
         operation_id="webhooks_integration_receive",
         parameters=[IDEMPOTENCY_KEY],
-        request={"application/json": {"type": "object", "additionalProperties": True}},
+        request={"application/json": ORDERS_BODY},
         responses={
             200: InboundReceivedOut,
             (403, "application/problem+json"): OpenApiResponse(

@@ -3,6 +3,7 @@ post (the inbound outbox) and what became of each order in them."""
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -37,8 +38,8 @@ def accrual_points(amount: Decimal, points_per_unit: Decimal, rounding: str) -> 
 
 class Integration(models.Model):
     """One partner integration of one company: its slug in the inbound URL, the adapter that reads
-    its bodies, and its accrual rule (points per currency unit, rounded). ``otp_preset`` empty: the
-    company's OTP policy applies."""
+    its bodies, its accrual rule (points per currency unit, rounded), and the OTP preset of the
+    API calls its partner makes with its keys (``IntegrationKey``); empty, the company's policy."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
@@ -51,7 +52,10 @@ class Integration(models.Model):
     rounding = models.CharField(max_length=10, choices=Rounding.choices, default=Rounding.DOWN)
     enabled = models.BooleanField(default=True)
     otp_preset = models.CharField(
-        max_length=10, choices=OtpPreset.choices, blank=True, help_text="Empty: the company's OTP policy."
+        max_length=10,
+        choices=OtpPreset.choices,
+        blank=True,
+        help_text="The OTP policy of the API calls made with this integration's keys. Empty: the company's.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -70,11 +74,38 @@ class Integration(models.Model):
         return accrual_points(amount, self.points_per_unit, self.rounding)
 
 
+class IntegrationKey(models.Model):
+    """An API key that the integration's partner calls the API with. Upstream sets the OTP policy
+    per integration (a kiosk's is not a CRM's): a protected action (enrolment, redemption, coupon
+    use) made with this key follows the integration's ``otp_preset``, when it has one, instead of
+    the company's policy. A key serves at most one integration, of its own company."""
+
+    id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="keys")
+    api_key = models.OneToOneField("companies.ApiKey", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API key of the integration"
+        verbose_name_plural = "API keys of the integration"
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} -> {self.integration_id}"
+
+    def clean(self) -> None:
+        # getattr: either may be unset yet (the admin's inline of an integration being added).
+        api_key, integration = getattr(self, "api_key", None), getattr(self, "integration", None)
+        if api_key is not None and integration is not None and api_key.company_id != integration.company_id:
+            raise ValidationError({"api_key": "The key must be one of the integration's company."})
+
+
 class BatchStatus(models.TextChoices):
     PENDING = "pending"
     PROCESSED = "processed"
     # The body could not be read as orders at all (not an array or object of orders).
     FAILED = "failed"
+    # Processing failed as a whole on the first attempt and every retry of INTEGRATION_RETRY_DELAYS.
+    EXHAUSTED = "exhausted"
 
 
 class InboundBatch(models.Model):

@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from companies.models import Company
+from companies.models import ApiKey, Company
 from core.errors import DomainError
 from core.money import POINTS_PER_ADD_MAX
 from core.outbox import error_text, outbox_claim
 from customers.identifiers import NORMALISERS
 from customers.services import customer_find_or_create, points_add
 from integrations.adapters import Order, OrderError, order_items, order_read, printable
-from integrations.models import BatchStatus, InboundBatch, Integration, OrderOutcome, Outcome
+from integrations.models import BatchStatus, InboundBatch, Integration, IntegrationKey, OrderOutcome, Outcome
 
 log = logging.getLogger("zupy.integrations")
 
@@ -29,8 +32,6 @@ log = logging.getLogger("zupy.integrations")
 CLAIM_LIMIT = 20
 CLAIM_PER_COMPANY = 5
 LEASE_SECONDS = 300.0
-# A body whose processing failed as a whole (the database went away) is tried again after this.
-RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,32 @@ def integration_configure(
     return integration, created
 
 
+def integration_key_bind(*, integration: Integration, api_key_id: str) -> IntegrationKey:
+    """Bind one of the company's API keys to ``integration``: the protected actions made with it
+    follow the integration's OTP preset. A key bound to another integration moves here (a key
+    serves one integration). Locks the key's binding row, if any, so two binds of one key serialise."""
+    key = ApiKey.objects.filter(pk=api_key_id, company_id=integration.company_id).first()
+    if key is None:
+        raise ValidationError({"api_key": f"The company has no API key {api_key_id[:40]!r}."})
+    with transaction.atomic():
+        binding = IntegrationKey.objects.select_for_update().filter(api_key=key).first()
+        if binding is None:
+            try:
+                with transaction.atomic():
+                    return IntegrationKey.objects.create(integration=integration, api_key=key)
+            except IntegrityError:  # bound at the same instant by another call: move it below
+                binding = IntegrationKey.objects.select_for_update().get(api_key=key)
+        binding.integration = integration
+        binding.save(update_fields=["integration"])
+    return binding
+
+
+def integration_key_unbind(*, integration: Integration, api_key_id: str) -> bool:
+    """The key no longer speaks for ``integration`` (the company's OTP policy applies to it again)."""
+    deleted, _ = IntegrationKey.objects.filter(integration=integration, api_key_id=api_key_id).delete()
+    return deleted > 0
+
+
 # --- The worker ----------------------------------------------------------------------------------
 def inbound_process_due(*, stop: threading.Event | None = None) -> int:
     """Process the bodies that are due; answers how many were processed (0: nothing due)."""
@@ -125,10 +152,22 @@ def inbound_process_due(*, stop: threading.Event | None = None) -> int:
 def inbound_batch_process(*, batch_id: str, lease: str) -> None:
     """Process one claimed body, order by order, then mark it processed (only while ``lease`` is
     still this worker's). Orders already recorded for this body (a run cut off before) are not
-    processed again. Takes no lock itself: each order's credit locks its customer (``points_add``)."""
+    processed again. Takes no lock itself: each order's credit locks its customer (``points_add``).
+
+    The attempt is counted before the work, so a body that kills its worker counts too. A body whose
+    processing fails as a whole is tried again after each delay of INTEGRATION_RETRY_DELAYS, then
+    left ``exhausted`` with its reason (for ops, in the admin)."""
+    if not InboundBatch.objects.filter(pk=batch_id, lease=lease).update(attempts=F("attempts") + 1):
+        return  # the lease was lost: another worker has the body
     batch = InboundBatch.objects.select_related("integration", "company", "company__loyalty_program").get(
         pk=batch_id
     )
+    delays = settings.INTEGRATION_RETRY_DELAYS
+    if batch.attempts > len(delays) + 1:
+        # The last attempt allowed never finished: the worker stopped (or was killed) in it.
+        reason = f"attempt {batch.attempts - 1} did not finish (the worker stopped while processing it)"
+        _batch_retry_or_give_up(batch, lease, reason)
+        return
     status = BatchStatus.PROCESSED
     error = ""
     try:
@@ -143,21 +182,42 @@ def inbound_batch_process(*, batch_id: str, lease: str) -> None:
     except Exception as exc:
         # Not one order's fault (those are recorded on the order): the database, most likely.
         log.exception("integrations: body %s could not be processed", batch.pk)
-        InboundBatch.objects.filter(pk=batch.pk, lease=lease).update(
-            attempts=batch.attempts + 1,
-            last_error=error_text(exc),
-            next_attempt_at=timezone.now() + timedelta(seconds=RETRY_SECONDS),
-            lease="",
-            locked_until=None,
-        )
+        _batch_retry_or_give_up(batch, lease, error_text(exc))
         return
     InboundBatch.objects.filter(pk=batch.pk, lease=lease).update(
         status=status,
-        attempts=batch.attempts + 1,
         last_error=error,
         processed_at=timezone.now(),
         lease="",
         locked_until=None,
+    )
+
+
+def _batch_retry_or_give_up(batch: InboundBatch, lease: str, error: str) -> None:
+    delays = settings.INTEGRATION_RETRY_DELAYS
+    if batch.attempts > len(delays):
+        log.error("integrations: body %s exhausted after %s attempts: %s", batch.pk, batch.attempts, error)
+        changes: dict[str, object] = {
+            "status": BatchStatus.EXHAUSTED,
+            "last_error": printable(
+                f"Gave up after {min(batch.attempts, len(delays) + 1)} attempts: {error}", 500
+            ),
+        }
+    else:
+        changes = {
+            "last_error": error,
+            "next_attempt_at": timezone.now() + timedelta(seconds=delays[batch.attempts - 1]),
+        }
+    InboundBatch.objects.filter(pk=batch.pk, lease=lease).update(lease="", locked_until=None, **changes)
+
+
+def inbound_batches_requeue(*, batch_ids: list[str]) -> int:
+    """Ops' "process again" (admin): exhausted or failed bodies back to pending, due now, with a
+    fresh retry budget. Orders already recorded are not processed twice. Answers how many."""
+    return InboundBatch.objects.filter(
+        pk__in=batch_ids, status__in=[BatchStatus.EXHAUSTED, BatchStatus.FAILED]
+    ).update(
+        status=BatchStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), lease="", locked_until=None
     )
 
 
@@ -187,16 +247,31 @@ def _record(batch: InboundBatch, position: int, outcome: str, reason: str = "", 
     )
 
 
+def _sent_order_id(item: object) -> str:
+    order_id = item.get("id_venda", item.get("order_id", "")) if isinstance(item, dict) else ""
+    return printable(order_id or "")
+
+
 def _order_process(*, batch: InboundBatch, position: int, item: object) -> None:
+    """One order, whatever it holds: what goes wrong with it (a value the database refuses too) is
+    recorded on this order and the batch goes on. Only a failure to record it (the database went
+    away) reaches the batch, which is then tried again."""
+    try:
+        _order_outcome(batch=batch, position=position, item=item)
+    except Exception as exc:
+        log.warning("integrations: order %s of body %s failed", position, batch.pk, exc_info=True)
+        _record(batch, position, Outcome.FAILED, error_text(exc), order_id=_sent_order_id(item))
+
+
+def _order_outcome(*, batch: InboundBatch, position: int, item: object) -> None:
     """One order: read, identify (phone, then e-mail, then CPF), find or enrol the customer (no OTP:
-    the partner's own sales are a trusted path), credit the integration's points once per order id.
-    Whatever goes wrong is recorded on this order and the batch goes on."""
+    the partner's own sales are a trusted path), credit the integration's points once per order id,
+    and record the outcome."""
     integration = batch.integration
     try:
         order = order_read(integration.adapter, item)
     except OrderError as exc:
-        order_id = item.get("id_venda", item.get("order_id", "")) if isinstance(item, dict) else ""
-        _record(batch, position, Outcome.FAILED, str(exc), order_id=printable(order_id or ""))
+        _record(batch, position, Outcome.FAILED, str(exc), order_id=_sent_order_id(item))
         return
     known = {"order_id": order.order_id, "amount": order.amount}
     identifiers, unusable = _identifiers(order)

@@ -367,6 +367,11 @@ ZUPY_MAX_ADMIN_BODY_BYTES = env.int("ZUPY_MAX_ADMIN_BODY_BYTES", default=4 * 102
 ZUPY_MAX_INBOUND_BODY_BYTES = env.int("ZUPY_MAX_INBOUND_BODY_BYTES", default=1024 * 1024)
 # Orders one inbound body may carry (each is a row and a credit); more: 413 too_many_orders.
 INTEGRATION_MAX_ORDERS_PER_BODY = env.int("INTEGRATION_MAX_ORDERS_PER_BODY", default=1000)
+# Seconds before the 2nd, 3rd... attempt at an inbound body whose processing failed as a whole (the
+# database went away, the worker died in it); after the last, the body is ``exhausted``.
+INTEGRATION_RETRY_DELAYS = [
+    float(d) for d in env.list("INTEGRATION_RETRY_DELAYS", default=["30", "120", "600", "3600"])
+]
 
 # Seconds an API-key lookup stays cached (no query for authentication within it).
 API_KEY_CACHE_TTL = env.int("API_KEY_CACHE_TTL", default=60)

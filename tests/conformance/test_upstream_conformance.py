@@ -41,6 +41,7 @@ from companies.services import company_save, loyalty_program_save
 from coupons.models import CouponStatus
 from integrations.models import Adapter
 from integrations.services import integration_configure
+from rewards.models import OriginType
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
 from tests.wallet.fake_platforms import FakePlatform, install_fake_platforms
@@ -215,6 +216,16 @@ def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
         ("auth_request_otp", "400", ""): lambda: _malformed(api, "post", "/api/v2/auth/request-otp/"),
         ("auth_request_otp", "403", ""): lambda: ro.post("/api/v2/auth/request-otp/", {"identifier": PHONE}),
         ("auth_verify_otp", "200", ""): lambda: _verify_with_real_code(shop),
+        # After verify (which reads the walk's last code): the request's optional channel.
+        ("auth_request_otp", "200", "channel sms"): lambda: api.post(
+            "/api/v2/auth/request-otp/", {"identifier": "+5511955554444", "channel": "sms"}
+        ),
+        ("auth_request_otp", "200", "channel whatsapp"): lambda: api.post(
+            "/api/v2/auth/request-otp/", {"identifier": "+5511955553333", "channel": "whatsapp"}
+        ),
+        ("auth_request_otp", "422", "channel not offered"): lambda: api.post(
+            "/api/v2/auth/request-otp/", {"identifier": "+5511955554444", "channel": "fax"}
+        ),
         ("auth_verify_otp", "400", ""): lambda: _malformed(api, "post", "/api/v2/auth/verify-otp/"),
         ("auth_verify_otp", "403", ""): lambda: ro.post(
             "/api/v2/auth/verify-otp/", {"identifier": PHONE, "otp_code": "123456"}
@@ -232,7 +243,22 @@ def _scenarios(shop: Shop) -> dict[tuple[str, str, str], Callable[[], Any]]:
             f"/api/v2/loyalty/programs/{shop.other_company.loyalty_program.pk}/"
         ),
         ("coupons_issued_list", "200", ""): lambda: api.get("/api/v2/coupons/issued/"),
+        ("coupons_issued_list", "200", "origin_type=marketing"): lambda: api.get(
+            "/api/v2/coupons/issued/", origin_type="marketing"
+        ),
+        ("coupons_issued_list", "200", "origin_type=loyalty_reward"): lambda: api.get(
+            "/api/v2/coupons/issued/", origin_type="loyalty_reward"
+        ),
+        ("coupons_issued_list", "422", "unknown origin_type"): lambda: api.get(
+            "/api/v2/coupons/issued/", origin_type="promo"
+        ),
         ("coupons_issued_stats", "200", ""): lambda: api.get("/api/v2/coupons/issued/stats/"),
+        ("coupons_issued_stats", "200", "origin_type=marketing"): lambda: api.get(
+            "/api/v2/coupons/issued/stats/", origin_type="marketing"
+        ),
+        ("coupons_issued_stats", "422", "unknown origin_type"): lambda: api.get(
+            "/api/v2/coupons/issued/stats/", origin_type="promo"
+        ),
         ("customers_list", "200", ""): lambda: api.get("/api/v2/customers/"),
         ("customers_retrieve", "200", ""): lambda: api.get(f"/api/v2/customers/{c}/"),
         ("customers_retrieve", "404", ""): lambda: api.get(f"/api/v2/customers/{unknown}/"),
@@ -618,6 +644,8 @@ def shop(
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_TIMEOUT = 1.0
     caplog.set_level("WARNING", logger="zupy.otp")
+    # SMS offered (through the console sender), so request-otp's channel sms can be walked.
+    settings.OTP_SENDERS = {**settings.OTP_SENDERS, "sms": "otp.senders.ConsoleSender"}
     # Enterprise: the walk sends more than a free key's 60 requests a minute (429 is provoked below).
     company = CompanyFactory.create(rate_tier="enterprise")
     integration_configure(company=company, slug="repediu", adapter=Adapter.REPEDIU)
@@ -625,6 +653,11 @@ def shop(
     reward = RewardFactory.create(company=company, points_required=200)
     # No e-mail and no CPF on file: the strings the document declares non-nullable come back "".
     poor = CustomerFactory.create(company=company, points=10, email=None, cpf=None)
+    # A marketing coupon (a free reward, claimed without points) beside the loyalty ones.
+    welcome = RewardFactory.create(
+        company=company, name="Welcome drink", points_required=0, origin_type=OriginType.MARKETING
+    )
+    CouponFactory.create(customer=customer, reward=welcome)
     receiver = Receiver()
     fmt = request.param
     yield Shop(

@@ -2,6 +2,7 @@
 its writes: read with the same validation as JSON; a form whose keys are not the operation's fields (JSON
 sent without a Content-Type) stays a 415; a file part is refused."""
 
+import base64
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -198,3 +199,157 @@ def test_a_malformed_form_is_a_4xx_problem_and_writes_nothing(api, customer, bod
     assert 400 <= response.status_code < 500, response.content
     assert response["Content-Type"] == "application/problem+json"
     assert LedgerEntry.objects.count() == before
+
+
+# --- As strict as JSON --------------------------------------------------------------------------------
+def _points_add(customer: Customer) -> str:
+    return f"/api/v2/customers/{customer.pk}/points/add/"
+
+
+def _multipart(fields: dict[str, bytes]) -> bytes:
+    """A multipart body of plain fields with their bytes exactly as given."""
+    parts = [
+        b"--" + BOUNDARY.encode() + b"\r\n"
+        b'Content-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value + b"\r\n"
+        for name, value in fields.items()
+    ]
+    return b"".join(parts) + b"--" + BOUNDARY.encode() + b"--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"amount=1&reason=caf\xe9", FORM),  # Latin-1, raw
+        (b"amount=1&reason=caf%E9", FORM),  # Latin-1, %-escaped
+        (b"amount=1&reason=caf%C3", FORM),  # a UTF-8 sequence cut short
+        (_multipart({"amount": b"1", "reason": b"caf\xe9"}), MULTIPART_CONTENT),
+    ],
+    ids=["urlencoded-raw", "urlencoded-escaped", "urlencoded-cut", "multipart"],
+)
+def test_a_form_that_is_not_utf8_is_400_as_json_is(api, customer, body, content_type):
+    path = _points_add(customer)
+    json_answer = api.client.generic("POST", path, b'{"amount": 1, "reason": "caf\xe9"}', "application/json")
+    assert_problem(json_answer, 400, "validation-error", "malformed_body")
+    problem = assert_problem(
+        api.client.generic("POST", path, body, content_type=content_type),
+        400,
+        "validation-error",
+        "malformed_body",
+    )
+    assert "UTF-8" in problem["detail"] or "utf-8" in problem["detail"]
+    assert not LedgerEntry.objects.filter(customer=customer, reason__startswith="caf").exists()
+
+
+def test_utf8_in_a_form_is_read_as_text(api, customer):
+    path = _points_add(customer)
+    urlencoded = api.client.generic("POST", path, b"amount=1&reason=caf%C3%A9", content_type=FORM)
+    assert urlencoded.status_code == 200, urlencoded.content
+    multipart = api.client.generic(
+        "POST", path, _multipart({"amount": b"1", "reason": "café".encode()}), content_type=MULTIPART_CONTENT
+    )
+    assert multipart.status_code == 200, multipart.content
+    assert list(LedgerEntry.objects.filter(customer=customer, amount=1).values_list("reason", flat=True)) == [
+        "café",
+        "café",
+    ]
+
+
+def test_a_plus_in_a_form_number_is_refused_as_json_refuses_it(api, customer):
+    path = _points_add(customer)
+    before = LedgerEntry.objects.count()
+    as_json = assert_problem(api.post(path, {"amount": "+10"}), 422, "validation-error")
+    assert [error["field"] for error in as_json["errors"]] == ["amount"]
+    for body in (b"amount=+10", b"amount=%2010", b"amount=10+"):
+        problem = assert_problem(
+            api.client.generic("POST", path, body, content_type=FORM), 422, "validation-error"
+        )
+        assert [error["field"] for error in problem["errors"]] == ["amount"]
+        assert '"+" is a space' in problem["errors"][0]["detail"]
+    literal = assert_problem(
+        api.client.generic("POST", path, b"amount=%2B10", content_type=FORM), 422, "validation-error"
+    )
+    assert [error["field"] for error in literal["errors"]] == ["amount"]
+    assert LedgerEntry.objects.count() == before
+    # A "+" between words of a text field is the space it stands for.
+    spaced = api.client.generic("POST", path, b"amount=10&reason=balc%C3%A3o+2", content_type=FORM)
+    assert spaced.status_code == 200, spaced.content
+    assert spaced.json()["data"]["reason"] == "balcão 2"
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        lambda body: body[: body.rindex(b"--" + BOUNDARY.encode() + b"--")],  # no closing boundary
+        lambda body: body[: body.index(b"balc") + 2],  # in the middle of a value
+    ],
+    ids=["closing-boundary", "mid-value"],
+)
+def test_a_truncated_multipart_body_is_400_and_writes_nothing(api, customer, cut):
+    body = cut(_multipart({"amount": b"7", "reason": "balcão".encode()}))
+    response = api.client.generic("POST", _points_add(customer), body, content_type=MULTIPART_CONTENT)
+    assert_problem(response, 400, "validation-error", "malformed_body")
+    assert not LedgerEntry.objects.filter(customer=customer, amount=7).exists()
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_a_form_with_5000_keys_is_the_malformed_body_problem(settings, api, customer, how):
+    settings.ZUPY_MAX_BODY_BYTES = 1024 * 1024  # 5,000 multipart fields are 300 kB
+    path = _points_add(customer)
+    if how == "urlencoded":
+        body = b"&".join(b"k%d=1" % i for i in range(5000))
+        response = api.client.generic("POST", path, body, content_type=FORM)
+    else:
+        body = _multipart({f"k{i}": b"1" for i in range(5000)})
+        response = api.client.generic("POST", path, body, content_type=MULTIPART_CONTENT)
+    problem = assert_problem(response, 400, "validation-error", "malformed_body")
+    assert "1000 fields" in problem["detail"]
+
+
+@pytest.mark.parametrize("how", FORMATS)
+def test_one_idempotency_key_for_a_form_then_json_with_equal_fields_replays(api, customer, how):
+    path = _points_add(customer)
+    key = {"HTTP_IDEMPOTENCY_KEY": f"till-3-{how}"}
+    fields = {"amount": "5", "reason": "balcão"}
+    if how == "urlencoded":
+        first = api.client.generic("POST", path, urlencode(fields), content_type=FORM, **key)
+    else:
+        first = api.client.generic(
+            "POST", path, encode_multipart(BOUNDARY, fields), content_type=MULTIPART_CONTENT, **key
+        )
+    assert first.status_code == 200, first.content
+    # The same data as JSON, keys the other way round: the same request, replayed.
+    again = api.client.generic(
+        "POST", path, '{"reason": "balcão", "amount": 5}', content_type="application/json", **key
+    )
+    assert again.status_code == 200, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    other = api.post(path, {"amount": 6, "reason": "balcão"}, **key)
+    assert_problem(other, 422, "validation-error", "idempotency_key_reused")
+    assert LedgerEntry.objects.filter(customer=customer, amount=5).count() == 1
+
+
+def test_a_multipart_part_that_reencodes_its_text_is_400_and_8bit_is_text(api, customer):
+    """base64 would carry bytes the UTF-8 check of the body never sees (Django decodes them with
+    U+FFFD for what is not text); RFC 7578 forbids the header, 7bit/8bit/binary say "as it is"."""
+    path = _points_add(customer)
+    b = BOUNDARY.encode()
+
+    def body(encoding: bytes, value: bytes) -> bytes:
+        return (
+            b"--" + b + b'\r\nContent-Disposition: form-data; name="amount"\r\n\r\n1\r\n'
+            b"--" + b + b'\r\nContent-Disposition: form-data; name="reason"\r\n'
+            b"Content-Transfer-Encoding: " + encoding + b"\r\n\r\n" + value + b"\r\n--" + b + b"--\r\n"
+        )
+
+    refused = api.client.generic(
+        "POST", path, body(b"base64", base64.b64encode(b"caf\xe9")), content_type=MULTIPART_CONTENT
+    )
+    assert (
+        "Content-Transfer-Encoding"
+        in assert_problem(refused, 400, "validation-error", "malformed_body")["detail"]
+    )
+    assert not LedgerEntry.objects.filter(customer=customer, amount=1).exists()
+    plain = api.client.generic("POST", path, body(b"8bit", "café".encode()), content_type=MULTIPART_CONTENT)
+    assert plain.status_code == 200, plain.content
+    assert plain.json()["data"]["reason"] == "café"

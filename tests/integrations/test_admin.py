@@ -50,8 +50,38 @@ def test_ops_add_an_integration_in_the_admin(admin_client, shop):
             "rounding": "half_up",
             "enabled": "on",
             "otp_preset": "",
+            "keys-TOTAL_FORMS": "0",  # the inline of the API keys bound to it
+            "keys-INITIAL_FORMS": "0",
         },
     )
     assert answer.status_code == 302, answer.content.decode()[:2000]
     made = Integration.objects.get(company=shop, slug="saipos")
     assert (made.adapter, str(made.points_per_unit), made.rounding) == ("generic", "1.5000", "half_up")
+
+
+def test_ops_bind_the_partners_key_in_the_admin_and_only_one_of_its_company(admin_client, shop):
+    from companies.services import api_key_create
+    from integrations.models import IntegrationKey
+    from tests.factories import CompanyFactory
+
+    own, _ = api_key_create(company=shop, name="goomer")
+    theirs, _ = api_key_create(company=CompanyFactory.create(), name="theirs")
+    form = {
+        "company": shop.pk,
+        "slug": "goomer",
+        "name": "Goomer",
+        "adapter": "generic",
+        "points_per_unit": "1",
+        "rounding": "down",
+        "enabled": "on",
+        "otp_preset": "relaxed",
+        "keys-TOTAL_FORMS": "1",
+        "keys-INITIAL_FORMS": "0",
+        "keys-0-api_key": theirs.pk,
+    }
+    refused = admin_client.post("/admin/integrations/integration/add/", form)
+    assert refused.status_code == 200 and "must be one of the integration" in refused.content.decode()
+    assert not Integration.objects.filter(slug="goomer").exists()
+    made = admin_client.post("/admin/integrations/integration/add/", {**form, "keys-0-api_key": own.pk})
+    assert made.status_code == 302, made.content.decode()[:2000]
+    assert IntegrationKey.objects.get().integration == Integration.objects.get(company=shop, slug="goomer")

@@ -338,3 +338,21 @@ def test_an_order_whose_credit_fails_enrols_nobody(monkeypatch, shop, partner, r
     (outcome,) = OrderOutcome.objects.all()
     assert (outcome.outcome, outcome.reason) == (Outcome.FAILED, "refused for the test")
     assert not Customer.objects.filter(company=shop, email="fresh@example.com").exists()
+
+
+@pytest.mark.parametrize("rate", ["abc", "Infinity"])
+def test_a_rate_that_is_not_a_number_is_a_clear_usage_error_at_the_command_line(shop, rate):
+    db = connection.settings_dict
+    env = production_env(
+        "configure-integration",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CACHE_URL="locmemcache://configure-integration",
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "configure_integration", shop.pk, "goomer", "--points-per-unit", rate],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"--points-per-unit: not a number: {rate!r}" in done.stderr, done.stderr
+    assert not Integration.objects.filter(company=shop, slug="goomer").exists()

@@ -40,6 +40,7 @@ from schemathesis.core.result import Err, Ok
 from schemathesis.schemas import APIOperation
 
 from companies.models import API_KEY_PREFIX, ApiKey, api_key_digest
+from integrations.services import integration_configure
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory
 from tests.wallet.fake_platforms import install_fake_platforms
 from wallet.models import PassKind, Platform, WalletPass
@@ -56,13 +57,13 @@ _aim = random.Random(20261125) if DERANDOMIZE else random.Random()
 # the configured URL, and configuring a webhook resolves the URL's host name (a DNS query for every
 # generated name). Their input handling is tested with local receivers in tests/webhooks/.
 OUTBOUND = ["webhooks_test", "webhooks_config_update"]
-# The inbound partner webhook takes any JSON and answers 403 integration-not-found for every slug
-# schemathesis can make up (none is configured here); tests/integrations/ covers its inputs.
+# The inbound partner webhook is fuzzed against a configured integration (half the cases aim at its
+# slug, the rest get 403 integration-not-found): any array of orders or order object is stored.
 # The wallet operations are fuzzed with the platforms
 # replaced by fakes (tests/wallet/fake_platforms.py): configured, so a valid case issues a pass.
 schema = schemathesis.openapi.from_wsgi(
     "/api/v2/schema/?format=openapi-json", get_wsgi_application()
-).exclude(operation_id=[*OUTBOUND, "webhooks_integration_receive"])
+).exclude(operation_id=OUTBOUND)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -78,6 +79,7 @@ LOCAL_SENDERS = {"whatsapp": "otp.senders.ConsoleSender", "email": "otp.senders.
 # Known before the database exists: schemathesis builds its coverage-phase cases (and asks the auth
 # hook for their key) when the test is collected, not when it runs.
 FUZZ_KEY = API_KEY_PREFIX + "fuzz" * 8
+FUZZ_PARTNER = "fuzz-pos"
 _tally: Counter[str] = Counter()
 _failed_operations: set[str] = set()
 
@@ -114,6 +116,7 @@ def seeded(transactional_db: None, settings: Settings, monkeypatch: pytest.Monke
     reward = RewardFactory.create(company=company, points_required=10)
     coupon = CouponFactory.create(customer=customer, reward=reward, reward__total_usages_allowed=1000)
     ApiKey.objects.create(company=company, prefix=FUZZ_KEY[:12], digest=api_key_digest(FUZZ_KEY))
+    integration_configure(company=company, slug=FUZZ_PARTNER)
     card = WalletPass.objects.create(
         company=company,
         customer=customer,
@@ -121,7 +124,13 @@ def seeded(transactional_db: None, settings: Settings, monkeypatch: pytest.Monke
         platform=Platform.APPLE,
         changed_at=coupon.created_at,
     )
-    return {"customer_id": customer.pk, "reward_id": reward.pk, "coupon_ref": coupon.pk, "pass_id": card.pk}
+    return {
+        "customer_id": customer.pk,
+        "reward_id": reward.pk,
+        "coupon_ref": coupon.pk,
+        "pass_id": card.pk,
+        "partner": FUZZ_PARTNER,
+    }
 
 
 def _ok(result: Ok[APIOperation] | Err[InvalidSchema]) -> APIOperation:
@@ -135,6 +144,7 @@ def test_outbound_operations_are_not_fuzzed():
     served = {_ok(operation).definition.raw.get("operationId") for operation in schema.get_all_operations()}
     assert served and not served & set(OUTBOUND)
     assert "auth_request_otp" in served  # fuzzed, with the local senders only
+    assert "webhooks_integration_receive" in served  # fuzzed, against a configured integration
 
 
 # transaction=True: the WSGI client ends each request like a server does (Django returns the

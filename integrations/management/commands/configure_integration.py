@@ -1,19 +1,30 @@
+import argparse
 import json
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from companies.models import Company, OtpPreset
 from integrations.models import Adapter, Rounding
-from integrations.services import integration_configure
+from integrations.selectors import integration_keys
+from integrations.services import integration_configure, integration_key_bind, integration_key_unbind
 
 
 def _decimal(raw: str) -> Decimal:
+    """argparse's type: its ArgumentTypeError is the usage line and message a command-line user
+    sees (a CommandError raised while arguments are parsed would be a traceback)."""
     try:
-        return Decimal(raw)
-    except InvalidOperation as exc:
-        raise CommandError(f"Not a number: {raw!r}") from exc
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(
+            f"not a number: {raw[:40]!r} (points per currency unit, e.g. 1 or 0.5)"
+        )
+    return value
 
 
 class Command(BaseCommand):
@@ -31,7 +42,16 @@ class Command(BaseCommand):
             "--points-per-unit", type=_decimal, help="points per currency unit, e.g. 1 or 0.5"
         )
         parser.add_argument("--rounding", choices=Rounding.values)
-        parser.add_argument("--otp-policy", choices=[*OtpPreset.values, "company"])
+        parser.add_argument(
+            "--otp-policy",
+            choices=[*OtpPreset.values, "company"],
+            help="the OTP policy of the API calls made with the integration's keys (--bind-key)",
+        )
+        parser.add_argument(
+            "--bind-key", action="append", default=[], metavar="API_KEY_ID",
+            help="an API key (its id) the partner calls with; repeatable",
+        )  # fmt: skip
+        parser.add_argument("--unbind-key", action="append", default=[], metavar="API_KEY_ID")
         state = parser.add_mutually_exclusive_group()
         state.add_argument("--enable", action="store_true")
         state.add_argument("--disable", action="store_true")
@@ -42,16 +62,22 @@ class Command(BaseCommand):
             raise CommandError(f"No company with id {options['company_id']}")
         otp = options["otp_policy"]
         try:
-            integration, created = integration_configure(
-                company=company,
-                slug=str(options["slug"]),
-                name=options["name"],  # type: ignore[arg-type]
-                adapter=options["adapter"],  # type: ignore[arg-type]
-                points_per_unit=options["points_per_unit"],  # type: ignore[arg-type]
-                rounding=options["rounding"],  # type: ignore[arg-type]
-                enabled=True if options["enable"] else False if options["disable"] else None,
-                otp_preset=None if otp is None else "" if otp == "company" else str(otp),
-            )
+            # One transaction: a key that cannot be bound leaves the integration as it was.
+            with transaction.atomic():
+                integration, created = integration_configure(
+                    company=company,
+                    slug=str(options["slug"]),
+                    name=options["name"],  # type: ignore[arg-type]
+                    adapter=options["adapter"],  # type: ignore[arg-type]
+                    points_per_unit=options["points_per_unit"],  # type: ignore[arg-type]
+                    rounding=options["rounding"],  # type: ignore[arg-type]
+                    enabled=True if options["enable"] else False if options["disable"] else None,
+                    otp_preset=None if otp is None else "" if otp == "company" else str(otp),
+                )
+                for key_id in cast(list[str], options["bind_key"]):
+                    integration_key_bind(integration=integration, api_key_id=key_id)
+                for key_id in cast(list[str], options["unbind_key"]):
+                    integration_key_unbind(integration=integration, api_key_id=key_id)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
@@ -65,6 +91,7 @@ class Command(BaseCommand):
                     "rounding": integration.rounding,
                     "enabled": integration.enabled,
                     "otp_policy": integration.otp_preset or "company",
+                    "api_keys": integration_keys(integration=integration),
                 }
             )
         )
