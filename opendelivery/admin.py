@@ -12,7 +12,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import DomainError
-from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink
+from opendelivery.models import (
+    SCOPES,
+    ClientKind,
+    OdClient,
+    OdMerchant,
+    OdMerchantLink,
+    OdOrder,
+    OdRedemption,
+)
 from opendelivery.services import (
     od_client_create,
     od_client_rotate_secret,
@@ -218,3 +226,69 @@ class OdMerchantAdmin(admin.ModelAdmin):
         if obj is not None:
             return ("company", *self.readonly_fields)
         return self.readonly_fields
+
+
+# --- Redemptions ------------------------------------------------------------------------------------
+@admin.register(OdRedemption)
+class OdRedemptionAdmin(admin.ModelAdmin):
+    """The redemptions platforms asked for and what became of each (read-only: the worker writes):
+    the coupon issued, or why ``coupon_redeem`` refused it then."""
+
+    list_display = ("id", "company", "client", "customer", "reward", "status", "refusal", "created_at")
+    list_filter = ("status",)
+    search_fields = ("id", "related_order_id", "customer__id", "coupon__code")
+    list_select_related = ("company", "client", "customer", "reward")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Orders and accrual ------------------------------------------------------------------------------
+@admin.register(OdOrder)
+class OdOrderAdmin(admin.ModelAdmin):
+    """What became of each order a platform reported: read only (the customer events write it)."""
+
+    list_display = (
+        "order_id",
+        "company",
+        "status",
+        "points_awarded",
+        "points_reversed",
+        "customer",
+        "created_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("order_id", "company__name", "customer__phone", "customer__email")
+    list_select_related = ("company", "customer")
+    fields = (
+        "order_id",
+        "company",
+        "customer",
+        "status",
+        "reason",
+        "total_cents",
+        "points_awarded",
+        "points_reversed",
+        "z_awarded",
+        "z_reversed",
+        "created_event_id",
+        "cancelled_event_id",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OdOrder | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OdOrder | None = None) -> bool:
+        return False

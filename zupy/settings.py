@@ -529,10 +529,6 @@ OAUTH2_PROVIDER = {
     # The client's own row decides: a disabled client does not authenticate; a token gets the
     # client's scopes only.
     "OAUTH2_VALIDATOR_CLASS": "opendelivery.auth.OdOAuth2Validator",
-    # Secrets are random, not chosen: digested without a password's stretching (opendelivery/hashers.py).
-    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_od_secret",
-    # A client_id is never a URL to fetch metadata from.
-    "CIMD_ENABLED": False,
     # RFC 9700 (the OAuth 2.0 security BCP) throughout: tokens stored as digests, never taken from a
     # query string; the flows we do not serve (implicit, password, redirects) held to their strict form.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
@@ -550,6 +546,10 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "ALLOW_URI_WILDCARDS": False,
     "PKCE_REQUIRED": True,
+    # Secrets are random, not chosen: digested without a password's stretching (opendelivery/hashers.py).
+    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_od_secret",
+    # A client_id is never a URL to fetch metadata from.
+    "CIMD_ENABLED": False,
 }
 # Django's own hashers first (people's passwords); the client secrets' one after them.
 PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "opendelivery.hashers.ClientSecretHasher"]
