@@ -66,12 +66,11 @@ def test_the_customer_operations_are_the_documents():
 
 
 def test_every_routed_view_names_operations_of_the_standard():
-    """A Customer operation, one of its webhooks served inbound (upstream's customer-events), or
-    listMerchants."""
-    document = yaml.safe_load((REFERENCE / "customer.openapi.yaml").read_text())
-    webhooks = [op["operationId"] for item in document.get("webhooks", {}).values() for op in item.values()]
     for operation, (method, route, view) in routed_operations().items():
-        assert operation in (*CUSTOMER_OPERATIONS, *webhooks, "listMerchants"), (operation, route)
+        # Served beside the Customer document's paths: the merchants a token reaches, and the
+        # standard's customerEvent webhook received here (the upstream guide's accrual from orders).
+        served_beside = ("listMerchants", "receiveCustomerEvent")
+        assert operation in (*CUSTOMER_OPERATIONS, *served_beside), (operation, route)
         assert hasattr(view, method), (operation, route, method)
         assert route.startswith("v2/"), route
 
