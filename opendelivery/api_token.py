@@ -56,7 +56,17 @@ def _refusal(exc: TokenRefused, headers: dict[str, str] | None = None) -> HttpRe
 
 
 def token_parameters(request: HttpRequest) -> dict[str, str]:
-    """The body's parameters: a JSON object of strings, or a form; anything else refused."""
+    """The body's parameters: a JSON object of strings, or a form, each value at most 255 printable
+    characters (no row holds more, and a NUL byte never reaches the database); anything else refused."""
+    parameters = _body_parameters(request)
+    wrong = sorted(key for key, value in parameters.items() if len(value) > 255 or not value.isprintable())
+    if wrong:
+        details = [f"{key}: at most 255 printable characters" for key in wrong]
+        raise TokenRefused(400, "INVALID_REQUEST", "A token parameter is malformed.", details)
+    return parameters
+
+
+def _body_parameters(request: HttpRequest) -> dict[str, str]:
     media = (request.content_type or "").lower()
     if media == "application/json":
         try:

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 
 from companies.auth import Budget, anonymous_budget, tier_budget
 from companies.models import Company
-from opendelivery.errors import WWW_AUTHENTICATE, OdForbidden, OdRateLimited, OdUnauthorized
+from opendelivery.errors import WWW_AUTHENTICATE, OdBadRequest, OdForbidden, OdRateLimited, OdUnauthorized
 from opendelivery.models import ClientKind, OdClient, OdMerchantLink
 from opendelivery.selectors import od_client_of_application, od_link_of
 
@@ -121,7 +121,13 @@ def _bearer(request: HttpRequest) -> str | None:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token or len(token) > 255 or not token.isascii():
+    if (
+        scheme.lower() != "bearer"
+        or not token
+        or len(token) > 255
+        or not (token.isascii() and token.isprintable())
+        or " " in token
+    ):
         raise OdUnauthorized(MALFORMED, code="INVALID_TOKEN")
     return token
 
@@ -157,11 +163,22 @@ NOT_LINKED = "This client is not linked to that merchant (or the link is disable
 OWN_MERCHANT_ONLY = "This client reaches its own merchant only."
 
 
+MALFORMED_MERCHANT = "X-App-MerchantId and storeId are 1 to 100 printable characters."
+MERCHANT_ID_MAX = 100
+
+
+def _merchant_value(raw: str) -> str:
+    value = raw.strip()
+    if len(value) > MERCHANT_ID_MAX or not value.isprintable():
+        raise OdBadRequest(MALFORMED_MERCHANT, code="INVALID_MERCHANT_ID")
+    return value
+
+
 def requested_merchant(request: HttpRequest) -> str | None:
     """The merchantId the request names (header or storeId); None for neither; 403 when the two
-    differ."""
-    header = request.META.get("HTTP_X_APP_MERCHANTID", "").strip()
-    store = request.GET.get(STORE_PARAMETER, "").strip()
+    differ; 400 for a value no merchantId can be."""
+    header = _merchant_value(request.META.get("HTTP_X_APP_MERCHANTID", ""))
+    store = _merchant_value(request.GET.get(STORE_PARAMETER, ""))
     if header and store and header != store:
         raise OdForbidden(AMBIGUOUS, code="MERCHANT_AMBIGUOUS")
     return header or store or None

@@ -33,8 +33,9 @@ def assert_od_error(response, status, code=None):
 @pytest.mark.parametrize(
     "authorization",
     [None, "Basic dXNlcjpwdw==", "Bearer", "Bearer  ", "Bearer a b", "Token abc", "Bearer tokén",
-     "Bearer " + "a" * 300],
-    ids=["none", "basic", "bare", "blank", "two-words", "other-scheme", "not-ascii", "too-long"],
+     "Bearer " + "a" * 300, "Bearer a\x00b", "Bearer a\x7fb"],
+    ids=["none", "basic", "bare", "blank", "two-words", "other-scheme", "not-ascii", "too-long", "nul",
+         "control"],
 )  # fmt: skip
 def test_a_missing_or_malformed_token_is_401_with_a_bearer_challenge(client, authorization):
     extra = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}

@@ -148,3 +148,12 @@ def test_pages_carry_the_real_total(od_api, many, params, expected, page, size):
 def test_a_page_that_is_not_such_an_integer_is_400(od_api, od_client_by_app, params):
     body = _refused(od_api(od_client_by_app, None).get(MERCHANTS, params), 400, "INVALID_PARAMETER")
     assert body["details"] == [next(iter(params))]
+
+
+@pytest.mark.parametrize(
+    "headers, params",
+    [({}, {"storeId": "a\x00b"}), ({}, {"storeId": "m" * 101}), ({"HTTP_X_APP_MERCHANTID": "a\tb"}, {})],
+    ids=["nul", "too-long", "control"],
+)
+def test_a_merchant_id_no_merchant_can_have_is_400(od_api, od_client_by_app, headers, params):
+    _refused(od_api(od_client_by_app, None).get(MERCHANTS, params, **headers), 400, "INVALID_MERCHANT_ID")

@@ -136,8 +136,10 @@ def test_a_disabled_client_gets_no_token_and_its_tokens_stop_at_once(client, od_
         ({"grant_type": "password"}, "UNSUPPORTED_GRANT_TYPE"),
         ({}, "INVALID_REQUEST"),
         ({"grant_type": 5}, "INVALID_REQUEST"),
+        ({"grant_type": "client_credentials", "client_id": "a\x00b"}, "INVALID_REQUEST"),
+        ({"grant_type": "client_credentials", "client_secret": "s" * 256}, "INVALID_REQUEST"),
     ],
-    ids=["authorization_code", "password", "no-grant", "not-a-string"],
+    ids=["authorization_code", "password", "no-grant", "not-a-string", "nul-client-id", "long-secret"],
 )
 def test_other_grants_and_a_missing_grant_are_400(client, od_client_by_merchant, body, code):
     response = _json(client, {**_credentials(od_client_by_merchant), **body})
@@ -192,3 +194,10 @@ def test_token_requests_are_counted_per_address(client, od_client_by_merchant, s
     assert answer["code"] == "RATE_LIMIT_EXCEEDED"
     assert int(refused["Retry-After"]) >= 1
     assert refused["X-RateLimit-Remaining"] == "0"
+
+
+def test_a_nul_in_a_form_is_400_too(client, od_client_by_merchant):
+    body = {"grant_type": "client_credentials", **_credentials(od_client_by_merchant), "client_id": "a\x00"}
+    response = _form(client, body)
+    answer = od_validate_response(response, "post", TOKEN)
+    assert (response.status_code, answer["code"]) == (400, "INVALID_REQUEST")
