@@ -68,7 +68,10 @@ class ApiView(RateLimitHeaders, APIView):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method not in SAFE_METHODS:
-            key_id = _key_id_of(request)
+            # What authentication found, if it ran: ``request.auth`` would run it again for a request
+            # refused before it did (the gate's 401), and raise there.
+            key_id = getattr(getattr(request, "_auth", None), "pk", None)
+            key_id = key_id if isinstance(key_id, str) else None
             if key_id is not None:
                 replica_note_write(writer=key_id)
         return response
