@@ -12,6 +12,11 @@ separate logged run (--latency-duration). The ratio API req/s / ceiling tps is r
 both. A failing run is reported as failed, with pgbench's or wrk's error, and the others go on;
 the command then exits 1.
 
+Each API run is followed by the same run through a PgBouncer of the bench's own (transaction pooling,
+DB_POOLER_MODE=transaction, so DB_PREPARE_THRESHOLD=off) in front of the same database, served by a
+second gunicorn of the same shape: "PgBouncer/direct" is that req/s ÷ the direct run's (--no-pgbouncer
+skips it; --pgbouncer-pool sets its server connections).
+
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (scripts/ensure-postgres,
 scripts/ensure-redis), wrk (installed from Debian's packages when missing and root) and pgbench.
 Writes bench/results/<date>-<scale>[-<tag>].json, .md and .png; `python -m bench.report FILE.json
@@ -66,7 +71,7 @@ def ensure_tools() -> None:
     for tool in ("wrk", "pgbench"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} is required")
-    for script in ("ensure-postgres", "ensure-redis"):
+    for script in ("ensure-postgres", "ensure-redis", "ensure-pgbouncer"):
         subprocess.run([str(ROOT / "scripts" / script)], check=True)
 
 
@@ -125,6 +130,18 @@ def main() -> None:
         help="comma-separated subset of: " + ", ".join(SCENARIO_NAMES) + " (default: all)",
     )
     parser.add_argument("--tag", default="", help="added to the result file names")
+    parser.add_argument(
+        "--no-pgbouncer",
+        dest="pgbouncer",
+        action="store_false",
+        help="skip the runs through PgBouncer (transaction pooling) that follow each direct API run",
+    )
+    parser.add_argument(
+        "--pgbouncer-pool",
+        type=int,
+        default=8,
+        help="PgBouncer's server connections (default_pool_size) in those runs (default: 8)",
+    )
     args = parser.parse_args()
     if args.latency_duration is None:
         args.latency_duration = max(2, args.duration // 2)
@@ -212,30 +229,33 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
             broken[scenario.name] = f"{type(error).__name__}: {error}"
     connections.close_all()
 
-    port = free_port()
     env = {
         **os.environ,
         "WEB_CONCURRENCY": str(args.workers),
         "GUNICORN_THREADS": str(args.threads),
         "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
     }
-    log = (work / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "zupy.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server, port = start_server(env, work / "gunicorn.log")
+    bouncer = bounced = None
+    bounced_port = 0
     results = []
     try:
         wait_ready(port)
+        if args.pgbouncer:
+            from tests.pgcluster import PgBouncer
+
+            bouncer = PgBouncer(
+                work / "pgbouncer", server_port=5432, pool_mode="transaction", pool_size=args.pgbouncer_pool
+            )
+            bounced_env = {
+                **env,
+                "DATABASE_URL": bouncer.url(main_db),
+                "DB_POOLER_MODE": "transaction",
+                "DB_PREPARE_THRESHOLD": "off",
+                "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics-pgbouncer"),
+            }
+            bounced, bounced_port = start_server(bounced_env, work / "gunicorn-pgbouncer.log")
+            wait_ready(bounced_port)
         for scenario in chosen:
             requests_file = work / f"{scenario.name}.tsv"
             scenario.write_requests(seeded, requests_file)
@@ -257,6 +277,14 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                     row["api"]["machine"] = machine_shares(machine_before, machine_ticks())
                 except Exception as error:
                     row["api"] = {"error": f"wrk: {error}"}
+                if bounced is not None:
+                    try:
+                        run_wrk(bounced_port, requests_file, count, 1, work)
+                        ceiling.checkpoint()
+                        row["pgbouncer"] = run_wrk(bounced_port, requests_file, count, args.duration, work)
+                        row["pgbouncer"].pop("wrk_cpu_s", None)
+                    except Exception as error:
+                        row["pgbouncer"] = {"error": f"wrk: {error}"}
                 row["statements"] = scenarios.statement_count(sql[scenario.name])
                 row["ceilings"] = {}
                 for kind in ("same", "best"):
@@ -287,11 +315,17 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                     for kind, db in row["ceilings"].items()
                     if "rps" in row["api"] and db.get("tps")
                 }
+                if row["api"].get("rps") and row.get("pgbouncer", {}).get("rps"):
+                    row["ratio"]["pgbouncer"] = round(row["pgbouncer"]["rps"] / row["api"]["rps"], 3)
                 print(report.line(row), flush=True)
                 results.append(row)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in (server, bounced):
+            if process is not None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+        if bouncer is not None:
+            bouncer.stop()
     checks = {"api": report.post_checks(), "best_sql": report.sql_checks(f"{PG}/{pg_db['best']}")}
     meta = {
         "scale": scale,
@@ -299,6 +333,9 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
         "machine": report.machine(),
         "versions": report.versions(f"{PG}/{main_db}"),
         "server": {"workers": args.workers, "threads": args.threads},
+        "pgbouncer": {"pool_mode": "transaction", "pool_size": args.pgbouncer_pool}
+        if args.pgbouncer
+        else None,
         "clients": clients,
         "duration_s": args.duration,
         "latency_duration_s": args.latency_duration,
@@ -314,6 +351,25 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
     failed = report.failures(results)
     print(f"results: {stem}.json, {stem}.md, {stem}.png; checks: {checks}; failed runs: {failed}")
     return failed
+
+
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn with ``env`` on a free port, its output in ``log``: (process, port)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "zupy.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return server, port
 
 
 def count_rows(database: str, table: str) -> int:

@@ -16,7 +16,9 @@ METHOD = (
     "`pgbench -M prepared` at the same client count, run right after the API in this run, each on its own "
     "copy of the same data; tps from an unlogged run, pgbench p99 from a separate logged run. Same "
     "statements: what the endpoint sent (captured from Django), plus one pick query per transaction. "
-    "Best SQL: bench/best.py, the same work and guarantees in the fewest round trips."
+    "Best SQL: bench/best.py, the same work and guarantees in the fewest round trips. "
+    "PgBouncer/direct = req/s through PgBouncer (transaction pooling, no server-side prepared statements) "
+    "÷ the direct API's req/s, the same requests run right after it against the same database."
 )
 COUPON_CHECK = """SELECT count(*) FROM coupons_coupon c
                JOIN (SELECT coupon_id, count(*) AS uses FROM coupons_couponuse GROUP BY coupon_id) u
@@ -53,6 +55,14 @@ def line(row: dict) -> str:
             f"api {api['rps']:>7.1f} req/s p50 {api['p50_ms']:>6.2f} p99 {api['p99_ms']:>7.2f} ms "
             f"err {api['errors']:<3} "
         )
+    bounced = row.get("pgbouncer")
+    if bounced and "error" in bounced:
+        head += f"| pgbouncer FAILED: {bounced['error']} "
+    elif bounced:
+        head += (
+            f"| pgbouncer {bounced['rps']:>7.1f} req/s p99 {bounced['p99_ms']:>7.2f} ms "
+            f"ratio {row['ratio'].get('pgbouncer')} "
+        )
     for kind, db in row["ceilings"].items():
         if "error" in db:
             head += f"| {kind} FAILED: {db['error']} "
@@ -72,6 +82,7 @@ def failures(results: list[dict]) -> int:
             count += 1
             continue
         count += "error" in row["api"]
+        count += "error" in row.get("pgbouncer", {})
         count += sum("error" in db for db in row["ceilings"].values())
     return count
 
@@ -201,6 +212,29 @@ def markdown(meta: dict, results: list[dict]) -> str:
         for name, result in (("API", api), ("same", same), ("best", best)):
             if result and "error" in result:
                 errors.append(f"- {row['scenario']}, {row['clients']} clients, {name}: {result['error']}")
+    bounced_rows = [row for row in results if row.get("pgbouncer")]
+    if bounced_rows:
+        pool = meta.get("pgbouncer") or {}
+        head += [
+            "",
+            f"Through PgBouncer ({pool.get('pool_mode', 'transaction')} pooling, "
+            f"{pool.get('pool_size', '?')} server connections, DB_PREPARE_THRESHOLD=off), the same "
+            "requests right after each direct run:",
+            "",
+            "| scenario | clients | direct req/s | PgBouncer req/s | p50 ms | p99 ms | errors "
+            "| PgBouncer/direct |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in bounced_rows:
+            bounced = row["pgbouncer"]
+            head.append(
+                f"| {row['scenario']} | {row['clients']} | {_cell(row['api'], 'rps', '.0f')} "
+                f"| {_cell(bounced, 'rps', '.0f')} | {_cell(bounced, 'p50_ms', '.2f')} "
+                f"| {_cell(bounced, 'p99_ms', '.2f')} | {_cell(bounced, 'errors', 'd')} "
+                f"| {_cell(row.get('ratio'), 'pgbouncer', '.3f')} |"
+            )
+            if "error" in bounced:
+                errors.append(f"- {row['scenario']}, {row['clients']} clients, PgBouncer: {bounced['error']}")
     cpu_rows = [row for row in results if row.get("api", {}).get("cpu_ms_per_request")]
     if cpu_rows:
         head += [

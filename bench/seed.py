@@ -30,7 +30,7 @@ HOT_USES = 1_000_000_000
 COUPON_COLUMNS = [
     "id", "company_id", "customer_id", "reward_id", "code", "status", "total_usages_allowed",
     "remaining_usages", "points_spent", "z_tokens_spent", "valid_until", "usage_date", "cancelled_at",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "origin_type",
 ]  # fmt: skip
 
 
@@ -127,6 +127,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
         "image_url",
         "created_at",
         "updated_at",
+        "origin_type",
     ]
     _copy(
         "rewards_reward",
@@ -149,6 +150,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                 "",
                 now,
                 now,
+                "loyalty_reward",
             )
             for c, ids in rewards.items()
             for n, rid in enumerate(ids)
@@ -266,6 +268,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                     None,
                     now,
                     now,
+                    "loyalty_reward",
                 )
 
     _copy("coupons_coupon", COUPON_COLUMNS, coupon_rows())
@@ -289,6 +292,7 @@ def seed(scale: str, *, sample: int = 20_000) -> Seeded:
                 now + timedelta(days=365),
                 now,
                 now,
+                "loyalty_reward",
             )
         ],
     )

@@ -72,6 +72,8 @@ class CompanyProfileOut(FastOutput):
 class CompanyListView(ApiView):
     """GET /api/v2/companies/ — exactly the key's company."""
 
+    reads_from_replica = True
+
     @extend_schema(
         operation_id="companies_list", parameters=[PageQuery], responses=CompanyProfileOut(many=True)
     )
@@ -85,6 +87,8 @@ class CompanyListView(ApiView):
 
 
 class CompanyDetailView(ApiView):
+    reads_from_replica = True
+
     @extend_schema(operation_id="companies_retrieve", responses=CompanyProfileOut)
     def get(self, request: Request, company_id: str) -> Response:
         company = company_profile_get(company=partner_of(request).company, company_id=company_id)
@@ -129,6 +133,8 @@ class LoyaltyProgramOut(FastOutput):
 class LoyaltyProgramListView(ApiView):
     """GET /api/v2/loyalty/programs/ — the key's company's program (one)."""
 
+    reads_from_replica = True
+
     @extend_schema(
         operation_id="loyalty_programs_list", parameters=[PageQuery], responses=LoyaltyProgramOut(many=True)
     )
@@ -142,6 +148,8 @@ class LoyaltyProgramListView(ApiView):
 
 
 class LoyaltyProgramDetailView(ApiView):
+    reads_from_replica = True
+
     @extend_schema(operation_id="loyalty_programs_retrieve", responses=LoyaltyProgramOut)
     def get(self, request: Request, program_id: str) -> Response:
         program = loyalty_program_get(company=partner_of(request).company, program_id=program_id)

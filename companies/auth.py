@@ -180,6 +180,12 @@ def key_budget(api_key: ApiKey, scope: str | None = None) -> Budget | None:
     return _spend(str(api_key.pk), settings.ZUPY_RATE_LIMITS[api_key.company.rate_tier])
 
 
+def tier_budget(counter: str, tier: str) -> Budget | None:
+    """Count one request on ``counter`` against ``tier``'s per-key limit: the budget of a credential
+    that is not an API key (an OpenDelivery client), counted as a key's is."""
+    return _spend(counter, settings.ZUPY_RATE_LIMITS[tier])
+
+
 def client_address(request: HttpRequest) -> str:
     """The caller's address as the admin's login throttling reads it (ipware, TRUSTED_PROXY_COUNT):
     behind nginx the address nginx saw, never one the client wrote into X-Forwarded-For itself."""

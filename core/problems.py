@@ -73,11 +73,32 @@ def problem(
     return body
 
 
+# A surface with an error shape of its own (an app registers it from its AppConfig.ready): the path
+# prefix it serves and the function that turns a problem document into its body and content type.
+ErrorShape = Callable[[dict[str, Any]], tuple[dict[str, Any], str]]
+_error_shapes: list[tuple[str, ErrorShape]] = []
+
+
+def register_error_shape(prefix: str, shape: ErrorShape) -> None:
+    """Answer every error outside DRF under ``prefix`` (Django's error views, the middlewares'
+    refusals, the guard below) in ``shape`` instead of problem+json."""
+    if all(known != prefix for known, _ in _error_shapes):
+        _error_shapes.append((prefix, shape))
+
+
+def error_shape_of(path: str) -> ErrorShape | None:
+    return next((shape for prefix, shape in _error_shapes if path.startswith(prefix)), None)
+
+
 def problem_response(status: int, *, instance: str, detail: str | None = None, **extra: Any) -> HttpResponse:
     """A problem answered outside DRF (Django's error views, middlewares, health checks); ``extra``
-    adds members to the body."""
+    adds members to the body. Under a registered prefix, in that surface's shape."""
     body = {**problem(status, instance=instance, detail=detail), **extra}
-    return HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+    content_type = PROBLEM_CONTENT_TYPE
+    shape = error_shape_of(instance)
+    if shape is not None:
+        body, content_type = shape(body)
+    return HttpResponse(json.dumps(body), status=status, content_type=content_type)
 
 
 # --- Details that tell the partner what to do instead ------------------------------------------------

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.dbrouter import replica_note_write, replica_reads
 from core.idempotency import HEADER, check_key, idempotent, request_fingerprint
 from core.inputs import FormBody, FormKeysUnknown
 
@@ -28,12 +29,49 @@ class RateLimitHeaders:
         return response
 
 
+Handler = Callable[..., HttpResponseBase]
+
+
+def _key_id_of(request: Request) -> str | None:
+    key_id = getattr(request.auth, "pk", None)
+    return key_id if isinstance(key_id, str) else None
+
+
+def replica_get(get: Handler) -> Handler:
+    """Wrap a view's ``get`` so that its ORM reads may go to the read replica (``core.dbrouter``).
+    DRF calls the handler once authentication, permissions and rate limits have run on the primary."""
+
+    @functools.wraps(get)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with replica_reads(writer=_key_id_of(request)):
+            return get(view, request, *args, **kwargs)
+
+    return wrapper
+
+
 class ApiView(RateLimitHeaders, APIView):
     """Base of every API view. Query parameters a view does not know are ignored (a cache-buster
-    ``_=123`` must not break a till); the ones it knows are validated by its ``Input`` serializer."""
+    ``_=123`` must not break a till); the ones it knows are validated by its ``Input`` serializer.
 
+    ``reads_from_replica = True``: the view's GET reads what tolerates a few seconds of lag (a list,
+    the catalog, stats) and decides no write, so it may read from the replica (``replica_get``).
+    After any other request of an API key, that key reads from the primary for a while
+    (``core.dbrouter.replica_note_write``): a partner always reads its own writes."""
 
-Handler = Callable[..., HttpResponseBase]
+    reads_from_replica = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.reads_from_replica and "get" in cls.__dict__:
+            cls.get = replica_get(cls.__dict__["get"])  # type: ignore[attr-defined]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in SAFE_METHODS:
+            key_id = _key_id_of(request)
+            if key_id is not None:
+                replica_note_write(writer=key_id)
+        return response
 
 
 def _company_id_of(request: Request) -> str:

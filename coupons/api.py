@@ -78,6 +78,8 @@ class CouponListView(ApiView):
 
     ``status`` filters by what the partner sees: a coupon past valid_until is expired."""
 
+    reads_from_replica = True
+
     query_class: type[CouponQuery] = CouponQuery
 
     def get(self, request: Request) -> Response:
@@ -111,6 +113,8 @@ class CouponStatsOut(serializers.Serializer):
 
 class CouponStatsView(ApiView):
     """GET /api/v2/coupons/issued/stats/ — counts over the same filters as the listing."""
+
+    reads_from_replica = True
 
     @extend_schema(operation_id="coupons_issued_stats", parameters=[CouponQuery], responses=CouponStatsOut)
     def get(self, request: Request) -> Response:

@@ -251,6 +251,8 @@ class PointsHistoryOut(FastOutput):
 class PointsHistoryView(ApiView):
     """GET /api/v2/customers/{id}/points/history/ — newest first, one row per change of points."""
 
+    reads_from_replica = True
+
     @extend_schema(
         operation_id="customers_points_history", parameters=[PageQuery], responses=PointsHistoryOut(many=True)
     )

@@ -15,6 +15,8 @@ class OpenDeliveryConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from core.events import published
+        from core.problems import register_error_shape
+        from opendelivery.errors import DISCOVERY_PATH, discovery_shape, od_shape
         from opendelivery.events import (
             od_client_companies,
             od_delivery_target,
@@ -25,6 +27,11 @@ class OpenDeliveryConfig(AppConfig):
         from webhooks.models import Surface
         from webhooks.services import webhook_surface_register
 
+        # Every error under these paths, from Django or a middleware too, in the standard's shapes.
+        register_error_shape("/v2/", od_shape)
+        register_error_shape(DISCOVERY_PATH, discovery_shape)
+
+        # Loyalty events: the native ones, as OpenDelivery envelopes, into the webhook outbox.
         def record(*, company_id: str, event: str, data: dict[str, Any], **_: Any) -> None:
             od_event_record(company_id=company_id, event=event, data=data)
 

@@ -85,6 +85,8 @@ class CatalogView(ApiView):
     customer has taken of it) is handed in by the URL conf (``as_view(coupons_taken_count=...)``): the
     count is the coupons app's rule, and rewards/ imports nothing from coupons/."""
 
+    reads_from_replica = True
+
     coupons_taken_count: Callable[[Customer], Expression] | None = None
 
     def parse(

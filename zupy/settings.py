@@ -113,6 +113,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'zupy.sqlite3'}")}
+# What sits between the service and PostgreSQL: nothing, or a PgBouncer in session or transaction
+# pooling (docs/deploy.md, "Connections").
+DB_POOLER_MODE = env.str("DB_POOLER_MODE", default="none").strip().lower()
+if DB_POOLER_MODE not in ("none", "session", "transaction"):
+    raise ImproperlyConfigured(f"DB_POOLER_MODE must be none, session or transaction, not {DB_POOLER_MODE!r}")
 _engine = DATABASES["default"]["ENGINE"]
 if _engine == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE makes every transaction take SQLite's write lock up front, so writers
@@ -127,13 +132,25 @@ elif _engine == "django.db.backends.postgresql":
     # Server-side prepared statements: with server-side binding the SQL text of a query no longer
     # carries its values, so psycopg can prepare it after DB_PREPARE_THRESHOLD uses on a connection
     # and PostgreSQL stops parsing and planning it on every request (docs/benchmark.md has the
-    # measurement). A transaction-mode PgBouncer without max_prepared_statements cannot keep them:
-    # DB_PREPARE_THRESHOLD=off there.
-    _prepare = env.str("DB_PREPARE_THRESHOLD", default="5").strip().lower()
+    # measurement). A transaction-mode PgBouncer (1.18 keeps no prepared statements) hands each
+    # transaction whichever server connection is free, where a statement prepared on another one
+    # does not exist: there DB_PREPARE_THRESHOLD is off, and a number is refused (docs/deploy.md).
+    _prepare = env.str("DB_PREPARE_THRESHOLD", default="off" if DB_POOLER_MODE == "transaction" else "5")
+    _prepare = _prepare.strip().lower()
+    if DB_POOLER_MODE == "transaction" and _prepare not in ("off", "none", ""):
+        raise ImproperlyConfigured(
+            f"DB_PREPARE_THRESHOLD={_prepare} cannot work behind a transaction-mode pooler "
+            "(DB_POOLER_MODE=transaction): a statement prepared on one server connection is missing "
+            "on the next. Set DB_PREPARE_THRESHOLD=off, or DB_POOLER_MODE=session."
+        )
     DATABASES["default"]["OPTIONS"] = {
         "server_side_binding": _prepare not in ("off", "none", ""),
         "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),
     }
+    if DB_POOLER_MODE == "transaction":
+        # Django's .iterator() outside a transaction declares a WITH HOLD cursor that outlives the
+        # transaction, so on the pooler's next server connection it would be missing too.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     if env_bool("DB_POOL", True):
         # psycopg's pool (Django >= 5.1); CONN_MAX_AGE must stay 0 with it.
         DATABASES["default"]["OPTIONS"]["pool"] = {
@@ -152,6 +169,36 @@ elif _engine == "django.db.backends.postgresql":
 
 # After a failure to get a connection, how long requests fail at once before one waits on the pool again.
 DB_OUTAGE_PROBE_INTERVAL = env.float("DB_OUTAGE_PROBE_INTERVAL", default=1.0)
+
+# A streaming replica for the reads that tolerate a little lag (core/dbrouter.py): the same engine
+# and options as the primary, never migrated. Without DATABASE_REPLICA_URL every read is the primary's.
+DB_REPLICA_MAX_LAG = env.float("DB_REPLICA_MAX_LAG", default=2.0)
+DB_REPLICA_READ_YOUR_WRITES_SECONDS = env.float("DB_REPLICA_READ_YOUR_WRITES_SECONDS", default=5.0)
+DB_REPLICA_RETRY_INTERVAL = env.float("DB_REPLICA_RETRY_INTERVAL", default=5.0)
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL")
+    if DB_REPLICA_READ_YOUR_WRITES_SECONDS < DB_REPLICA_MAX_LAG:
+        # A key's write older than the window must be replayed, or the replica counts as lagging.
+        raise ImproperlyConfigured("DB_REPLICA_READ_YOUR_WRITES_SECONDS must be at least DB_REPLICA_MAX_LAG")
+    _replica = env.db_url_config(_replica_url)
+    DATABASES["replica"] = {
+        **{
+            k: v
+            for k, v in DATABASES["default"].items()
+            if k not in ("NAME", "USER", "PASSWORD", "HOST", "PORT")
+        },
+        **{k: _replica[k] for k in ("NAME", "USER", "PASSWORD", "HOST", "PORT") if k in _replica},
+        # A replica that does not answer costs at most this, once per DB_REPLICA_RETRY_INTERVAL.
+        "OPTIONS": {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "connect_timeout": 2,
+            **_replica.get("OPTIONS", {}),
+        },
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["core.dbrouter.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -478,6 +525,26 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"od.crm": "Customer and loyalty operations", "od.all": "Every operation this server serves"},
     "DEFAULT_SCOPES": ["od.crm"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OPENDELIVERY_TOKEN_SECONDS", default=3600),
+    # The client's own row decides: a disabled client does not authenticate; a token gets the
+    # client's scopes only.
+    "OAUTH2_VALIDATOR_CLASS": "opendelivery.auth.OdOAuth2Validator",
+    # RFC 9700 (the OAuth 2.0 security BCP) throughout: tokens stored as digests, never taken from a
+    # query string; the flows we do not serve (implicit, password, redirects) held to their strict form.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "PKCE_REQUIRED": True,
 }
 # This server's participant identity (the manifest's appId, X-App-Id on every event).
 OPENDELIVERY_APP_ID = env.str("OPENDELIVERY_APP_ID", default="00000000-0000-4000-8000-000000000000")

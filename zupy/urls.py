@@ -26,6 +26,7 @@ from customers.api import (
     ZBalanceView,
 )
 from integrations.api import InboundOrdersView
+from opendelivery.discovery import DiscoveryView
 from otp.api import RequestOtpView, VerifyOtpView
 from rewards.api import RewardDetailView, RewardListView
 from wallet.api import (
@@ -135,6 +136,9 @@ passkit_v1 = [
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v2/", include(api_v2)),
+    # OpenDelivery 2.0 (docs/opendelivery.md): the standard's paths under /v2, and its manifest.
+    path("v2/", include("opendelivery.urls")),
+    path(".well-known/opendelivery", DiscoveryView.as_view(), name="od-discovery"),
     re_path(r"^passkit/+v1/", include(passkit_v1)),
     path(
         "wallet/apple/<wallet_token:download_token>.pkpass",

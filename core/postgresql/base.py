@@ -27,7 +27,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 
 class _Outage:
-    """Per process: every thread's connection shares the one pool."""
+    """Per process and database alias: every thread's connection to a database shares its one pool
+    (a replica that is down says nothing about the primary)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -36,7 +37,16 @@ class _Outage:
         self.probing = False
 
 
-_outage = _Outage()
+_outages: dict[str, _Outage] = {}
+_outages_lock = threading.Lock()
+
+
+def _outage_of(alias: str) -> _Outage:
+    outage = _outages.get(alias)
+    if outage is None:
+        with _outages_lock:
+            outage = _outages.setdefault(alias, _Outage())
+    return outage
 
 
 # How long a request waits on the pool before asking whether the server answers at all: a healthy pool
@@ -49,32 +59,33 @@ class DatabaseWrapper(base.DatabaseWrapper):
         pool: ConnectionPool[Any] | None = self.pool  # type: ignore[attr-defined]  # Django 5.1+, unstubbed
         if pool is None or self.settings_dict["OPTIONS"].get("isolation_level") is not None:
             return super().get_new_connection(conn_params)  # Django's own path (it sets the level)
-        if not self._reachable(pool, conn_params):
+        outage = _outage_of(self.alias)
+        if not self._reachable(outage, pool, conn_params):
             raise psycopg.OperationalError("The database cannot be reached; not waiting for it.")
         try:
             return self._checked_connection(pool, conn_params)
         except psycopg.OperationalError:  # the pool's timeout (PoolTimeout) is one
-            with _outage.lock:
-                _outage.down = True
-                _outage.probe_after = time.monotonic() + settings.DB_OUTAGE_PROBE_INTERVAL
+            with outage.lock:
+                outage.down = True
+                outage.probe_after = time.monotonic() + settings.DB_OUTAGE_PROBE_INTERVAL
             raise
 
-    def _reachable(self, pool: ConnectionPool[Any], conn_params: dict[str, Any]) -> bool:
+    def _reachable(self, outage: _Outage, pool: ConnectionPool[Any], conn_params: dict[str, Any]) -> bool:
         """False at once while the database is known to be down; else True, after one connection
         attempt outside the pool (the probe) when the last one is DB_OUTAGE_PROBE_INTERVAL old."""
-        with _outage.lock:
-            if not _outage.down or pool.get_stats().get("pool_available"):
+        with outage.lock:
+            if not outage.down or pool.get_stats().get("pool_available"):
                 return True
-            if _outage.probing or time.monotonic() < _outage.probe_after:
+            if outage.probing or time.monotonic() < outage.probe_after:
                 return False
-            _outage.probing = True
+            outage.probing = True
         reachable = _connects(conn_params)
-        with _outage.lock:
-            _outage.probing = False
+        with outage.lock:
+            outage.probing = False
             if reachable:
-                _outage.down = False
+                outage.down = False
             else:
-                _outage.probe_after = time.monotonic() + settings.DB_OUTAGE_PROBE_INTERVAL
+                outage.probe_after = time.monotonic() + settings.DB_OUTAGE_PROBE_INTERVAL
         return reachable
 
     def _checked_connection(self, pool: ConnectionPool[Any], conn_params: dict[str, Any]) -> Any:

@@ -1,0 +1,218 @@
+"""OpenDelivery in the admin: clients (the secret shown once, at creation), their merchant links,
+and each company's merchant identity. Every change goes through ``opendelivery.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from core.errors import DomainError
+from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink
+from opendelivery.services import (
+    od_client_create,
+    od_client_rotate_secret,
+    od_client_set_enabled,
+    od_link_set_enabled,
+    od_merchant_id_clean,
+    od_merchant_link,
+)
+
+
+def _show_secret(request: HttpRequest, client: OdClient, secret: str) -> None:
+    messages.warning(
+        request,
+        f"Credentials: client_id {client.application.client_id}, client_secret {secret} — copy the "
+        "secret now: it is stored only as a digest and cannot be shown again.",
+    )
+
+
+class OdClientAddForm(forms.ModelForm):
+    merchant_id = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="by_merchant only: the merchantId of its one link; empty: the company's externalCode.",
+    )
+    scope_choice = forms.MultipleChoiceField(
+        choices=list(SCOPES.items()), initial=["od.crm"], widget=forms.CheckboxSelectMultiple, label="Scopes"
+    )
+
+    class Meta:
+        model = OdClient
+        fields = ("name", "kind", "company")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, company = data.get("kind"), data.get("company")
+        if kind == ClientKind.BY_MERCHANT and company is None:
+            self.add_error("company", "A by_merchant client names its company.")
+        if kind == ClientKind.BY_APP and company is not None:
+            self.add_error("company", "A by_app client names no company: companies link it.")
+        if kind == ClientKind.BY_APP and data.get("merchant_id"):
+            self.add_error("merchant_id", "A by_app client's merchants link it one by one (merchant links).")
+        elif data.get("merchant_id"):
+            try:
+                data["merchant_id"] = od_merchant_id_clean(data["merchant_id"])
+            except DomainError as exc:
+                self.add_error("merchant_id", exc.detail)
+        return data
+
+    def _post_clean(self) -> None:
+        # The application is made by od_client_create: the instance is not validated without it.
+        pass
+
+
+@admin.register(OdClient)
+class OdClientAdmin(admin.ModelAdmin):
+    """Created here or with ``create_od_client``; disabling one revokes its tokens at once."""
+
+    list_display = ("name", "kind", "company", "client_id", "scopes", "enabled", "created_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "application__client_id", "company__name")
+    fields = (
+        "name",
+        "kind",
+        "company",
+        "client_id",
+        "scopes",
+        "enabled",
+        "webhook_url",
+        "webhook_secret",
+        "webhook_events",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("kind", "company", "client_id", "enabled", "created_at", "updated_at")
+    actions = ("disable", "enable", "rotate_secret")
+
+    @admin.display(description="client_id")
+    def client_id(self, obj: OdClient) -> str:
+        return obj.application.client_id
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = OdClientAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: OdClient | None = None) -> Any:
+        if obj is None:
+            return ("name", "kind", "company", "merchant_id", "scope_choice")
+        return self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OdClient | None = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: OdClient, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        client, secret = od_client_create(
+            name=data["name"],
+            kind=data["kind"],
+            company=data.get("company"),
+            merchant_id=data.get("merchant_id") or None,
+            scopes=" ".join(data["scope_choice"]),
+        )
+        obj.pk, obj.application, obj.name, obj.kind = client.pk, client.application, client.name, client.kind
+        _show_secret(request, client, secret)
+
+    @admin.action(description="Disable selected clients (their tokens stop at once)", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[OdClient]) -> None:
+        for client in queryset:
+            od_client_set_enabled(client=client, enabled=False)
+        self.message_user(request, f"Disabled {len(queryset)} client(s).")
+
+    @admin.action(description="Enable selected clients", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[OdClient]) -> None:
+        for client in queryset:
+            od_client_set_enabled(client=client, enabled=True)
+        self.message_user(request, f"Enabled {len(queryset)} client(s).")
+
+    @admin.action(description="Rotate the secret (shown once; old tokens revoked)", permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[OdClient]) -> None:
+        for client in queryset:
+            _show_secret(request, client, od_client_rotate_secret(client=client))
+
+
+class OdMerchantLinkForm(forms.ModelForm):
+    class Meta:
+        model = OdMerchantLink
+        fields = ("client", "company", "merchant_id")
+
+    def clean_client(self) -> OdClient:
+        client: OdClient = self.cleaned_data["client"]
+        if client.kind != ClientKind.BY_APP:
+            raise forms.ValidationError("A by_merchant client has its one link already, to its own company.")
+        return client
+
+    def clean_merchant_id(self) -> str:
+        try:
+            return od_merchant_id_clean(self.cleaned_data["merchant_id"])
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail) from exc
+
+
+@admin.register(OdMerchantLink)
+class OdMerchantLinkAdmin(admin.ModelAdmin):
+    """A company linking a by_app client, under the merchantId the client's application uses."""
+
+    list_display = ("merchant_id", "client", "company", "enabled", "created_at")
+    list_filter = ("enabled", "client")
+    search_fields = ("merchant_id", "client__name", "company__name")
+    actions = ("disable", "enable")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = OdMerchantLinkForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: OdMerchantLink | None = None) -> Any:
+        if obj is None:
+            return ("client", "company", "merchant_id")
+        return ("client", "company", "merchant_id", "enabled", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OdMerchantLink | None = None) -> Any:
+        if obj is None:
+            return ()
+        return ("client", "company", "merchant_id", "enabled", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: OdMerchantLink, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing on an existing link is edited in the form: enable/disable are actions
+        link = od_merchant_link(
+            client=form.cleaned_data["client"],
+            company=form.cleaned_data["company"],
+            merchant_id=form.cleaned_data["merchant_id"],
+        )
+        obj.pk = link.pk
+
+    @admin.action(description="Disable selected links (at once)", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[OdMerchantLink]) -> None:
+        for link in queryset:
+            od_link_set_enabled(link=link, enabled=False)
+        self.message_user(request, f"Disabled {len(queryset)} link(s).")
+
+    @admin.action(description="Enable selected links", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[OdMerchantLink]) -> None:
+        for link in queryset:
+            od_link_set_enabled(link=link, enabled=True)
+        self.message_user(request, f"Enabled {len(queryset)} link(s).")
+
+
+@admin.register(OdMerchant)
+class OdMerchantAdmin(admin.ModelAdmin):
+    """A company as an OpenDelivery merchant: its externalCode (ours, fixed) and its accrual rate."""
+
+    list_display = ("company", "external_code", "points_per_unit", "rounding", "updated_at")
+    search_fields = ("company__name", "external_code")
+    fields = ("company", "external_code", "points_per_unit", "rounding", "updated_at")
+    readonly_fields = ("external_code", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OdMerchant | None = None) -> Any:
+        if obj is not None:
+            return ("company", *self.readonly_fields)
+        return self.readonly_fields
