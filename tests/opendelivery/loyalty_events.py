@@ -12,24 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from oauth2_provider.models import Application
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from companies.models import Company
 from opendelivery.events import od_client_webhook_configure
-from opendelivery.models import ClientKind, OdClient, OdMerchantLink
+from opendelivery.models import ClientKind, OdClient
+from opendelivery.services import od_client_create, od_merchant_link
 from tests.webhooks.conftest import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
-VENDORED = ROOT / "docs" / "reference" / "opendelivery" / "customer.openapi.yaml"
-# Until the vendored copy is in the repository: the standard as the project's shared folder has it.
-SHARED = ROOT.parent / "shared" / "reference" / "opendelivery" / "customer.openapi.yaml"
+CUSTOMER_DOCUMENT = ROOT / "docs" / "reference" / "opendelivery" / "customer.openapi.yaml"
 
 
 @cache
 def envelope_validator() -> OAS31Validator:
-    document = VENDORED if VENDORED.exists() else SHARED
-    components = yaml.safe_load(document.read_text())["components"]
+    components = yaml.safe_load(CUSTOMER_DOCUMENT.read_text())["components"]
     schema = {"$ref": "#/components/schemas/LoyaltyEventEnvelope", "components": components}
     return OAS31Validator(schema, format_checker=oas31_format_checker)
 
@@ -64,18 +61,11 @@ def od_subscriber(
 ) -> tuple[OdClient, str]:
     """A client linked to ``company`` under ``merchant_id`` whose webhook is ``url``; and the secret
     it was shown once."""
-    application = Application.objects.create(
-        name=name,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-    )
-    client = OdClient.objects.create(
-        application=application,
-        name=name,
-        kind=kind,
-        company=company if kind == ClientKind.BY_MERCHANT else None,
-    )
-    OdMerchantLink.objects.create(client=client, company=company, merchant_id=merchant_id)
+    if kind == ClientKind.BY_MERCHANT:
+        client, _ = od_client_create(name=name, kind=kind, company=company, merchant_id=merchant_id)
+    else:
+        client, _ = od_client_create(name=name, kind=kind)
+        od_merchant_link(client=client, company=company, merchant_id=merchant_id)
     configured = od_client_webhook_configure(client_id=client.pk, url=url, events=events or [])
     assert configured.new_secret
     return configured.client, configured.new_secret

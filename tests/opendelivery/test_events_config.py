@@ -5,11 +5,13 @@ import json
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from oauth2_provider.models import Application
+from django.test import Client
 
 from opendelivery.events import STANDARD, SUBSCRIBABLE
-from opendelivery.models import ClientKind, OdClient, OdMerchantLink
+from opendelivery.models import ClientKind, OdClient
+from opendelivery.services import od_client_create
 from tests.factories import CompanyFactory
 from tests.opendelivery.loyalty_events import standard_event_types
 
@@ -18,17 +20,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def client() -> OdClient:
-    company = CompanyFactory.create()
-    application = Application.objects.create(
-        name="Platform",
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-    )
-    client = OdClient.objects.create(
-        application=application, name="Platform", kind=ClientKind.BY_MERCHANT, company=company
-    )
-    OdMerchantLink.objects.create(client=client, company=company, merchant_id="m-1")
-    return client
+    return od_client_create(name="Platform", kind=ClientKind.BY_MERCHANT, company=CompanyFactory.create())[0]
+
+
+@pytest.fixture
+def admin(client: OdClient) -> Client:
+    browser = Client()
+    browser.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return browser
 
 
 def configure(*args: str) -> dict:
@@ -82,3 +81,42 @@ def test_every_type_we_send_is_in_the_standards_enum():
         "loyalty.coupon.used",
         "loyalty.tier.changed",
     }
+
+
+def change(admin: Client, client: OdClient, **fields: str) -> str:
+    form = {"name": client.name, "scopes": client.scopes, "webhook_url": "", "webhook_events": "[]", **fields}
+    answer = admin.post(f"/admin/opendelivery/odclient/{client.pk}/change/", form, follow=True)
+    assert answer.status_code == 200
+    return answer.content.decode()
+
+
+def test_the_admin_generates_the_secret_with_the_first_url_and_shows_it_once(admin, client, settings):
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = True
+    page = change(admin, client, webhook_url="http://127.0.0.1:9/hook")
+    client.refresh_from_db()
+    assert client.webhook_url == "http://127.0.0.1:9/hook" and client.webhook_secret
+    assert f"Webhook secret {client.webhook_secret}" in page
+    page = change(
+        admin, client, webhook_url="http://127.0.0.1:9/other", webhook_events='["loyalty.coupon.expired"]'
+    )
+    client.refresh_from_db()
+    assert client.webhook_secret not in page and client.webhook_events == ["loyalty.coupon.expired"]
+    assert (
+        client.webhook_secret[-4:]
+        in admin.get(f"/admin/opendelivery/odclient/{client.pk}/change/").content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"webhook_url": "https://10.0.0.1/hook"},
+        {"webhook_events": '["points.earned"]'},
+        {"webhook_events": '"x"'},
+    ],
+)
+def test_the_admin_refuses_what_cannot_work(admin, client, fields):
+    page = change(admin, client, **fields)
+    assert "errornote" in page
+    client.refresh_from_db()
+    assert (client.webhook_url, client.webhook_secret, client.webhook_events) == ("", "", [])
