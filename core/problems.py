@@ -87,7 +87,11 @@ def register_error_shape(prefix: str, shape: ErrorShape) -> None:
 
 
 def error_shape_of(path: str) -> ErrorShape | None:
-    return next((shape for prefix, shape in _error_shapes if path.startswith(prefix)), None)
+    """The shape registered for ``path``: under its prefix, or the prefix itself without its slash."""
+    return next(
+        (shape for prefix, shape in _error_shapes if path.startswith(prefix) or path == prefix.rstrip("/")),
+        None,
+    )
 
 
 def problem_response(status: int, *, instance: str, detail: str | None = None, **extra: Any) -> HttpResponse:

@@ -74,19 +74,22 @@ def customer_list(
     company: Company,
     phone: str | None = None,
     email: str | None = None,
+    cpf: str | None = None,
     name: str | None = None,
     search: str | None = None,
     card_code: str | None = None,
     tier: str | None = None,
     segment: str | None = None,
 ) -> QuerySet[Customer]:
-    """Filters take normalised phone and e-mail (exact); name, card_code and search match anywhere,
+    """Filters take normalised phone, e-mail and CPF (exact); name, card_code and search match anywhere,
     any case; tier and segment exactly (indexed with the company and the list's order)."""
     qs = Customer.objects.filter(company=company).select_related("company__loyalty_program")
     if phone:
         qs = qs.filter(phone=phone)
     if email:
         qs = qs.filter(email=email)
+    if cpf:
+        qs = qs.filter(cpf=cpf)
     if name:
         qs = qs.filter(full_name__icontains=name)
     if card_code:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -113,6 +114,7 @@ def _show_webhook_secret(request: HttpRequest, secret: str | None) -> None:
 class OdClientAdmin(admin.ModelAdmin):
     """Created here or with ``create_od_client``; disabling one revokes its tokens at once."""
 
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host typed here is https
     list_display = ("name", "kind", "company", "client_id", "scopes", "enabled", "created_at")
     list_filter = ("kind", "enabled")
     search_fields = ("name", "application__client_id", "company__name")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, get_urlconf
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,10 +59,10 @@ def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPatte
             yield prefix + str(entry.pattern), entry
 
 
-def routed_operations() -> dict[str, tuple[str, str, type[OdView]]]:
+def routed_operations(urlconf: str | None = None) -> dict[str, tuple[str, str, type[OdView]]]:
     """Every operation an ``OdView`` serves, by operationId: (method, route, view class)."""
     found: dict[str, tuple[str, str, type[OdView]]] = {}
-    for route, pattern in _walk(get_resolver().url_patterns):
+    for route, pattern in _walk(get_resolver(urlconf).url_patterns):
         view = getattr(pattern.callback, "view_class", None)
         if isinstance(view, type) and issubclass(view, OdView):
             for method, operation in view.operations.items():
@@ -71,15 +71,15 @@ def routed_operations() -> dict[str, tuple[str, str, type[OdView]]]:
 
 
 @functools.cache
-def supported_operations() -> tuple[str, ...]:
+def supported_operations(urlconf: str | None = None) -> tuple[str, ...]:
     """The Customer operations this server serves, in the document's order (fixed once the URL
-    configuration is loaded: computed once per process)."""
-    routed = routed_operations()
+    configuration is loaded: computed once per process and URL configuration)."""
+    routed = routed_operations(urlconf)
     return tuple(name for name in CUSTOMER_OPERATIONS if name in routed)
 
 
 def manifest(request: Request) -> dict[str, Any]:
-    supported = supported_operations()
+    supported = supported_operations(getattr(request._request, "urlconf", None) or get_urlconf())
     return {
         "appId": settings.OPENDELIVERY_APP_ID,
         "openDelivery": {"currentVersion": "2.0", "supportedVersions": ["2.0", "2.0.0-rc"]},

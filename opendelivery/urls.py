@@ -8,6 +8,16 @@ from django.urls import URLPattern, path
 
 from opendelivery.api_merchants import MerchantListView
 from opendelivery.api_token import TokenView
+from opendelivery.reads import (
+    AccountDetailView,
+    CouponListView,
+    CustomerAccountListView,
+    CustomerListView,
+    ProgramDetailView,
+    ProgramListView,
+    RewardListView,
+    TransactionListView,
+)
 
 
 def od_route(route: str, view: Callable[..., HttpResponseBase], name: str) -> list[URLPattern]:
@@ -19,4 +29,19 @@ urlpatterns: list[URLPattern] = [
     # --- Credentials and merchants ----------------------------------------------------------------
     *od_route("oauth/token", TokenView.as_view(), "od-token"),
     *od_route("merchants", MerchantListView.as_view(), "od-merchant-list"),
+    # --- Reads: customers, programs, accounts, transactions, rewards, coupons ---------------------
+    *od_route("customers", CustomerListView.as_view(), "od-customer-list"),
+    *od_route(
+        "customers/<str:customer_id>/loyalty-accounts",
+        CustomerAccountListView.as_view(),
+        "od-customer-accounts",
+    ),
+    *od_route("loyalty/programs", ProgramListView.as_view(), "od-program-list"),
+    *od_route("loyalty/programs/<str:program_id>", ProgramDetailView.as_view(), "od-program-detail"),
+    *od_route("loyalty/accounts/<str:account_id>", AccountDetailView.as_view(), "od-account-detail"),
+    *od_route(
+        "loyalty/accounts/<str:account_id>/transactions", TransactionListView.as_view(), "od-transaction-list"
+    ),
+    *od_route("loyalty/rewards", RewardListView.as_view(), "od-reward-list"),
+    *od_route("loyalty/coupons", CouponListView.as_view(), "od-coupon-list"),
 ]

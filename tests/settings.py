@@ -13,7 +13,11 @@ from zupy.settings import *  # noqa: F403
 if not os.environ.get("CACHE_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zupy"}}
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Fast people's passwords; the client secrets' hasher is the production one (it is fast already).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "opendelivery.hashers.ClientSecretHasher",
+]
 # The manifest storage needs collectstatic (the Docker image runs it); tests render admin without it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 

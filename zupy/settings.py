@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -545,7 +546,13 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "ALLOW_URI_WILDCARDS": False,
     "PKCE_REQUIRED": True,
+    # Secrets are random, not chosen: digested without a password's stretching (opendelivery/hashers.py).
+    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_od_secret",
+    # A client_id is never a URL to fetch metadata from.
+    "CIMD_ENABLED": False,
 }
+# Django's own hashers first (people's passwords); the client secrets' one after them.
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "opendelivery.hashers.ClientSecretHasher"]
 # This server's participant identity (the manifest's appId, X-App-Id on every event).
 OPENDELIVERY_APP_ID = env.str("OPENDELIVERY_APP_ID", default="00000000-0000-4000-8000-000000000000")
 # Its models as Django's swappable-model machinery (and its migrations) name them.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -72,14 +73,17 @@ class Document:
     name: str
     spec: dict[str, Any]
     openapi: OpenAPI
-    server: str  # the document's first server URL: openapi-core matches paths under it
+    host: str  # the scheme and host of the document's first server
+    base: str  # its path (the Customer document's "/od/v2"): openapi-core matches paths under it
 
 
 @functools.cache
 def document(name: str) -> Document:
     spec = yaml.safe_load((REFERENCE / f"{name}.openapi.yaml").read_text())
-    server = spec.get("servers", [{"url": "https://api.example.com"}])[0]["url"].rstrip("/")
-    return Document(name, spec, OpenAPI.from_dict(spec), server)
+    server = urlsplit(spec.get("servers", [{"url": "https://api.example.com"}])[0]["url"])
+    return Document(
+        name, spec, OpenAPI.from_dict(spec), f"{server.scheme}://{server.netloc}", server.path.rstrip("/")
+    )
 
 
 def standard_template(path_template: str) -> str:
@@ -163,6 +167,11 @@ def _undocumented(operation: str, status: int, body: Any) -> set[Deviation]:
     }
 
 
+def error_deviations(body: Any) -> set[Deviation]:
+    """How an error body differs from the Customer document's ``ErrorResponse``."""
+    return _undocumented("error", 400, body)
+
+
 def deviations(
     method: str, path_template: str, status: int, body: Any, content_type: str = "application/json"
 ) -> set[Deviation]:
@@ -174,7 +183,7 @@ def deviations(
     doc = document_of(template)
     operation = operation_id(doc, method, template)
     path = re.sub(r"\{[^}]+\}", "x", template)
-    request = MockRequest(doc.server, method.lower(), path, path_pattern=template)
+    request = MockRequest(doc.host, method.lower(), doc.base + path, path_pattern=doc.base + template)
     data = b"" if body is None else json.dumps(body).encode()
     response = MockResponse(data, status, content_type=content_type)
     return {
@@ -248,16 +257,18 @@ def od_validate_response(response: Any, method: str, path_template: str) -> Any:
     return body
 
 
+def unmet_entries(test: str, hits: set[int]) -> list[dict[str, str]]:
+    """The allowlist entries that name ``test`` and did not occur in it (``hits``: their indexes)."""
+    return [entry for index, entry in enumerate(allowlist()) if _for_test(entry, test) and index not in hits]
+
+
 @pytest.fixture
 def od_allowlist_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each allowlist entry that names this test must have occurred in it."""
     _Run.test = request.node.nodeid
     _Run.hits = set()
     yield
-    entries = allowlist()
-    missed = [
-        entry for index, entry in enumerate(entries) if _for_test(entry, _Run.test) and index not in _Run.hits
-    ]
+    missed = unmet_entries(_Run.test, _Run.hits)
     _Run.test = ""
     if missed and not getattr(request.node, "od_failed", False):
         raise ConformanceError(
