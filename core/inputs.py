@@ -322,3 +322,35 @@ class JsonBooleanField(serializers.BooleanField):
             return data
         self.fail("invalid", input=data)
         raise AssertionError("unreachable")
+
+
+class JsonStringField(serializers.CharField):
+    """A body field: a JSON string, nothing else (DRF's CharField takes 12 as "12")."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class JsonObjectField(serializers.DictField):
+    """A body field kept as JSON (a JSONField): a JSON object whose strings hold no NUL, which
+    PostgreSQL's jsonb cannot store."""
+
+    default_error_messages = {"nul": "Text in this object may not contain NUL characters."}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if _has_nul(value):
+            self.fail("nul")
+        return dict(value)

@@ -23,6 +23,19 @@ def coupon_ref_lookup(*, customer_id: str, ref: str) -> tuple[str, str] | None:
     return ("code", code) if code else None
 
 
+def coupon_holder(*, company_id: str, ref: str) -> str | None:
+    """The id of the customer holding the company's coupon named by ``ref`` (its id, or its code as
+    a till types it: ``code_from_typed``), for a caller that knows the coupon but not its customer;
+    None if the company has no such coupon."""
+    if is_ksuid(ref):
+        found = Coupon.objects.filter(company_id=company_id, pk=ref)
+    elif code := code_from_typed(ref):
+        found = Coupon.objects.filter(company_id=company_id, code=code)
+    else:
+        return None
+    return found.values_list("customer_id", flat=True).first()
+
+
 def coupons_taken(*, customer: Customer, reward: Reward | OuterRef) -> QuerySet[Coupon]:
     """The coupons ``customer`` has taken of ``reward``: what counts against the reward's
     per-customer limit. A cancelled coupon gave its redemption back; a used or expired one did not."""

@@ -118,6 +118,41 @@ def redemption_price(
 
 
 @dataclass(frozen=True)
+class Held:
+    """What a caller has promised of a customer's balance and a reward's stock but not yet redeemed
+    (an asynchronous redemption accepted and waiting): counted as spent by ``redemption_terms``."""
+
+    points: int = 0
+    of_this_reward: int = 0  # by this customer: counted against the per-customer limit
+    stock: int = 0  # by any customer
+
+
+def redemption_terms(
+    *, customer: Customer, reward: Reward, now: datetime, use_z_tokens: bool, held: Held | None = None
+) -> tuple[int, int]:
+    """Whether ``customer`` may redeem ``reward`` now, and at what price: (points_used,
+    z_tokens_used in micro-Z$), or the refusal ``coupon_redeem`` gives (unavailable, limit reached,
+    not affordable). ``held`` is what is promised already and must be left for it. Reads no lock
+    itself: under ``coupon_redeem``'s locks the answer is exact, without them a forecast."""
+    held = held or Held()
+    if not reward.is_available(now) or (
+        reward.quantity_available is not None and reward.quantity_available <= held.stock
+    ):
+        raise RewardUnavailable()
+    limit = reward.redemption_limit
+    if limit is not None:
+        taken = coupons_taken(customer=customer, reward=reward).count() + held.of_this_reward
+        if taken >= limit:
+            raise FreeRewardAlreadyClaimed() if reward.points_required == 0 else AlreadyRedeemed()
+    return redemption_price(
+        cost=reward.points_required,
+        points_balance=customer.points_balance - held.points,
+        z_balance=customer.z_balance,
+        use_z_tokens=use_z_tokens,
+    )
+
+
+@dataclass(frozen=True)
 class Redemption:
     coupon: Coupon
     customer: Customer
@@ -153,16 +188,8 @@ def coupon_redeem(
         reward = reward_lock(company_id=company.pk, reward_id=reward_id)
         if reward is None:
             raise NotFound("Reward not found.")
-        if not reward.is_available(now):
-            raise RewardUnavailable()
-        limit = reward.redemption_limit
-        if limit is not None and coupons_taken(customer=customer, reward=reward).count() >= limit:
-            raise FreeRewardAlreadyClaimed() if reward.points_required == 0 else AlreadyRedeemed()
-        points_used, z_used = redemption_price(
-            cost=reward.points_required,
-            points_balance=customer.points_balance,
-            z_balance=customer.z_balance,
-            use_z_tokens=use_z_tokens,
+        points_used, z_used = redemption_terms(
+            customer=customer, reward=reward, now=now, use_z_tokens=use_z_tokens
         )
         reward_stock_move(reward_id=reward.pk, taken=1)
         coupon = coupon_issue(

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from core.errors import DomainError
 from opendelivery.events import SUBSCRIBABLE, od_client_webhook_configure
-from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink
+from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink, OdRedemption
 from opendelivery.services import (
     od_client_create,
     od_client_rotate_secret,
@@ -286,3 +286,24 @@ class OdMerchantAdmin(admin.ModelAdmin):
         if obj is not None:
             return ("company", *self.readonly_fields)
         return self.readonly_fields
+
+
+# --- Redemptions ------------------------------------------------------------------------------------
+@admin.register(OdRedemption)
+class OdRedemptionAdmin(admin.ModelAdmin):
+    """The redemptions platforms asked for and what became of each (read-only: the worker writes):
+    the coupon issued, or why ``coupon_redeem`` refused it then."""
+
+    list_display = ("id", "company", "client", "customer", "reward", "status", "refusal", "created_at")
+    list_filter = ("status",)
+    search_fields = ("id", "related_order_id", "customer__id", "coupon__code")
+    list_select_related = ("company", "client", "customer", "reward")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -77,6 +77,77 @@ class OdRateLimited(OdError):
     code = "RATE_LIMIT_EXCEEDED"
 
 
+# --- Redemptions and coupon use -------------------------------------------------------------------
+def _details(refusal: DomainError) -> list[str] | None:
+    return [str(item.get("detail", "")) for item in refusal.errors] if refusal.errors else None
+
+
+class RedemptionInvalid(OdBadRequest):
+    """400 naming the field. The standard declares no 404 for ``createLoyaltyRedemption``, so an
+    account or reward the caller cannot reach is a bad request too."""
+
+    code = "INVALID_REDEMPTION"
+    default_detail = "The redemption request is not valid."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(detail, details=[field] if field else None)
+
+
+class AccountNotFound(RedemptionInvalid):
+    code = "ACCOUNT_NOT_FOUND"
+    default_detail = "accountId names no loyalty account of this merchant."
+
+
+class RewardNotFound(RedemptionInvalid):
+    code = "REWARD_NOT_FOUND"
+    default_detail = "rewardId names no reward of this merchant."
+
+
+class QuantityNotSupported(RedemptionInvalid):
+    code = "QUANTITY_NOT_SUPPORTED"
+    default_detail = "A redemption is for one unit: quantity must be 1."
+
+
+class IdempotencyKeyInvalid(RedemptionInvalid):
+    code = "INVALID_IDEMPOTENCY_KEY"
+    default_detail = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good key)."
+
+
+class RedemptionRefused(OdConflict):
+    """409: the coupons app would refuse this redemption now (not affordable, out of stock, the
+    reward inactive or its per-customer limit reached, OTP required); its code and message are kept."""
+
+    code = "REDEMPTION_REFUSED"
+
+    def __init__(self, refusal: DomainError) -> None:
+        super().__init__(refusal.detail, code=refusal.code, details=_details(refusal))
+
+
+class IdempotencyKeyReused(OdConflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_detail = "This Idempotency-Key was used for a different redemption (account, reward or order)."
+
+
+class CouponUseRefused(OdConflict):
+    """409: the coupon cannot be used now (used up or for another order, expired, cancelled, OTP
+    required); the coupons app's code and message are kept."""
+
+    code = "COUPON_USE_REFUSED"
+
+    def __init__(self, refusal: DomainError) -> None:
+        super().__init__(refusal.detail, code=refusal.code, details=_details(refusal))
+
+
+class CouponUsedForAnotherOrder(OdConflict):
+    code = "COUPON_USED"
+    default_detail = "This coupon was used for another order."
+
+
+class CouponNotFound(OdNotFound):
+    code = "COUPON_NOT_FOUND"
+    default_detail = "couponId names no coupon of this merchant (neither its id nor its code)."
+
+
 # --- The shape ------------------------------------------------------------------------------------
 _NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
 

@@ -7,6 +7,7 @@ from django.http import HttpResponseBase
 from django.urls import URLPattern, path
 
 from opendelivery.api_merchants import MerchantListView
+from opendelivery.api_redemptions import CouponUseView, RedemptionView
 from opendelivery.api_token import TokenView
 from opendelivery.reads import (
     AccountDetailView,
@@ -44,4 +45,7 @@ urlpatterns: list[URLPattern] = [
     ),
     *od_route("loyalty/rewards", RewardListView.as_view(), "od-reward-list"),
     *od_route("loyalty/coupons", CouponListView.as_view(), "od-coupon-list"),
+    # --- Redemptions and coupon use ---------------------------------------------------------------
+    *od_route("loyalty/redemptions", RedemptionView.as_view(), "od-redemption-create"),
+    *od_route("loyalty/coupons/<str:coupon_ref>/use", CouponUseView.as_view(), "od-coupon-use"),
 ]

@@ -26,15 +26,24 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_the_api():
         "webhooks",
         "wallet-worker",
         "integration-worker",
+        "opendelivery-worker",
         "expire",
         "scheduler",
     }
-    for job in ("webhooks", "wallet-worker", "integration-worker", "expire", "scheduler"):
+    for job in (
+        "webhooks",
+        "wallet-worker",
+        "integration-worker",
+        "opendelivery-worker",
+        "expire",
+        "scheduler",
+    ):
         assert services[job]["image"] == services["api"]["image"]
         assert services[job]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["webhooks"]["command"] == ["python", "manage.py", "webhook_worker"]
     assert services["wallet-worker"]["command"] == ["python", "manage.py", "wallet_worker"]
     assert services["integration-worker"]["command"] == ["python", "manage.py", "integration_worker"]
+    assert services["opendelivery-worker"]["command"] == ["python", "manage.py", "opendelivery_worker"]
     assert services["api"]["environment"]["HTTPS_ONLY"] == "${HTTPS_ONLY:-false}", "plain HTTP by default"
     assert services["expire"]["command"][:3] == ["python", "manage.py", "expire_coupons"]
     assert services["db"]["image"].startswith("postgres:")
@@ -54,6 +63,7 @@ def test_every_long_running_service_has_a_health_check_and_data_is_on_a_named_vo
         "webhooks",
         "wallet-worker",
         "integration-worker",
+        "opendelivery-worker",
         "expire",
         "scheduler",
     ):

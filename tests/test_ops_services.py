@@ -1,6 +1,7 @@
 """The long-running services as compose runs them: real processes, real health checks.
 
-- the webhook, wallet and integration workers, the expiry loop and the scheduler touch a heartbeat file;
+- the webhook, wallet, integration and OpenDelivery workers, the expiry loop and the scheduler touch a
+  heartbeat file;
   ``heartbeat_check`` (their compose health check) passes while it is fresh and fails when it is stale
   or missing;
 - the scheduler runs each housekeeping job on its own interval, survives a failing one and stops on
@@ -60,6 +61,7 @@ def database_env() -> dict[str, str]:
         ("webhook_worker", ["webhook_worker", "--idle-sleep", "0.2"]),
         ("wallet_worker", ["wallet_worker", "--idle-sleep", "0.2"]),
         ("integration_worker", ["integration_worker", "--idle-sleep", "0.2"]),
+        ("opendelivery_worker", ["opendelivery_worker", "--idle-sleep", "0.2"]),
         ("expire_coupons", ["expire_coupons", "--loop", "0.5"]),
         ("scheduler", ["scheduler", "--tick", "0.2"]),
     ],
@@ -103,6 +105,7 @@ def test_the_compose_file_uses_the_heartbeat_check_for_every_loop():
         ("webhooks", "webhook_worker"),
         ("wallet-worker", "wallet_worker"),
         ("integration-worker", "integration_worker"),
+        ("opendelivery-worker", "opendelivery_worker"),
         ("expire", "expire_coupons"),
         ("scheduler", "scheduler"),
     ):
