@@ -10,9 +10,6 @@ leaked database does not hand out credentials), and a key we cannot read cannot 
 
 import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +22,8 @@ from core.cache import memo_forget, memo_get
 from core.db import one_or_none
 from core.errors import NotFound, ValidationFailed
 from core.timefmt import iso_utc
-from opendelivery.models import OdClient, OdMerchantLink
+from opendelivery.models import OdClient, OdMerchantLink, OdRedemption
+from opendelivery.redemptions import od_redemption_correlation
 from webhooks.models import Surface, WebhookDelivery
 from webhooks.services import SurfaceTarget, webhook_enqueue
 from webhooks.transport import url_refusal
@@ -141,26 +139,14 @@ def od_client_companies(client: OdClient) -> list[str]:
 
 
 # --- The redemption a coupon answers ------------------------------------------------------------
-@dataclass(frozen=True)
-class _Redeeming:
-    correlation_id: str
-    client_id: str
-
-
-_redeeming: ContextVar[_Redeeming | None] = ContextVar("od_redeeming", default=None)
-
-
-@contextmanager
-def od_redemption_scope(*, correlation_id: str, client_id: str) -> Iterator[None]:
-    """Wrap the issuing of an accepted redemption's coupon (``coupon_redeem``) in this: the
-    ``loyalty.redemption.created`` it publishes then carries ``correlation_id`` to the client that
-    asked for it. The coupon is tied to its redemption only after ``coupon_redeem`` returns, later
-    than its event, so the event cannot look it up."""
-    token = _redeeming.set(_Redeeming(correlation_id=correlation_id, client_id=client_id))
-    try:
-        yield
-    finally:
-        _redeeming.reset(token)
+def _correlation(*, coupon_id: str) -> tuple[str, str] | None:
+    """(correlationId, the client that asked) of the OpenDelivery redemption that issued this
+    coupon, or None (a redemption on /api/v2)."""
+    correlation_id = od_redemption_correlation(coupon_id=coupon_id)
+    if correlation_id is None:
+        return None
+    client_id = OdRedemption.objects.filter(pk=correlation_id).values_list("client_id", flat=True).first()
+    return (str(correlation_id), client_id) if client_id else None
 
 
 # --- The envelope -------------------------------------------------------------------------------
@@ -198,16 +184,14 @@ def od_event_record(*, company_id: str, event: str, data: dict[str, Any]) -> lis
     found = _subscribers(company_id)
     if found is None:
         return []
-    redeeming = _redeeming.get() if event == "reward.redeemed" else None
+    # The correlationId goes to the client whose createLoyaltyRedemption it answers, no other.
+    redeeming = _correlation(coupon_id=str(data["coupon_id"])) if event == "reward.redeemed" else None
     recorded = []
     for client in found["clients"]:
         if not subscribed(client["events"], event_type):
             continue
-        extra = (
-            {"correlation_id": redeeming.correlation_id}
-            if redeeming is not None and redeeming.client_id == client["id"]
-            else None
-        )
+        asked = redeeming is not None and redeeming[1] == client["id"]
+        extra = {"correlation_id": redeeming[0]} if redeeming is not None and asked else None
         event_id = uuid.uuid4()
         recorded.append(
             webhook_enqueue(

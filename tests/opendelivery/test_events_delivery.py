@@ -15,10 +15,11 @@ from django.utils import timezone
 from companies.models import Company
 from companies.services import loyalty_program_save
 from coupons.services import coupon_cancel
-from opendelivery.events import od_redemption_scope
 from opendelivery.models import ClientKind, OdMerchantLink
+from opendelivery.redemptions import od_redemptions_process_due
 from tests.conftest import Api
 from tests.factories import CompanyFactory, CouponFactory, CustomerFactory, RewardFactory, make_key
+from tests.opendelivery.conftest import OdApi, make_od_token
 from tests.opendelivery.loyalty_events import (
     od_subscriber,
     platform_receiver,
@@ -279,8 +280,8 @@ def test_the_worker_reads_the_client_as_it_is_at_each_attempt(platform, other_pl
 
 
 def test_a_redemption_issued_for_a_correlation_id_carries_it_to_its_client_only(platform, other_platform):
-    from coupons.services import coupon_redeem
-
+    """createLoyaltyRedemption answers 202 with a correlationId; the coupon the worker then issues
+    is announced with it, to the client that asked only. A redemption on /api/v2 has none."""
     company = CompanyFactory.create()
     asking, asking_secret = od_subscriber(company=company, url=platform.url)
     _, other_secret = od_subscriber(
@@ -288,18 +289,15 @@ def test_a_redemption_issued_for_a_correlation_id_carries_it_to_its_client_only(
     )
     customer = CustomerFactory.create(company=company, points=500)
     reward = RewardFactory.create(company=company, points_required=100)
-    with od_redemption_scope(correlation_id="3b0c7c1e-0000-4000-8000-000000000001", client_id=asking.pk):
-        coupon_redeem(
-            company=company, customer_id=customer.pk, reward_id=reward.pk, use_z_tokens=False, api_key=None
-        )
-    coupon_redeem(
-        company=company, customer_id=customer.pk, reward_id=reward.pk, use_z_tokens=False, api_key=None
+    accepted = OdApi(make_od_token(asking)).post(
+        "/v2/loyalty/redemptions", {"accountId": customer.pk, "rewardId": reward.pk, "quantity": 1}
     )
+    assert accepted.status_code == 202, accepted.content
+    correlation_id = accepted.json()["correlationId"]
+    assert od_redemptions_process_due() == 1
+    assert Api(make_key(company)).redeem(customer.pk, reward.pk).status_code == 200
     deliver()
     mine = by_type(platform, secret=asking_secret)["loyalty.redemption.created"]
-    assert sorted(e["payload"].get("correlation_id", "") for e in mine) == [
-        "",
-        "3b0c7c1e-0000-4000-8000-000000000001",
-    ]
+    assert sorted(e["payload"].get("correlation_id", "") for e in mine) == ["", correlation_id]
     theirs = by_type(other_platform, secret=other_secret, merchant_id="m-2")["loyalty.redemption.created"]
     assert len(theirs) == 2 and all("correlation_id" not in e["payload"] for e in theirs)
