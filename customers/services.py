@@ -408,7 +408,7 @@ def points_add(
         if customer is None:
             raise NotFound("Customer not found.")
         customer.company = company  # the key's, cached with its program: the tier rule reads it
-        z_bonus = _z_bonus(company, amount)
+        z_bonus = z_bonus_for(company=company, points=amount)
         # The points first, then the program's Z$ bonus, in one posting: both or neither.
         entry, *_ = ledger_post(
             customer=customer,
@@ -430,13 +430,62 @@ def points_add(
     return entry
 
 
-def _z_bonus(company: Company, points: int) -> int:
-    """The Z$ bonus (micro-Z$) the company's program credits for ``points`` awarded."""
+def z_bonus_for(*, company: Company, points: int) -> int:
+    """The Z$ bonus (micro-Z$) the company's program credits for ``points`` awarded: what
+    ``points_add`` credits, so a caller that must undo an award later can record it."""
     try:
         program = company.loyalty_program
     except LoyaltyProgram.DoesNotExist:
         return 0
     return program.z_bonus_micro(points)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    points: int  # taken back (at most what was asked)
+    z_micro: int
+
+
+def points_reverse(
+    *,
+    company: Company,
+    customer_id: str,
+    points: int,
+    z_micro: int = 0,
+    reason: str,
+    source: str,
+    reference_id: str,
+) -> Reversal:
+    """Take back an award (an order that was cancelled): ``points`` and the Z$ bonus ``z_micro``
+    credited with them, each at most what the balance holds now (what the customer already spent
+    stays spent: no balance goes below zero). Answers what was taken back. Written as adjustment
+    entries with ``reason``, every ledger reader knowing that kind already; the points' entry is
+    told as ``points.spent`` with ``source`` and ``reference_id``, as admin adjustments are. A
+    customer that no longer exists has nothing to take back.
+
+    Locks the Customer row, like every balance change: the balance the bound reads is the one the
+    entries are written against."""
+    if points < 0 or z_micro < 0:
+        raise ValueError("points_reverse takes back non-negative amounts")
+    with transaction.atomic():
+        customer = customer_lock(company_id=company.pk, customer_id=customer_id)
+        if customer is None:
+            return Reversal(points=0, z_micro=0)
+        customer.company = company
+        taken = Reversal(
+            points=min(points, customer.points_balance), z_micro=min(z_micro, customer.z_balance)
+        )
+        entries = ledger_post(
+            customer=customer,
+            movements=[
+                Movement(Currency.POINTS, -taken.points, EntryKind.ADJUST),
+                Movement(Currency.Z, -taken.z_micro, EntryKind.ADJUST),
+            ],
+            reason=reason,
+        )
+        for entry in points_entries(entries):
+            points_moved_publish(customer=customer, entry=entry, source=source, reference_id=reference_id)
+    return taken
 
 
 def customer_segments_refresh(*, now: datetime | None = None, chunk_size: int = 2000) -> int:

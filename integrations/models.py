@@ -29,6 +29,12 @@ ROUNDING_MODES: dict[str, str] = {
 }
 
 
+def accrual_points(amount: Decimal, points_per_unit: Decimal, rounding: str) -> int:
+    """The accrual rule of every order source (an integration, an OpenDelivery merchant): ``amount``
+    (currency units) times the rate, rounded to whole points by ``rounding`` (a ``Rounding``)."""
+    return int((amount * points_per_unit).quantize(Decimal(1), rounding=ROUNDING_MODES[rounding]))
+
+
 class Integration(models.Model):
     """One partner integration of one company: its slug in the inbound URL, the adapter that reads
     its bodies, and its accrual rule (points per currency unit, rounded). ``otp_preset`` empty: the
@@ -60,10 +66,8 @@ class Integration(models.Model):
         return f"{self.slug} ({self.company_id})"
 
     def points_for(self, amount: Decimal) -> int:
-        """The accrual rule: ``amount`` (currency units) times the rate, rounded by ``rounding``."""
-        return int(
-            (amount * self.points_per_unit).quantize(Decimal(1), rounding=ROUNDING_MODES[self.rounding])
-        )
+        """The accrual rule (``accrual_points``) at this integration's rate and rounding."""
+        return accrual_points(amount, self.points_per_unit, self.rounding)
 
 
 class BatchStatus(models.TextChoices):

@@ -13,7 +13,15 @@ from django.http import HttpRequest
 
 from core.errors import DomainError
 from opendelivery.events import SUBSCRIBABLE, od_client_webhook_configure
-from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink, OdRedemption
+from opendelivery.models import (
+    SCOPES,
+    ClientKind,
+    OdClient,
+    OdMerchant,
+    OdMerchantLink,
+    OdOrder,
+    OdRedemption,
+)
 from opendelivery.services import (
     od_client_create,
     od_client_rotate_secret,
@@ -306,4 +314,49 @@ class OdRedemptionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Orders and accrual ------------------------------------------------------------------------------
+@admin.register(OdOrder)
+class OdOrderAdmin(admin.ModelAdmin):
+    """What became of each order a platform reported: read only (the customer events write it)."""
+
+    list_display = (
+        "order_id",
+        "company",
+        "status",
+        "points_awarded",
+        "points_reversed",
+        "customer",
+        "created_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("order_id", "company__name", "customer__phone", "customer__email")
+    list_select_related = ("company", "customer")
+    fields = (
+        "order_id",
+        "company",
+        "customer",
+        "status",
+        "reason",
+        "total_cents",
+        "points_awarded",
+        "points_reversed",
+        "z_awarded",
+        "z_reversed",
+        "created_event_id",
+        "cancelled_event_id",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OdOrder | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OdOrder | None = None) -> bool:
         return False

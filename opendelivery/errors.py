@@ -148,6 +148,23 @@ class CouponNotFound(OdNotFound):
     default_detail = "couponId names no coupon of this merchant (neither its id nor its code)."
 
 
+# --- Orders and accrual (customer events) ---------------------------------------------------------
+class EventInvalid(OdBadRequest):
+    """A customer event that is not a well-formed envelope (or an order event without what it needs)."""
+
+    code = "INVALID_EVENT"
+    default_detail = "The customer event is malformed."
+
+
+class EventTypeUnknown(OdError):
+    """An ``eventType`` outside the standard's CustomerEventType: refused with 422, as upstream does
+    (the view keeps that status: the standard declares no answers for this path)."""
+
+    status, slug, title = http(422)[:3]
+    code = "UNKNOWN_EVENT_TYPE"
+    default_detail = "This eventType is not one of the standard's customer event types."
+
+
 # --- The shape ------------------------------------------------------------------------------------
 _NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
 

@@ -186,7 +186,9 @@ class OrderStatus(models.TextChoices):
 
 class OdOrder(models.Model):
     """One order an ordering platform reported (``order.created`` / ``order.cancelled``), once per
-    (company, orderId): the unique constraint is what makes 20 identical events credit once."""
+    (company, orderId): the unique constraint is what makes 20 identical events credit once. A
+    cancel takes back at most what the balance holds: ``points_reversed`` below ``points_awarded``
+    is the shortfall the customer had already spent (``reason`` says so)."""
 
     id = models.CharField(primary_key=True, max_length=27, default=new_id, editable=False)
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
@@ -199,6 +201,9 @@ class OdOrder(models.Model):
     total_cents = models.BigIntegerField(null=True, blank=True)
     points_awarded = models.BigIntegerField(default=0)
     points_reversed = models.BigIntegerField(default=0)
+    # The program's Z$ bonus credited with the points (micro-Z$), taken back with them on a cancel.
+    z_awarded = models.BigIntegerField(default=0)
+    z_reversed = models.BigIntegerField(default=0)
     created_event_id = models.CharField(max_length=100, blank=True)
     cancelled_event_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -213,6 +218,10 @@ class OdOrder(models.Model):
                 condition=Q(points_awarded__gte=0, points_reversed__gte=0)
                 & Q(points_reversed__lte=models.F("points_awarded")),
                 name="od_order_reversal_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(z_awarded__gte=0, z_reversed__gte=0) & Q(z_reversed__lte=models.F("z_awarded")),
+                name="od_order_z_reversal_bounded",
             ),
         ]
 

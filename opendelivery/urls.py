@@ -7,6 +7,7 @@ from django.http import HttpResponseBase
 from django.urls import URLPattern, path
 
 from opendelivery.api_merchants import MerchantListView
+from opendelivery.api_orders import CustomerEventsView
 from opendelivery.api_redemptions import CouponUseView, RedemptionView
 from opendelivery.api_token import TokenView
 from opendelivery.reads import (
@@ -48,4 +49,6 @@ urlpatterns: list[URLPattern] = [
     # --- Redemptions and coupon use ---------------------------------------------------------------
     *od_route("loyalty/redemptions", RedemptionView.as_view(), "od-redemption-create"),
     *od_route("loyalty/coupons/<str:coupon_ref>/use", CouponUseView.as_view(), "od-coupon-use"),
+    # --- Orders and accrual -----------------------------------------------------------------------
+    *od_route("customer-events", CustomerEventsView.as_view(), "od-customer-events"),
 ]
