@@ -184,14 +184,15 @@ def od_event_record(*, company_id: str, event: str, data: dict[str, Any]) -> lis
     found = _subscribers(company_id)
     if found is None:
         return []
+    wanting = [client for client in found["clients"] if subscribed(client["events"], event_type)]
+    if not wanting:
+        return []
     # The correlationId goes to the client whose createLoyaltyRedemption it answers, no other.
     redeeming = _correlation(coupon_id=str(data["coupon_id"])) if event == "reward.redeemed" else None
     recorded = []
-    for client in found["clients"]:
-        if not subscribed(client["events"], event_type):
-            continue
+    for client in wanting:
         asked = redeeming is not None and redeeming[1] == client["id"]
-        extra = {"correlation_id": redeeming[0]} if redeeming is not None and asked else None
+        extra = {"correlation_id": redeeming[0]} if asked and redeeming else None
         event_id = uuid.uuid4()
         recorded.append(
             webhook_enqueue(
