@@ -1,16 +1,14 @@
 """POST /v2/loyalty/redemptions (createLoyaltyRedemption) and POST /v2/loyalty/coupons/{couponId}/use
 (useLoyaltyCoupon)."""
 
-from typing import Any
-
-from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.inputs import AsciiIntegerField, Input, JsonObjectField, JsonStringField, json_object
-from core.timefmt import iso_utc
 from opendelivery.auth import od_caller
+from opendelivery.reads import od_context
 from opendelivery.redemptions import od_coupon, od_coupon_use, od_redemption_request
+from opendelivery.serializers import CouponOut
 from opendelivery.views import OdView
 
 # The column's bound (OdRedemption.related_order_id, OdCouponUse.related_order_id).
@@ -52,18 +50,6 @@ class CouponUseIn(Input):
     relatedOrderId = JsonStringField(required=False, default="", max_length=ORDER_ID_MAX)
 
 
-def coupon_out(coupon: Any, *, program_id: str) -> dict[str, Any]:
-    """LoyaltyCoupon, the fields every coupon has."""
-    return {
-        "id": coupon.pk,
-        "programId": program_id,
-        "customerId": coupon.customer_id,
-        "code": coupon.code,
-        "status": {"active": "available"}.get(status := coupon.effective_status(timezone.now()), status),
-        "expiresAt": iso_utc(coupon.valid_until),
-    }
-
-
 class CouponUseView(OdView):
     operations = {"post": "useLoyaltyCoupon"}
 
@@ -78,4 +64,4 @@ class CouponUseView(OdView):
             related_order_id=body.validated_data["relatedOrderId"],
         )
         coupon = od_coupon(coupon_id=use.coupon_id)
-        return Response(coupon_out(coupon, program_id=caller.company.loyalty_program.pk))
+        return Response(CouponOut(coupon, context=od_context(caller)).data)

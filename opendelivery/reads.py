@@ -141,7 +141,7 @@ class ProgramFilterQuery(MerchantQuery):
     programId = serializers.CharField(required=False, max_length=100)
 
 
-class TransactionsQuery(Input):
+class TransactionsQuery(MerchantQuery):
     createdFrom = DateTimeField()
     createdTo = DateTimeField()
 

@@ -34,21 +34,21 @@ urlpatterns: list[URLPattern] = [
     # --- Reads: customers, programs, accounts, transactions, rewards, coupons ---------------------
     *od_route("customers", CustomerListView.as_view(), "od-customer-list"),
     *od_route(
-        "customers/<str:customer_id>/loyalty-accounts",
+        "customers/<id:customer_id>/loyalty-accounts",
         CustomerAccountListView.as_view(),
         "od-customer-accounts",
     ),
     *od_route("loyalty/programs", ProgramListView.as_view(), "od-program-list"),
-    *od_route("loyalty/programs/<str:program_id>", ProgramDetailView.as_view(), "od-program-detail"),
-    *od_route("loyalty/accounts/<str:account_id>", AccountDetailView.as_view(), "od-account-detail"),
+    *od_route("loyalty/programs/<id:program_id>", ProgramDetailView.as_view(), "od-program-detail"),
+    *od_route("loyalty/accounts/<id:account_id>", AccountDetailView.as_view(), "od-account-detail"),
     *od_route(
-        "loyalty/accounts/<str:account_id>/transactions", TransactionListView.as_view(), "od-transaction-list"
+        "loyalty/accounts/<id:account_id>/transactions", TransactionListView.as_view(), "od-transaction-list"
     ),
     *od_route("loyalty/rewards", RewardListView.as_view(), "od-reward-list"),
     *od_route("loyalty/coupons", CouponListView.as_view(), "od-coupon-list"),
     # --- Redemptions and coupon use ---------------------------------------------------------------
     *od_route("loyalty/redemptions", RedemptionView.as_view(), "od-redemption-create"),
-    *od_route("loyalty/coupons/<str:coupon_ref>/use", CouponUseView.as_view(), "od-coupon-use"),
+    *od_route("loyalty/coupons/<id:coupon_ref>/use", CouponUseView.as_view(), "od-coupon-use"),
     # --- Orders and accrual -----------------------------------------------------------------------
     *od_route("customer-events", CustomerEventsView.as_view(), "od-customer-events"),
 ]

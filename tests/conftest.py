@@ -19,6 +19,23 @@ def pytest_configure(config: pytest.Config) -> None:
     run_guard.register(config)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test measured (``record_property("figures", ...)``: the failover drill's), in the
+    run's summary; under xdist they come back from the workers with each report."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "figures"
+    ]
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 class Api:
     """A partner's client: one API key, JSON in and out."""
 

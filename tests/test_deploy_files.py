@@ -3,6 +3,7 @@ run is proven by running them: tests/test_image.py (the image), tests/test_edge_
 gunicorn), tests/test_ops_services.py (the worker and expiry services and their health checks)."""
 
 import re
+import socket
 from pathlib import Path
 
 import yaml
@@ -102,7 +103,13 @@ def test_the_api_scales_behind_the_load_balancer():
     assert api["expose"] == ["8000"]
     assert lb["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
     assert lb["depends_on"]["api"]["condition"] == "service_healthy"
-    assert "server api:8000;" in NGINX and "proxy_pass http://api;" in NGINX
+    # Replicas found by name through compose's DNS while nginx runs (tests/ha/test_replicas_nginx_*.py).
+    assert "resolver 127.0.0.11 valid=5s" in NGINX and "set $zupy_api api:8000;" in NGINX
+    assert NGINX.count("proxy_pass http://$zupy_api;") == 3 and not re.search(r"^\s*upstream ", NGINX, re.M)
+    # Retries to another replica for idempotent requests only: never a POST nginx already sent.
+    assert re.findall(r"^\s*proxy_next_upstream .*$", NGINX, re.M) == [
+        "        proxy_next_upstream error timeout http_502 http_503;"
+    ]
     assert "location = /metrics" in NGINX
 
 
@@ -175,5 +182,124 @@ def test_cp_env_example_then_a_secret_gives_settings_that_start(tmp_path):
     assert env["DEBUG"] == "false" and env["HTTPS_ONLY"] == "false"
     run = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+
+
+# --- The HA shape: docker-compose.ha.yml, deploy/patroni/, deploy/pgbouncer/ ---------------------------
+HA = yaml.safe_load((ROOT / "docker-compose.ha.yml").read_text())
+APP_SERVICES = (
+    "migrate",
+    "api",
+    "webhooks",
+    "wallet-worker",
+    "integration-worker",
+    "expire",
+    "scheduler",
+    "lb",
+)
+
+
+def test_the_ha_file_runs_etcd_two_patroni_nodes_a_pooler_each_and_the_single_files_services():
+    assert set(HA["services"]) == {
+        "etcd", "db1", "db2", "pgbouncer-db1", "pgbouncer-db2", "redis", *APP_SERVICES,
+    }  # fmt: skip
+    # The application services are the single-node file's: only where they find the database differs.
+    for name in APP_SERVICES:
+        ha, single = dict(HA["services"][name]), dict(COMPOSE["services"][name])
+        if name == "migrate":
+            assert ha.pop("restart") == "on-failure", "until a leader is elected no node takes writes"
+            assert set(ha.pop("depends_on")) == {"db1", "db2", "pgbouncer-db1", "pgbouncer-db2"}
+            single.pop("restart"), single.pop("depends_on")
+        ha_env, single_env = dict(ha.pop("environment", {})), dict(single.pop("environment", {}))
+        if name == "lb":
+            assert (ha, ha_env) == (single, single_env)
+            continue
+        assert ha_env.pop("DB_POOLER_MODE") == "transaction"
+        url = ha_env.pop("DATABASE_URL")
+        assert url.endswith("@pgbouncer-db1:6432,pgbouncer-db2:6432/zupy?target_session_attrs=read-write")
+        single_env.pop("DATABASE_URL")
+        assert (ha, ha_env) == (single, single_env), name
+    assert f'"{"DB_POOLER_MODE"}"' in SETTINGS
+    for node in ("db1", "db2"):
+        service = HA["services"][node]
+        assert service["image"] == "zupy-patroni:latest"
+        assert service["environment"]["PATRONI_NAME"] == node
+        assert service["environment"]["PATRONI_POSTGRESQL_CONNECT_ADDRESS"] == f"{node}:5432"
+        assert "?" in service["environment"]["PATRONI_SUPERUSER_PASSWORD"], "no default password"
+        assert service["healthcheck"]["test"]
+        bouncer = HA["services"][f"pgbouncer-{node}"]
+        assert bouncer["command"] == ["pgbouncer", f"/etc/pgbouncer/{node}.ini"]
+        ini = (ROOT / "deploy" / "pgbouncer" / f"{node}.ini").read_text()
+        assert f"host={node} port=5432" in ini and "%include /etc/pgbouncer/common.ini" in ini
+    assert HA["services"]["db1"]["build"] == {"context": "./deploy", "dockerfile": "patroni/Dockerfile"}
+    common = (ROOT / "deploy" / "pgbouncer" / "common.ini").read_text()
+    assert "pool_mode = transaction" in common
+
+
+def test_the_patroni_image_copies_files_that_exist_and_runs_as_postgres():
+    dockerfile = (ROOT / "deploy" / "patroni" / "Dockerfile").read_text()
+    for copied in re.findall(r"^COPY (.+) \S+$", dockerfile, re.M):
+        for path in copied.split():
+            assert (ROOT / "deploy" / path).exists(), path
+    assert re.search(r"^USER postgres$", dockerfile, re.M)
+    assert "postgresql-15 patroni python3-etcd pgbouncer" in dockerfile
+
+
+def test_the_patroni_template_passes_patronis_own_validation(tmp_path):
+    """deploy/patroni/patroni.yml with the drill's addresses (the containers' names do not resolve
+    here), checked by Patroni 3.0's --validate-config (scripts/ensure-patroni installs it)."""
+    import subprocess
+
+    from tests.ha.patroni import PatroniCluster
+
+    cluster = PatroniCluster()
+    try:
+        node = cluster.nodes[0]
+        rendered = cluster.node_config(node)
+        # The validator refuses 127.0.0.1 as an address other nodes connect to (a container's own
+        # name is what compose gives); any other loopback address stands in for it.
+        rendered["restapi"]["connect_address"] = f"127.0.0.2:{node.api_port}"
+        rendered["postgresql"]["connect_address"] = f"127.0.0.2:{node.pg_port}"
+        with socket.socket() as etcd:  # it checks that etcd accepts connections
+            etcd.bind(("127.0.0.1", 0))
+            etcd.listen()
+            rendered["etcd3"] = {"hosts": [f"127.0.0.1:{etcd.getsockname()[1]}"]}
+            config = tmp_path / "patroni.yml"
+            config.write_text(yaml.safe_dump(rendered))
+            run = subprocess.run(
+                [cluster.patroni, "--validate-config", str(config)], capture_output=True, text=True
+            )
+        assert run.returncode == 0, run.stdout + run.stderr
+    finally:
+        cluster.destroy()
+    template = yaml.safe_load((ROOT / "deploy" / "patroni" / "patroni.yml").read_text())
+    dcs = template["bootstrap"]["dcs"]
+    assert dcs["ttl"] >= dcs["loop_wait"] + 2 * dcs["retry_timeout"]
+    assert dcs["postgresql"]["use_pg_rewind"] and template["postgresql"]["basebackup"] == [
+        {"checkpoint": "fast"}
+    ]
+    assert "password" not in str(template["postgresql"]["authentication"]), (
+        "passwords come from the environment"
+    )
+
+
+def test_the_load_balancer_config_passes_nginx_t_as_compose_mounts_it(tmp_path):
+    """As it is (only nginx's own files moved): the replicas' name is resolved per request, so nginx
+    starts before any api replica exists; an upstream block's `server api:8000` would fail here."""
+    import subprocess
+
+    from tests.e2e.nginx import NGINX as nginx
+
+    assert nginx is not None, "nginx is not installed: scripts/ensure-nginx"
+    paths = "".join(
+        f"    {name}_temp_path {tmp_path}/{name};\n"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX.replace("http {\n", f"http {{\n    access_log off;\n{paths}", 1))
+    globals_ = f"pid {tmp_path}/pid; error_log {tmp_path}/error.log;"
+    run = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-g", globals_], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr

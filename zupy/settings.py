@@ -145,9 +145,18 @@ elif _engine == "django.db.backends.postgresql":
             "on the next. Set DB_PREPARE_THRESHOLD=off, or DB_POOLER_MODE=session."
         )
     DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),  # the URL's query (?target_session_attrs=...)
         "server_side_binding": _prepare not in ("off", "none", ""),
         "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),
     }
+    # Failover (docs/scaling.md): a DATABASE_URL naming every node (postgres://u:p@db1:5432,db2:5432/zupy)
+    # makes libpq try them in turn and keep the first that takes writes, so the service follows the
+    # Patroni leader without a restart; without read-write it would settle for a standby, and every
+    # write would fail. A node that drops packets is given up on after DB_CONNECT_TIMEOUT seconds.
+    if "," in DATABASES["default"].get("HOST", ""):
+        _options = DATABASES["default"]["OPTIONS"]
+        _options.setdefault("target_session_attrs", "read-write")
+        _options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
     if DB_POOLER_MODE == "transaction":
         # Django's .iterator() outside a transaction declares a WITH HOLD cursor that outlives the
         # transaction, so on the pooler's next server connection it would be missing too.
@@ -193,7 +202,8 @@ if _replica_url:
         **{k: _replica[k] for k in ("NAME", "USER", "PASSWORD", "HOST", "PORT") if k in _replica},
         # A replica that does not answer costs at most this, once per DB_REPLICA_RETRY_INTERVAL.
         "OPTIONS": {
-            **DATABASES["default"].get("OPTIONS", {}),
+            # Not the primary's read-write target (a multi-host DATABASE_URL's): a replica is a standby.
+            **{k: v for k, v in DATABASES["default"]["OPTIONS"].items() if k != "target_session_attrs"},
             "connect_timeout": 2,
             **_replica.get("OPTIONS", {}),
         },

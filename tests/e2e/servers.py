@@ -52,9 +52,9 @@ def wait_ready(url: str, *, timeout: float = 60, process: subprocess.Popen | Non
         time.sleep(0.2)
 
 
-def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, *, host: str = "127.0.0.1") -> subprocess.Popen:
     return subprocess.Popen(
-        [GUNICORN, "zupy.wsgi:application", "--bind", f"127.0.0.1:{port}"],
+        [GUNICORN, "zupy.wsgi:application", "--bind", f"{host}:{port}"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -85,3 +85,12 @@ def test_a_bad_body_is_400_and_no_token_401(api, coupon):
     response, answer = use(OdApi(None), coupon.pk, {"relatedOrderId": "o"})
     assert response.status_code == 401
     assert CouponUse.objects.count() == 0
+
+
+def test_the_answer_is_the_coupon_as_listLoyaltyCoupons_shows_it(api, coupon):
+    response, body = use(api, coupon.pk, {"relatedOrderId": "order-1"})
+    assert response.status_code == 200
+    listing = api.get("/v2/loyalty/coupons", {"customerId": coupon.customer_id})
+    listed = od_validate_response(listing, "get", "/v2/loyalty/coupons")
+    assert listed["items"] == [body]
+    assert body["metadata"]["remainingUses"] == 0

@@ -284,3 +284,23 @@ def test_twenty_identical_order_created_at_once_credit_once(od_client_by_merchan
     assert LedgerEntry.objects.filter(customer__company=od_company).count() == 1
     assert OdOrder.objects.get(company=od_company).status == OrderStatus.CREDITED
     call_command("ledger_check")
+
+
+def test_another_method_is_405_in_the_standards_shape(platform):
+    response = platform.get(PATH)
+    conforms(response, validate=False)  # the webhook defines POST only
+    assert response.status_code == 405
+    assert "POST" in response["Allow"]
+
+
+def test_the_platform_reads_the_award_and_the_reversal_in_the_accounts_transactions(platform, od_company):
+    accepted(platform, created("order-1"))
+    accepted(platform, cancelled("order-1"))
+    customer = Customer.objects.get(company=od_company, phone=PHONE)
+    response = platform.get(f"/v2/loyalty/accounts/{customer.pk}/transactions")
+    assert response.status_code == 200, response.content
+    rows = [(t["type"], t["amount"], t["metadata"]["reason"]) for t in response.json()["items"]]
+    assert sorted(rows) == [
+        ("adjust", -50, "OpenDelivery order order-1 cancelled"),
+        ("earn", 50, "OpenDelivery order order-1"),
+    ]

@@ -199,6 +199,7 @@ def test_transactions_are_the_ledger_newest_first(api, od_company):
     status, body = call(api, "listLoyaltyTransactions", {"pageSize": "1", "page": "2"}, accountId=customer.id)
     assert (body["total"], [t["amount"] for t in body["items"]]) == (2, [100])
     refused(api, "listLoyaltyTransactions", 400, {"createdTo": "2026-13-01T00:00:00Z"}, accountId=customer.id)
+    refused(api, "listLoyaltyTransactions", 400, {"merchantId": "another-merchant"}, accountId=customer.id)
 
 
 # --- Rewards ----------------------------------------------------------------------------------------------
@@ -316,3 +317,13 @@ def test_a_list_costs_the_same_statements_for_one_row_or_many(
     with django_assert_max_num_queries(few):
         status, body = call(api, operation, accountId=customer.id)
     assert status == 200 and len(body["items"]) > 10
+
+
+def test_the_manifest_declares_every_read_and_a_trailing_slash_is_tolerated(api, od_company):
+    manifest = OdApi(None).get("/.well-known/opendelivery").json()
+    assert set(TEMPLATES) <= set(manifest["capabilities"]["customer"]["supportedOperations"])
+    response = api.get("/v2/loyalty/rewards/")
+    assert response.status_code == 200
+    assert od_validate_response(response, "get", "/loyalty/rewards")["total"] == 0
+    customer = CustomerFactory.create(company=od_company)
+    refused(api, "listCustomerLoyaltyAccounts", 400, {"merchantId": "another"}, customerId=customer.id)

@@ -169,3 +169,15 @@ def test_the_manifest_declares_both_operations_as_served():
     customer = manifest["capabilities"]["customer"]
     assert {"createLoyaltyRedemption", "useLoyaltyCoupon"} <= set(customer["supportedOperations"])
     assert not {"createLoyaltyRedemption", "useLoyaltyCoupon"} & set(customer["unsupportedOperations"])
+
+
+def test_the_issued_coupon_is_in_listLoyaltyCoupons(api, customer, reward):
+    _, body = redeem(api, {"accountId": customer.pk, "rewardId": reward.pk})
+    od_redemptions_process_due()
+    coupon = OdRedemption.objects.get(pk=body["correlationId"]).coupon
+    assert coupon is not None
+    listing = api.get("/v2/loyalty/coupons", {"customerId": customer.pk})
+    items = od_validate_response(listing, "get", "/v2/loyalty/coupons")["items"]
+    assert [(item["id"], item["status"], item["metadata"]["rewardId"]) for item in items] == [
+        (coupon.pk, "available", reward.pk)
+    ]
