@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import DomainError
+from opendelivery.events import SUBSCRIBABLE, od_client_webhook_configure
 from opendelivery.models import (
     SCOPES,
     ClientKind,
@@ -29,6 +30,8 @@ from opendelivery.services import (
     od_merchant_id_clean,
     od_merchant_link,
 )
+from webhooks.models import URL_MAX_LENGTH
+from webhooks.transport import url_refusal
 
 
 def _show_secret(request: HttpRequest, client: OdClient, secret: str) -> None:
@@ -74,6 +77,47 @@ class OdClientAddForm(forms.ModelForm):
         pass
 
 
+# --- Events: the client's webhook --------------------------------------------------------------
+class OdClientChangeForm(forms.ModelForm):
+    """The webhook fields checked as ``configure_od_webhook`` checks them (the same URL rules as every
+    webhook; OpenDelivery event types only); the secret is never typed, only generated."""
+
+    webhook_url = forms.CharField(
+        max_length=URL_MAX_LENGTH,
+        required=False,
+        help_text="Where the signed loyalty events go; empty: none. https, a public address.",
+    )
+
+    class Meta:
+        model = OdClient
+        fields = ("name", "scopes", "webhook_url", "webhook_events")
+
+    def clean_webhook_url(self) -> str:
+        url = str(self.cleaned_data.get("webhook_url") or "").strip()
+        if url and (reason := url_refusal(url)):
+            raise forms.ValidationError(reason)
+        return url
+
+    def clean_webhook_events(self) -> list[str]:
+        events = self.cleaned_data.get("webhook_events")
+        if events in (None, ""):
+            return []
+        if not isinstance(events, list) or not all(isinstance(event, str) for event in events):
+            raise forms.ValidationError("A list of OpenDelivery event types.")
+        if unknown := sorted(set(events) - set(SUBSCRIBABLE)):
+            raise forms.ValidationError(
+                f"Unknown event types: {', '.join(unknown)}. Known: {', '.join(SUBSCRIBABLE)}."
+            )
+        return events
+
+
+def _show_webhook_secret(request: HttpRequest, secret: str | None) -> None:
+    if secret:
+        messages.warning(
+            request, f"Webhook secret {secret} — give it to the platform now: it is not shown again."
+        )
+
+
 @admin.register(OdClient)
 class OdClientAdmin(admin.ModelAdmin):
     """Created here or with ``create_od_client``; disabling one revokes its tokens at once."""
@@ -90,21 +134,33 @@ class OdClientAdmin(admin.ModelAdmin):
         "scopes",
         "enabled",
         "webhook_url",
-        "webhook_secret",
+        "webhook_secret_masked",
         "webhook_events",
         "created_at",
         "updated_at",
     )
-    readonly_fields = ("kind", "company", "client_id", "enabled", "created_at", "updated_at")
-    actions = ("disable", "enable", "rotate_secret")
+    readonly_fields = (
+        "kind",
+        "company",
+        "client_id",
+        "enabled",
+        "webhook_secret_masked",
+        "created_at",
+        "updated_at",
+    )
+    actions = ("disable", "enable", "rotate_secret", "rotate_webhook_secret")
+
+    @admin.display(description="webhook secret")
+    def webhook_secret_masked(self, obj: OdClient) -> str:
+        secret = obj.webhook_secret
+        return "*" * (len(secret) - 4) + secret[-4:] if secret else "(generated with the first URL)"
 
     @admin.display(description="client_id")
     def client_id(self, obj: OdClient) -> str:
         return obj.application.client_id
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = OdClientAddForm
+        kwargs["form"] = OdClientAddForm if obj is None else OdClientChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: OdClient | None = None) -> Any:
@@ -118,6 +174,12 @@ class OdClientAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: OdClient, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            # A secret comes with the first URL (shown once); the events follow the change at once.
+            configured = od_client_webhook_configure(
+                client_id=obj.pk, url=obj.webhook_url, events=list(obj.webhook_events or [])
+            )
+            obj.webhook_secret = configured.client.webhook_secret
+            _show_webhook_secret(request, configured.new_secret)
             return
         data = form.cleaned_data
         client, secret = od_client_create(
@@ -146,6 +208,12 @@ class OdClientAdmin(admin.ModelAdmin):
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[OdClient]) -> None:
         for client in queryset:
             _show_secret(request, client, od_client_rotate_secret(client=client))
+
+    @admin.action(description="Rotate the webhook secret (shown once)", permissions=["change"])
+    def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet[OdClient]) -> None:
+        for client in queryset:
+            configured = od_client_webhook_configure(client_id=client.pk, rotate_secret=True)
+            _show_webhook_secret(request, configured.new_secret)
 
 
 class OdMerchantLinkForm(forms.ModelForm):

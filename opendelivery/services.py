@@ -12,6 +12,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from companies.models import Company
 from opendelivery.errors import OdBadRequest, OdConflict
+from opendelivery.events import od_client_companies, od_subscribers_forget
 from opendelivery.models import SCOPES, ClientKind, OdClient, OdMerchant, OdMerchantLink
 
 MERCHANT_ID_MAX = OdMerchantLink._meta.get_field("merchant_id").max_length or 100
@@ -117,6 +118,8 @@ def od_client_set_enabled(*, client: OdClient, enabled: bool) -> OdClient:
         OdClient.objects.filter(pk=client.pk).update(enabled=enabled)
         if not enabled:
             AccessToken.objects.filter(application_id=client.application_id).delete()
+        # An UPDATE sends no post_save: the loyalty events' subscribers are forgotten here.
+        od_subscribers_forget(*od_client_companies(client))
     client.enabled = enabled
     return client
 
@@ -125,6 +128,7 @@ def od_link_set_enabled(*, link: OdMerchantLink, enabled: bool) -> OdMerchantLin
     """Enable or disable one merchant's link: every request reads it, so it takes effect at once."""
     with transaction.atomic():
         OdMerchantLink.objects.filter(pk=link.pk).update(enabled=enabled)
+        od_subscribers_forget(link.company_id)
     link.enabled = enabled
     return link
 

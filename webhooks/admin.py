@@ -84,13 +84,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = (
         "webhook_id",
         "event",
+        "surface",
         "company",
         "status",
         "attempts",
         "last_status_code",
         "next_attempt_at",
     )
-    list_filter = ("status", "event")
+    list_filter = ("status", "surface", "event")
     search_fields = ("webhook_id", "id", "company__name")
     inlines = (AttemptInline,)
     actions = ("resend",)

@@ -46,6 +46,17 @@ class DeliveryStatus(models.TextChoices):
     EXHAUSTED = "exhausted"
 
 
+class Surface(models.TextChoices):
+    """The contract a delivery follows: the envelope it carries was built for it, it is signed with
+    that surface's scheme, and each attempt goes to that surface's subscriber as it is then."""
+
+    # The company's own endpoint (WebhookEndpoint); X-Webhook-* headers, "sha256=" signatures.
+    ZUPY = "zupy", "Zupy webhooks"
+    # An OpenDelivery client's webhook (``recipient`` is the client); X-App-* headers, the body's
+    # HMAC-SHA256 in lowercase hex.
+    OPENDELIVERY = "opendelivery", "OpenDelivery"
+
+
 class WebhookDelivery(models.Model):
     """The transactional outbox: one row per event for one endpoint, written in the same transaction
     as the change it reports. ``webhook_id`` (a UUID, as the upstream guide says) is the id receivers
@@ -55,6 +66,10 @@ class WebhookDelivery(models.Model):
     webhook_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     event = models.CharField(max_length=40)
+    surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.ZUPY)
+    # Who subscribed, on a surface other than the company's own endpoint (OpenDelivery: the client's
+    # id). Not a foreign key: the surface's app owns those rows and resolves it at each attempt.
+    recipient = models.CharField(max_length=27, blank=True)
     payload = models.JSONField()
     url = models.URLField(max_length=URL_MAX_LENGTH)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
@@ -74,6 +89,13 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "webhook deliveries"
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(surface=Surface.ZUPY) & models.Q(recipient=""))
+                | (~models.Q(surface=Surface.ZUPY) & ~models.Q(recipient="")),
+                name="webhook_recipient_by_surface",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} {self.id} ({self.status})"

@@ -10,8 +10,9 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,14 @@ from core.errors import ValidationFailed
 from core.outbox import error_text, outbox_claim
 from core.timefmt import iso_utc
 from webhooks.errors import PingInFlight, PingRateLimited, PingsBusy
-from webhooks.models import EVENTS, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    EVENTS,
+    DeliveryStatus,
+    Surface,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from webhooks.transport import DeadlineExceeded, Interrupted, Refused, post, url_refusal
 
 logger = logging.getLogger(__name__)
@@ -76,6 +84,58 @@ def webhook_emit(*, company_id: str, event: str, data: dict[str, Any]) -> Webhoo
         company_id=company_id, event=event, url=subscription["url"], next_attempt_at=now
     )
     delivery.payload = envelope(event=event, webhook_id=delivery.webhook_id, now=now, data=data)
+    delivery.save(force_insert=True)
+    return delivery
+
+
+# --- Other surfaces ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SurfaceTarget:
+    """Where a delivery of another surface goes now, as the surface's app answers it: the
+    subscriber's URL and signing secret, and the surface's own headers."""
+
+    url: str
+    secret: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# A surface's lookup of a delivery's subscriber as it is at the attempt: its target, or why nothing
+# is sent (the text recorded as the attempt's error; the delivery is retried on its schedule).
+SurfaceLookup = Callable[[WebhookDelivery], SurfaceTarget | str]
+_surfaces: dict[str, SurfaceLookup] = {}
+
+
+def webhook_surface_register(*, surface: Surface, lookup: SurfaceLookup) -> None:
+    """Let the app that owns a surface's subscribers (OpenDelivery: its clients) answer where each
+    attempt goes; it registers in its ``AppConfig.ready``, so the worker has it too."""
+    _surfaces[surface] = lookup
+
+
+def webhook_enqueue(
+    *,
+    company_id: str,
+    surface: Surface,
+    recipient: str,
+    event: str,
+    url: str,
+    webhook_id: uuid.UUID,
+    payload: dict[str, Any],
+) -> WebhookDelivery:
+    """Record a delivery of another surface in the outbox: its app chose the subscriber and built
+    the envelope (which carries ``webhook_id``, the id that stays the same on every retry). The
+    worker sends it like any delivery, signed with the surface's scheme.
+
+    Call it inside the transaction of the change it reports, like ``webhook_emit``."""
+    delivery = WebhookDelivery(
+        company_id=company_id,
+        webhook_id=webhook_id,
+        event=event,
+        surface=surface,
+        recipient=recipient,
+        url=url,
+        payload=payload,
+        next_attempt_at=timezone.now(),
+    )
     delivery.save(force_insert=True)
     return delivery
 
@@ -145,6 +205,25 @@ def signature(secret: str, body: bytes, timestamp: str | None = None) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def body_signature(secret: str, body: bytes) -> str:
+    """OpenDelivery's ``X-App-Signature``: HMAC-SHA256 of the raw body, lowercase hex, no prefix."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _signed_headers(*, surface: str, secret: str, body: bytes, payload: dict[str, Any]) -> dict[str, str]:
+    """The signature headers of ``surface``'s scheme for ``body``."""
+    if surface == Surface.OPENDELIVERY:
+        return {"X-App-Signature": body_signature(secret, body)}
+    timestamp = str(int(time.time()))
+    return {
+        "X-Webhook-Id": payload["webhook_id"],
+        "X-Webhook-Event": payload["event"],
+        "X-Webhook-Signature": signature(secret, body),
+        "X-Webhook-Timestamp": timestamp,
+        "X-Webhook-Timestamp-Signature": signature(secret, body, timestamp),
+    }
+
+
 @dataclass(frozen=True)
 class SendResult:
     status_code: int | None
@@ -159,22 +238,24 @@ class SendResult:
 
 
 def webhook_send(
-    *, url: str, secret: str, payload: dict[str, Any], stop: threading.Event | None = None
+    *,
+    url: str,
+    secret: str,
+    payload: dict[str, Any],
+    stop: threading.Event | None = None,
+    surface: str = Surface.ZUPY,
+    headers: dict[str, str] | None = None,
 ) -> SendResult:
-    """POST one signed payload (see ``webhooks.transport.post``: the URL and its addresses are
-    checked again here, redirects are not followed, and the whole attempt ends after
-    ``WEBHOOK_TIMEOUT`` seconds or as soon as ``stop`` is set). Never raises: any failure is the
-    result."""
+    """POST one payload signed with ``surface``'s scheme, with that surface's ``headers`` (see
+    ``webhooks.transport.post``: the URL and its addresses are checked again here, redirects are not
+    followed, and the whole attempt ends after ``WEBHOOK_TIMEOUT`` seconds or as soon as ``stop`` is
+    set). Never raises: any failure is the result."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "X-Webhook-Id": payload["webhook_id"],
-        "X-Webhook-Event": payload["event"],
-        "X-Webhook-Signature": signature(secret, body),
-        "X-Webhook-Timestamp": timestamp,
-        "X-Webhook-Timestamp-Signature": signature(secret, body, timestamp),
+        **(headers or {}),
+        **_signed_headers(surface=surface, secret=secret, body=body, payload=payload),
     }
     started = time.monotonic()
 
@@ -228,12 +309,23 @@ class _Target:
 
     url: str
     secret: str
+    surface: str = Surface.ZUPY
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _target(delivery: WebhookDelivery) -> _Target | SendResult:
-    """The company's current URL and secret, or why nothing is sent: an admin (or the API) may have
-    changed the URL, disabled webhooks or dropped the event since the row was written. Such a row
-    is a failed attempt, retried on its schedule, so a URL set again in time still gets it."""
+    """The subscriber's current URL and secret, or why nothing is sent: an admin (or the API) may
+    have changed the URL, disabled webhooks or dropped the event since the row was written. Such a
+    row is a failed attempt, retried on its schedule, so a URL set again in time still gets it.
+    Another surface's subscriber is its app's to answer (``webhook_surface_register``)."""
+    if delivery.surface != Surface.ZUPY:
+        lookup = _surfaces.get(delivery.surface)
+        if lookup is None:
+            return SendResult(None, f"not sent: nothing answers for the {delivery.surface} surface", 0)
+        found = lookup(delivery)
+        if isinstance(found, str):
+            return SendResult(None, found[:500], 0)
+        return _Target(url=found.url, secret=found.secret, surface=delivery.surface, headers=found.headers)
     endpoint = one_or_none(WebhookEndpoint.objects.filter(company_id=delivery.company_id))
     if endpoint is None:
         return SendResult(None, "the company has no webhook endpoint any more", 0)
@@ -251,7 +343,14 @@ def _send(
     if isinstance(target, SendResult):
         return target
     try:
-        return webhook_send(url=target.url, secret=target.secret, payload=delivery.payload, stop=stop)
+        return webhook_send(
+            url=target.url,
+            secret=target.secret,
+            payload=delivery.payload,
+            stop=stop,
+            surface=target.surface,
+            headers=target.headers,
+        )
     except Exception as exc:
         logger.exception("webhook %s: attempt failed unexpectedly", delivery.pk)
         return SendResult(None, error_text(exc), 0)
