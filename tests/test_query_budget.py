@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from companies.models import ApiKey
 from coupons.models import Coupon, CouponUse
 from customers.models import Customer
+from integrations.selectors import integration_otp_preset
 from tests.conftest import Api
 from tests.factories import CouponFactory, CustomerFactory, RewardFactory, make_key
 
@@ -22,6 +24,8 @@ def warm() -> tuple[Api, Customer]:
     api = Api(make_key(customer.company))
     api.get("/api/v2/rewards/")  # caches the key
     api.post(f"/api/v2/customers/{customer.pk}/points/add/", {"amount": 1})  # and the webhook subscription
+    # and the key's integration OTP preset (none), as the first redemption or use with the key does
+    integration_otp_preset(api_key_id=ApiKey.objects.get(company=customer.company).pk)
     return api, customer
 
 

@@ -198,7 +198,17 @@ class PatroniCluster:
                 " WHERE state = 'streaming' AND application_name = ANY(%s)",
                 [standbys],
             ).fetchall()
-        return bool(states) and (not sync or states[0][0] == "sync")
+        if not states or (sync and states[0][0] != "sync"):
+            return False
+        # In synchronous_mode Patroni promotes only the member its DCS names as the synchronous
+        # standby; PostgreSQL's sync_state can be ahead of that record, and a kill in between
+        # leaves the cluster without a leader that may be promoted.
+        return not sync or self.sync_standby_recorded(primary)
+
+    def sync_standby_recorded(self, primary: Node) -> bool:
+        members = requests.get(f"{primary.api}/cluster", timeout=2).json().get("members", [])
+        live = ("streaming", "running")
+        return any(m.get("role") == "sync_standby" and m.get("state") in live for m in members)
 
     def database_url(self, dbname: str = "zupy") -> str:
         """libpq multi-host: every node, and only the one that takes writes answers."""
