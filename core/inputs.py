@@ -222,7 +222,20 @@ class MultiPartParser(parsers.MultiPartParser):
         )
         if delimiter + b"--" not in raw:
             raise ParseError("The multipart body ends before its closing boundary: it was cut off.")
-        if any(_TRANSFER_ENCODED.search(part.split(b"\r\n\r\n", 1)[0]) for part in raw.split(delimiter)[1:]):
+        parts = raw.split(delimiter)[1:]
+        for part in parts:
+            if part.startswith(b"--"):
+                break  # the closing delimiter
+            head, blank, _ = part.partition(b"\r\n\r\n")
+            if not (part.startswith(b"\r\n") and part.endswith(b"\r\n") and blank):
+                # Django reads such a part as nothing: the fields in it would be silently dropped.
+                raise ParseError(
+                    "A part of the multipart body is malformed: each needs its headers, a blank line, "
+                    "then its value, and a line break before the next boundary."
+                )
+            if b"content-disposition" not in head.lower():
+                raise ParseError("A part of the multipart body has no Content-Disposition naming its field.")
+        if any(_TRANSFER_ENCODED.search(part.split(b"\r\n\r\n", 1)[0]) for part in parts):
             # RFC 7578 forbids it, and Django would decode base64 text without checking it.
             raise ParseError("A part with a Content-Transfer-Encoding: send each field's text as it is.")
         try:

@@ -353,3 +353,17 @@ def test_a_multipart_part_that_reencodes_its_text_is_400_and_8bit_is_text(api, c
     plain = api.client.generic("POST", path, body(b"8bit", "café".encode()), content_type=MULTIPART_CONTENT)
     assert plain.status_code == 200, plain.content
     assert plain.json()["data"]["reason"] == "café"
+
+
+def test_a_multipart_part_without_its_headers_is_400_not_an_empty_form(api: Api, customer: Customer) -> None:
+    """What the schema fuzz sent: text straight after the boundary, no headers, no line break before
+    the closing boundary. Django reads no field from it; a redemption must not go ahead without them."""
+    boundary = "67899048d214829e79f87037f1bc0bce"
+    body = f"--{boundary}\r\n[{{'use_z_tokens': true}}]--{boundary}--\r\n"
+    response = api.client.generic(
+        "POST",
+        f"/api/v2/customers/{customer.pk}/points/add/",
+        body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 400, response.content
