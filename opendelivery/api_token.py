@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.oauth2_backends import OAuthLibCore
 
 from companies.auth import anonymous_budget
+from core.inputs import MAX_JSON_DEPTH, json_depth_exceeds
 from opendelivery.errors import CONTENT_TYPE
 
 GRANT = "client_credentials"
@@ -69,8 +70,11 @@ def token_parameters(request: HttpRequest) -> dict[str, str]:
 def _body_parameters(request: HttpRequest) -> dict[str, str]:
     media = (request.content_type or "").lower()
     if media == "application/json":
+        raw = request.body or b""
+        if json_depth_exceeds(raw):  # json.loads would recurse into a RecursionError (a 500)
+            raise TokenRefused(400, "INVALID_JSON", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
         try:
-            data = json.loads(request.body or b"")
+            data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise TokenRefused(400, "INVALID_JSON", "The body is not valid JSON.") from exc
         if not isinstance(data, dict):

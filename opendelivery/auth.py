@@ -178,7 +178,12 @@ def requested_merchant(request: HttpRequest) -> str | None:
     """The merchantId the request names (header or storeId); None for neither; 403 when the two
     differ; 400 for a value no merchantId can be."""
     header = _merchant_value(request.META.get("HTTP_X_APP_MERCHANTID", ""))
-    store = _merchant_value(request.GET.get(STORE_PARAMETER, ""))
+    stores = {_merchant_value(value) for value in request.GET.getlist(STORE_PARAMETER)}
+    if len(stores) > 1:  # a proxy reading the first and this server the last would disagree
+        raise OdForbidden(
+            "storeId is sent more than once with different values; send it once.", code="MERCHANT_AMBIGUOUS"
+        )
+    store = next(iter(stores), "")
     if header and store and header != store:
         raise OdForbidden(AMBIGUOUS, code="MERCHANT_AMBIGUOUS")
     return header or store or None

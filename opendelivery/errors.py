@@ -143,6 +143,13 @@ class CouponUsedForAnotherOrder(OdConflict):
     default_detail = "This coupon was used for another order."
 
 
+class AccountSuspended(OdConflict):
+    """409: the standard's SUSPENDED account (a deactivated customer) must not redeem or use coupons."""
+
+    code = "ACCOUNT_SUSPENDED"
+    default_detail = "This loyalty account is suspended: it cannot redeem rewards or use coupons."
+
+
 class CouponNotFound(OdNotFound):
     code = "COUPON_NOT_FOUND"
     default_detail = "couponId names no coupon of this merchant (neither its id nor its code)."

@@ -34,8 +34,10 @@ from coupons.models import Coupon
 from coupons.selectors import coupon_holder
 from coupons.services import Held, coupon_redeem, coupon_validate, redemption_terms
 from customers.lock_objects import customer_lock
+from customers.selectors import customer_get
 from opendelivery.errors import (
     AccountNotFound,
+    AccountSuspended,
     CouponNotFound,
     CouponUsedForAnotherOrder,
     CouponUseRefused,
@@ -147,6 +149,8 @@ def od_redemption_request(
         customer = customer_lock(company_id=company.pk, customer_id=account_id)
         if customer is None:
             raise AccountNotFound(field="accountId")
+        if not customer.is_active:
+            raise AccountSuspended()
         reward = reward_lock(company_id=company.pk, reward_id=reward_id)
         if reward is None:
             raise RewardNotFound(field="rewardId")
@@ -342,6 +346,8 @@ def od_coupon_use(
         coupon = coupon_lock_for_use(company_id=company.pk, customer_id=customer_id, coupon_ref=coupon_ref)
         if coupon is None:
             raise CouponNotFound()
+        if not customer_get(company=company, customer_id=customer_id).is_active:
+            raise AccountSuspended()
         recorded = OdCouponUse.objects.filter(coupon_id=coupon.pk).first()
         if related_order_id and recorded is not None and recorded.related_order_id == related_order_id:
             return CouponUse(coupon_id=coupon.pk, used_now=False)
