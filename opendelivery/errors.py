@@ -113,14 +113,18 @@ class IdempotencyKeyInvalid(RedemptionInvalid):
     default_detail = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good key)."
 
 
-class RedemptionRefused(OdConflict):
+class RefusalKept(OdConflict):
+    """409 carrying another app's refusal as it is: its code, message and details."""
+
+    def __init__(self, refusal: DomainError) -> None:
+        super().__init__(refusal.detail, code=refusal.code, details=_details(refusal))
+
+
+class RedemptionRefused(RefusalKept):
     """409: the coupons app would refuse this redemption now (not affordable, out of stock, the
     reward inactive or its per-customer limit reached, OTP required); its code and message are kept."""
 
     code = "REDEMPTION_REFUSED"
-
-    def __init__(self, refusal: DomainError) -> None:
-        super().__init__(refusal.detail, code=refusal.code, details=_details(refusal))
 
 
 class IdempotencyKeyReused(OdConflict):
@@ -128,14 +132,11 @@ class IdempotencyKeyReused(OdConflict):
     default_detail = "This Idempotency-Key was used for a different redemption (account, reward or order)."
 
 
-class CouponUseRefused(OdConflict):
+class CouponUseRefused(RefusalKept):
     """409: the coupon cannot be used now (used up or for another order, expired, cancelled, OTP
     required); the coupons app's code and message are kept."""
 
     code = "COUPON_USE_REFUSED"
-
-    def __init__(self, refusal: DomainError) -> None:
-        super().__init__(refusal.detail, code=refusal.code, details=_details(refusal))
 
 
 class CouponUsedForAnotherOrder(OdConflict):
