@@ -131,6 +131,13 @@ def main() -> None:
     )
     parser.add_argument("--tag", default="", help="added to the result file names")
     parser.add_argument(
+        "--servers",
+        default="gunicorn",
+        help="HTTP servers, comma-separated, of: " + ", ".join(SERVERS) + ". The first is the API of the "
+        "ratios and the PgBouncer runs; each other one serves the same requests right after it, with the "
+        "same workers and threads (default: gunicorn)",
+    )
+    parser.add_argument(
         "--no-pgbouncer",
         dest="pgbouncer",
         action="store_false",
@@ -145,6 +152,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.latency_duration is None:
         args.latency_duration = max(2, args.duration // 2)
+    args.servers = args.servers.split(",")
+    if set(args.servers) - set(SERVERS) or len(set(args.servers)) != len(args.servers):
+        parser.error(f"--servers: a list of distinct names from {', '.join(SERVERS)}")
     unknown = set(filter(None, args.scenarios.split(","))) - set(SCENARIO_NAMES)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
@@ -235,7 +245,10 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
         "GUNICORN_THREADS": str(args.threads),
         "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
     }
-    server, port = start_server(env, work / "gunicorn.log")
+    (work / "metrics").mkdir()  # gunicorn makes it at start; granian does not
+    primary, *others = args.servers
+    server, port = start_server(env, work / f"{primary}.log", primary)
+    alternates: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     bouncer = bounced = None
     bounced_port = 0
     results = []
@@ -254,8 +267,13 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                 "DB_PREPARE_THRESHOLD": "off",
                 "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics-pgbouncer"),
             }
-            bounced, bounced_port = start_server(bounced_env, work / "gunicorn-pgbouncer.log")
+            bounced, bounced_port = start_server(bounced_env, work / f"{primary}-pgbouncer.log", primary)
             wait_ready(bounced_port)
+        for kind in others:
+            alt_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(work / f"metrics-{kind}")}
+            Path(alt_env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
+            alternates[kind] = start_server(alt_env, work / f"{kind}.log", kind)
+            wait_ready(alternates[kind][1])
         for scenario in chosen:
             requests_file = work / f"{scenario.name}.tsv"
             scenario.write_requests(seeded, requests_file)
@@ -266,17 +284,7 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                     print(report.line(row), flush=True)
                     results.append(row)
                     continue
-                try:
-                    run_wrk(port, requests_file, count, 1, work)  # warm up: workers, pools, caches
-                    ceiling.checkpoint()
-                    cpu_before, machine_before = cpu_by_process(server.pid), machine_ticks()
-                    row["api"] = run_wrk(port, requests_file, count, args.duration, work)
-                    row["api"]["cpu_ms_per_request"] = cpu_per_request(
-                        cpu_before, cpu_by_process(server.pid), row["api"]
-                    )
-                    row["api"]["machine"] = machine_shares(machine_before, machine_ticks())
-                except Exception as error:
-                    row["api"] = {"error": f"wrk: {error}"}
+                row["api"] = measured_run(server, port, requests_file, count, args, work)
                 if bounced is not None:
                     try:
                         run_wrk(bounced_port, requests_file, count, 1, work)
@@ -285,6 +293,10 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                         row["pgbouncer"].pop("wrk_cpu_s", None)
                     except Exception as error:
                         row["pgbouncer"] = {"error": f"wrk: {error}"}
+                for kind, (alt, alt_port) in alternates.items():
+                    row.setdefault("servers", {})[kind] = measured_run(
+                        alt, alt_port, requests_file, count, args, work
+                    )
                 row["statements"] = scenarios.statement_count(sql[scenario.name])
                 row["ceilings"] = {}
                 for kind in ("same", "best"):
@@ -315,12 +327,19 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
                     for kind, db in row["ceilings"].items()
                     if "rps" in row["api"] and db.get("tps")
                 }
+                for kind, result in row.get("servers", {}).items():
+                    if "rps" in result and row["ceilings"].get("same", {}).get("tps"):
+                        row["ratio"][f"{kind}/same"] = round(
+                            result["rps"] / row["ceilings"]["same"]["tps"], 3
+                        )
+                    if "rps" in result and row["api"].get("rps"):
+                        row["ratio"][f"{kind}/{primary}"] = round(result["rps"] / row["api"]["rps"], 3)
                 if row["api"].get("rps") and row.get("pgbouncer", {}).get("rps"):
                     row["ratio"]["pgbouncer"] = round(row["pgbouncer"]["rps"] / row["api"]["rps"], 3)
                 print(report.line(row), flush=True)
                 results.append(row)
     finally:
-        for process in (server, bounced):
+        for process in (server, bounced, *(alt for alt, _ in alternates.values())):
             if process is not None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=30)
@@ -332,7 +351,7 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
         "versions": report.versions(f"{PG}/{main_db}"),
-        "server": {"workers": args.workers, "threads": args.threads},
+        "server": {"workers": args.workers, "threads": args.threads, "kind": primary, "others": others},
         "pgbouncer": {"pool_mode": "transaction", "pool_size": args.pgbouncer_pool}
         if args.pgbouncer
         else None,
@@ -353,16 +372,28 @@ def run_scale(scale: str, clients: list[int], args: argparse.Namespace) -> int:
     return failed
 
 
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """gunicorn with ``env`` on a free port, its output in ``log``: (process, port)."""
+SERVERS = ("gunicorn", "granian")
+
+
+def server_command(kind: str, port: int, workers: int, threads: int) -> list[str]:
+    """The command line that serves the API with ``kind`` on ``port``, at ``workers`` x ``threads``."""
+    binary = str(Path(sys.executable).with_name(kind))
+    if kind == "gunicorn":  # workers and threads from the environment (WEB_CONCURRENCY, GUNICORN_THREADS)
+        return [binary, "zupy.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    return [
+        binary, "--interface", "wsgi", "--http", "1", "--no-ws", "--log-level", "warning",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--blocking-threads", str(threads), "zupy.wsgi:application",
+    ]  # fmt: skip
+
+
+def start_server(
+    env: dict[str, str], log: Path, kind: str = "gunicorn"
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The API served by ``kind`` with ``env`` on a free port, its output in ``log``: (process, port)."""
     port = free_port()
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "zupy.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
+        server_command(kind, port, int(env["WEB_CONCURRENCY"]), int(env["GUNICORN_THREADS"])),
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
@@ -370,6 +401,30 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
         start_new_session=True,
     )
     return server, port
+
+
+def measured_run(
+    server: subprocess.Popen[bytes],
+    port: int,
+    requests_file: Path,
+    clients: int,
+    args: argparse.Namespace,
+    work: Path,
+) -> dict[str, Any]:
+    """One API run against ``server``: a one-second warm-up (workers, pools, caches), a CHECKPOINT, then
+    wrk for --duration, with the CPU each request cost by process and the machine's idle share."""
+    from bench import ceiling
+
+    try:
+        run_wrk(port, requests_file, clients, 1, work)
+        ceiling.checkpoint()
+        cpu_before, machine_before = cpu_by_process(server.pid), machine_ticks()
+        result = run_wrk(port, requests_file, clients, args.duration, work)
+        result["cpu_ms_per_request"] = cpu_per_request(cpu_before, cpu_by_process(server.pid), result)
+        result["machine"] = machine_shares(machine_before, machine_ticks())
+    except Exception as error:
+        return {"error": f"wrk: {error}"}
+    return result
 
 
 def count_rows(database: str, table: str) -> int:

@@ -63,6 +63,14 @@ def line(row: dict) -> str:
             f"| pgbouncer {bounced['rps']:>7.1f} req/s p99 {bounced['p99_ms']:>7.2f} ms "
             f"ratio {row['ratio'].get('pgbouncer')} "
         )
+    for kind, result in row.get("servers", {}).items():
+        if "error" in result:
+            head += f"| {kind} FAILED: {result['error']} "
+        else:
+            head += (
+                f"| {kind} {result['rps']:>7.1f} req/s p50 {result['p50_ms']:>6.2f} "
+                f"app {result.get('cpu_ms_per_request', {}).get('app', 0):.2f} ms/req "
+            )
     for kind, db in row["ceilings"].items():
         if "error" in db:
             head += f"| {kind} FAILED: {db['error']} "
@@ -83,6 +91,7 @@ def failures(results: list[dict]) -> int:
             continue
         count += "error" in row["api"]
         count += "error" in row.get("pgbouncer", {})
+        count += sum("error" in result for result in row.get("servers", {}).values())
         count += sum("error" in db for db in row["ceilings"].values())
     return count
 
@@ -153,6 +162,7 @@ def machine() -> dict:
 
 def versions(dsn: str) -> dict:
     from importlib.metadata import version
+    from importlib.util import find_spec
 
     import django
     import psycopg
@@ -165,6 +175,7 @@ def versions(dsn: str) -> dict:
         "postgresql": server,
         "psycopg": psycopg.__version__,
         "gunicorn": version("gunicorn"),
+        "granian": version("granian") if find_spec("granian") else None,
         "pgbench": _run("pgbench", "--version"),
         "wrk": _run("wrk", "-v").split(" Copyright")[0],
     }
@@ -172,15 +183,20 @@ def versions(dsn: str) -> dict:
 
 def markdown(meta: dict, results: list[dict]) -> str:
     m, v = meta["machine"], meta["versions"]
+    primary, others = meta["server"].get("kind", "gunicorn"), meta["server"].get("others", [])
     head = [
         f"Scale **{meta['scale']}**, {meta['date']}.",
         "",
         f"- Machine: {m['cpu'] or 'unknown CPU'}, {m['cpus']} cores, {m['memory_gib']} GiB memory, "
         f"kernel {m['kernel']}; load average at start {m['load_avg_at_start']}. The load generators, "
-        "PostgreSQL, Redis and gunicorn share these cores.",
+        "PostgreSQL, Redis and the HTTP server share these cores.",
         f"- Versions: Python {v['python']}, Django {v['django']}, PostgreSQL {v['postgresql']}, "
-        f"psycopg {v['psycopg']}, gunicorn {v['gunicorn']}, {v['pgbench']}, {v['wrk']}.",
-        f"- Server: gunicorn {meta['server']['workers']} workers x {meta['server']['threads']} threads. "
+        f"psycopg {v['psycopg']}, gunicorn {v['gunicorn']}"
+        + (f", granian {v['granian']}" if v.get("granian") else "")
+        + f", {v['pgbench']}, {v['wrk']}.",
+        f"- Server: {primary} {meta['server']['workers']} workers x {meta['server']['threads']} threads"
+        + (f" (then {', '.join(others)}, the same shape, on the same requests)" if others else "")
+        + ". "
         f"Clients: {', '.join(map(str, meta['clients']))}. Durations: API {meta['duration_s']} s after a "
         f"1 s warm-up; each ceiling {meta['duration_s']} s for tps, then {meta['latency_duration_s']} s "
         "logged for percentiles.",
@@ -235,6 +251,37 @@ def markdown(meta: dict, results: list[dict]) -> str:
             )
             if "error" in bounced:
                 errors.append(f"- {row['scenario']}, {row['clients']} clients, PgBouncer: {bounced['error']}")
+    if others:
+        head += [
+            "",
+            f"The servers side by side: {primary} (above), then {', '.join(others)} with the same "
+            "workers and threads, each right after the other on the same requests and database; their "
+            "share of the same-statements ceiling measured in the same row, and app = that server's own "
+            "CPU per request (its processes, from /proc):",
+            "",
+            "| scenario | clients | server | req/s | p50 ms | p99 ms | errors | app CPU ms/req "
+            "| /same | / " + primary + " |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in results:
+            if "error" in row:
+                continue
+            ratio = row.get("ratio", {})
+            for kind, result in (
+                (primary, row["api"]),
+                *((k, row.get("servers", {}).get(k, {"error": "not run"})) for k in others),
+            ):
+                cpu = result.get("cpu_ms_per_request", {})
+                mine = "same" if kind == primary else f"{kind}/same"
+                versus = "1.000" if kind == primary else _cell(ratio, f"{kind}/{primary}", ".3f")
+                head.append(
+                    f"| {row['scenario']} | {row['clients']} | {kind} | {_cell(result, 'rps', '.0f')} "
+                    f"| {_cell(result, 'p50_ms', '.2f')} | {_cell(result, 'p99_ms', '.2f')} "
+                    f"| {_cell(result, 'errors', 'd')} | {cpu.get('app', '-')} "
+                    f"| {_cell(ratio, mine, '.3f')} | {versus} |"
+                )
+                if kind != primary and "error" in result:
+                    errors.append(f"- {row['scenario']}, {row['clients']} clients, {kind}: {result['error']}")
     cpu_rows = [row for row in results if row.get("api", {}).get("cpu_ms_per_request")]
     if cpu_rows:
         head += [
@@ -244,7 +291,7 @@ def markdown(meta: dict, results: list[dict]) -> str:
             "machine: req/s ≈ 2000 ÷ the total when the cores are saturated. Idle and stolen: the "
             "machine's share over the same run (/proc/stat; stolen = taken by the hypervisor).",
             "",
-            "| scenario | clients | app (gunicorn) | PostgreSQL | Redis | wrk | other | total "
+            f"| scenario | clients | app ({primary}) | PostgreSQL | Redis | wrk | other | total "
             "| cores idle % | stolen % |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
