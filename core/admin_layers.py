@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.checks.security import csrf as csrf_checks
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -103,9 +104,12 @@ class AdminLayersMiddleware:
         return None
 
 
-# What the admin's and axes' own checks ask of MIDDLEWARE (admin.E408-E410, axes.W002, silenced in
-# zupy/settings.py because the layers stand here instead), asked of the layers where they are.
+# What the admin's, axes' and Django's deploy checks ask of MIDDLEWARE (admin.E408-E410, axes.W002,
+# security.W003: silenced in zupy/settings.py because the layers stand here instead), asked of the
+# layers where they are.
+_CSRF = "django.middleware.csrf.CsrfViewMiddleware"
 _REQUIRED = (
+    _CSRF,
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -135,7 +139,7 @@ def check_admin_layers(**kwargs: Any) -> list[checks.CheckMessage]:
     for required, position in zip(_REQUIRED, positions, strict=True):
         if position is None:
             errors.append(checks.Error(f"{required} must be in ADMIN_LAYERS for the admin.", id="core.E002"))
-    sessions, auth, _, axes = positions
+    _, sessions, auth, _, axes = positions
     if sessions is not None and auth is not None and sessions > auth:
         errors.append(
             checks.Error("SessionMiddleware must come before AuthenticationMiddleware.", id="core.E003")
@@ -153,3 +157,16 @@ def check_admin_layers(**kwargs: Any) -> list[checks.CheckMessage]:
         if not (prefix.startswith("/") and prefix.endswith("/"))
     )
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_admin_csrf_cookie(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Django's check of the CSRF cookie's Secure flag (security.W016) looks for the middleware in
+    MIDDLEWARE only, so it would pass silently here: the same check, for the layers where they are."""
+    if (
+        _CSRF not in settings.ADMIN_LAYERS
+        or settings.CSRF_USE_SESSIONS
+        or settings.CSRF_COOKIE_SECURE is True
+    ):
+        return []
+    return [csrf_checks.W016]

@@ -101,8 +101,9 @@ ADMIN_LAYERS = [
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]
-# The admin's and axes' checks look for these layers in MIDDLEWARE; core.admin_layers checks them here.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002"]
+# The admin's, axes' and Django's CSRF checks look for these layers in MIDDLEWARE; core.admin_layers
+# checks them here.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002", "security.W003"]
 
 ROOT_URLCONF = "zupy.urls"
 WSGI_APPLICATION = "zupy.wsgi.application"

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.test import Client
 from django.urls import path
 
-from core.admin_layers import check_admin_layers
+from core.admin_layers import check_admin_csrf_cookie, check_admin_layers
 from tests.conftest import Api
 from tests.factories import CustomerFactory
 
@@ -227,3 +227,10 @@ def test_axes_out_of_its_place_or_a_layer_in_both_lists_fails_its_checks(setting
     settings.ADMIN_LAYERS = [*settings.ADMIN_LAYERS[-1:], *settings.ADMIN_LAYERS[:-1]]
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.contrib.messages.middleware.MessageMiddleware"]
     assert check_ids() == ["core.E004", "core.E005"]
+
+
+def test_an_insecure_csrf_cookie_is_still_reported_by_the_deploy_check(settings: Any) -> None:
+    settings.CSRF_COOKIE_SECURE = False
+    assert [message.id for message in check_admin_csrf_cookie()] == ["security.W016"]
+    settings.CSRF_COOKIE_SECURE = True
+    assert check_admin_csrf_cookie() == []
