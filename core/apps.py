@@ -12,7 +12,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Service kit"
 
     def ready(self) -> None:
-        from core import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from core import admin_layers, schema  # noqa: F401  (register the middleware check, the OpenAPI extensions)
 
         post_migrate.connect(create_cache_tables, sender=self)
 

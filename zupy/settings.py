@@ -81,15 +81,29 @@ MIDDLEWARE = [
     # API keys and rate limits before anything costly: a refused request never reaches sessions or DRF.
     # After the two above only so that refusals carry their headers as every other answer does.
     "companies.auth.ApiGateMiddleware",
+    # Every answer: the Host check (ALLOWED_HOSTS, a 400) and Content-Length.
+    "django.middleware.common.CommonMiddleware",
+    # Last: ADMIN_LAYERS below, for ADMIN_LAYER_PATHS only (core/admin_layers.py).
+    "core.admin_layers.AdminLayersMiddleware",
+]
+# The layers only the admin needs, run (in this order, hooks and all, as if they stood in MIDDLEWARE)
+# only for the paths that start with one of ADMIN_LAYER_PATHS; the partner API's requests never build a
+# session, read a CSRF cookie or look for a static file. The scope names the paths that need the layers
+# rather than the API's prefixes, so that a surface added later cannot forget to opt out: it starts
+# without sessions, and a view that reads request.session or request.user fails in its first test
+# (docs/operations.md, "The middleware stack").
+ADMIN_LAYERS = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]
+# The admin's, axes' and Django's CSRF checks look for these layers in MIDDLEWARE; core.admin_layers
+# checks them here.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002", "security.W003"]
 
 ROOT_URLCONF = "zupy.urls"
 WSGI_APPLICATION = "zupy.wsgi.application"
@@ -249,6 +263,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The paths ADMIN_LAYERS run for: the admin (its login is where axes locks out), and the static files
+# whitenoise serves (the admin's, and the Swagger UI page's assets).
+ADMIN_LAYER_PATHS = ["/admin/", f"/{STATIC_URL}"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
