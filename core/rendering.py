@@ -2,9 +2,9 @@
 whatever the Accept header says, and the output serializers' shared parts (``FastOutput``,
 ``ConstantField``, ``TextOut``)."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, ClassVar
 
 from django.db import models
@@ -140,27 +140,69 @@ class FastOutput(serializers.Serializer):
     tests/core/test_fast_output.py holds it to DRF's output) but renders with one getter and one
     converter per field, producing exactly what DRF would for the field types used here.
 
-    Why: DRF's generic ``to_representation`` is a large share of a list page's CPU; what this saves is
-    measured by ``python -m bench.profile`` (docs/benchmark.md).
+    A list can skip model instances too: it reads ``row_columns()`` with ``values_list(named=True)``
+    and renders the rows with ``render_rows``. A method field is then handed the row, so it reads
+    only attributes a row and an instance both have, and the columns it reads beyond the fields'
+    own sources are named in ``row_reads``.
+
+    Why: DRF's generic ``to_representation`` and the ORM's model instances are a large share of a
+    list page's CPU; what this saves is measured by ``python -m bench.profile`` (docs/benchmark.md).
     """
 
+    row_reads: ClassVar[tuple[str, ...]] = ()
+
     _plans: ClassVar[dict[type, Plan]] = {}
+    _row_plans: ClassVar[dict[type, tuple[tuple[str, ...], Plan]]] = {}
+
+    @classmethod
+    def _compile(cls, getter: Callable[[str], Callable[[Any], Any]]) -> Plan:
+        plan: Plan = []
+        # Bound once, from a throwaway instance: each field then knows its source and method name.
+        for name, field in cls().fields.items():
+            if isinstance(field, ConstantField):
+                plan.append((name, _constant_render(field.value)))
+            elif isinstance(field, serializers.SerializerMethodField):
+                plan.append((name, _method_render(str(field.method_name))))
+            else:
+                plan.append((name, _field_render(getter(str(field.source)), _converter(field))))
+        return plan
 
     @classmethod
     def _plan(cls) -> Plan:
         plan = FastOutput._plans.get(cls)
         if plan is None:
-            plan = []
-            # Bound once, from a throwaway instance: each field then knows its source and method name.
-            for name, field in cls().fields.items():
-                if isinstance(field, ConstantField):
-                    plan.append((name, _constant_render(field.value)))
-                elif isinstance(field, serializers.SerializerMethodField):
-                    plan.append((name, _method_render(str(field.method_name))))
-                else:
-                    plan.append((name, _field_render(attrgetter(str(field.source)), _converter(field))))
-            FastOutput._plans[cls] = plan
+            plan = FastOutput._plans[cls] = cls._compile(attrgetter)
         return plan
+
+    @classmethod
+    def _row_plan(cls) -> tuple[tuple[str, ...], Plan]:
+        compiled = FastOutput._row_plans.get(cls)
+        if compiled is None:
+            sources = [
+                str(field.source)
+                for field in cls().fields.values()
+                if not isinstance(field, (ConstantField, serializers.SerializerMethodField))
+            ]
+            if "*" in sources:
+                raise TypeError(f"{cls.__name__} has a field of the whole object: it cannot render rows")
+            columns = tuple(dict.fromkeys([s.replace(".", "__") for s in sources] + list(cls.row_reads)))
+            plan = cls._compile(lambda source: itemgetter(columns.index(source.replace(".", "__"))))
+            compiled = FastOutput._row_plans[cls] = (columns, plan)
+        return compiled
+
+    @classmethod
+    def row_columns(cls) -> tuple[str, ...]:
+        """What ``render_rows`` reads, in order, for ``values_list(*columns, named=True)``: each
+        field's source (``reward.name`` as ``reward__name``), then ``row_reads``."""
+        return cls._row_plan()[0]
+
+    @classmethod
+    def render_rows(cls, rows: Sequence[Any], *, context: dict[str, Any] | None = None) -> list[Any]:
+        """The rows of ``row_columns()`` rendered as a list of this serializer would render the
+        model instances they were read from."""
+        serializer = cls(context=context or {})
+        plan = cls._row_plan()[1]
+        return [{name: render(serializer, row) for name, render in plan} for row in rows]
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return {name: render(self, instance) for name, render in self._plan()}

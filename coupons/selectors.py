@@ -73,7 +73,11 @@ def coupon_list(
     reward_id: str | None = None,
     code: str | None = None,
     origin_type: str | None = None,
-) -> QuerySet[Coupon]:
+    columns: tuple[str, ...] | None = None,
+) -> QuerySet[Coupon, Any]:
+    """The company's coupons, filtered as the listing's query says; with ``columns``, as rows of those
+    columns (``values_list(named=True)``), not instances: what a list renders with
+    ``FastOutput.render_rows``."""
     qs = Coupon.objects.filter(company=company)
     if origin_type:
         qs = qs.filter(origin_type=origin_type)
@@ -85,6 +89,8 @@ def coupon_list(
         qs = qs.filter(code=code_from_typed(code) or code.strip().upper())
     if status:
         qs = qs.filter(status_q(status, now))
+    if columns is not None:
+        return qs.values_list(*columns, named=True)
     return qs.select_related("reward", "customer").only(
         "id",
         "code",

@@ -61,8 +61,19 @@ class RewardOut(FastOutput):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
+    # The methods read a reward, or a row of ``row_columns()`` (the list): only the attributes both have.
+    row_reads = (
+        "is_active", "start_date", "end_date", "quantity_available", "coupons_taken_count", "image_url",
+    )  # fmt: skip
+
     def get_is_available(self, reward: Reward) -> bool:
-        return reward.is_available(self.context["now"])
+        return Reward.available_at(
+            self.context["now"],
+            is_active=reward.is_active,
+            start_date=reward.start_date,
+            end_date=reward.end_date,
+            quantity_available=reward.quantity_available,
+        )
 
     def get_already_redeemed(self, reward: Reward) -> bool:
         return getattr(reward, "coupons_taken_count", 0) > 0
@@ -124,13 +135,14 @@ class RewardListView(CatalogView):
             now=now,
             coupons_taken_count=self.coupons_taken_count_of(customer),
             redeemable_by=customer if query["redeemable"] else None,
+            columns=RewardOut.row_columns(),
         )
         context = {"now": now, "company": company}
         return paginate(
             request,
             rewards,
             descending=False,
-            serialize=lambda rows: RewardOut(rows, many=True, context=context).data,
+            serialize=lambda rows: RewardOut.render_rows(rows, context=context),
         )
 
 

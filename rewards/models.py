@@ -116,9 +116,27 @@ class Reward(models.Model):
         return self.name
 
     def is_available(self, now: datetime) -> bool:
+        return Reward.available_at(
+            now,
+            is_active=self.is_active,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            quantity_available=self.quantity_available,
+        )
+
+    @staticmethod
+    def available_at(
+        now: datetime,
+        *,
+        is_active: bool,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        quantity_available: int | None,
+    ) -> bool:
+        """``is_available`` over a reward's values, for a list that reads rows rather than instances."""
         return (
-            self.is_active
-            and (self.start_date is None or self.start_date <= now)
-            and (self.end_date is None or now < self.end_date)
-            and (self.quantity_available is None or self.quantity_available > 0)
+            is_active
+            and (start_date is None or start_date <= now)
+            and (end_date is None or now < end_date)
+            and (quantity_available is None or quantity_available > 0)
         )
