@@ -137,14 +137,14 @@ r AS (
           OR (SELECT count(*) FROM coupons_coupon x
                WHERE x.customer_id = cu.id AND x.reward_id = r.id AND x.status <> 'cancelled')
              < COALESCE(r.max_redemptions_per_customer, CASE WHEN r.points_required = 0 THEN 1 END))
-  RETURNING r.id, r.name, r.points_required, r.total_usages_allowed, r.validity_days
+  RETURNING r.id, r.name, r.points_required, r.total_usages_allowed, r.validity_days, r.origin_type
 ),
 co AS (
   INSERT INTO coupons_coupon (id, company_id, customer_id, reward_id, code, status, total_usages_allowed,
-                              remaining_usages, points_spent, z_tokens_spent, valid_until, usage_date,
-                              cancelled_at, created_at, updated_at)
+                              remaining_usages, origin_type, points_spent, z_tokens_spent, valid_until,
+                              usage_date, cancelled_at, created_at, updated_at)
   SELECT {NEW_ID}, cu.company_id, cu.id, r.id, {NEW_CODE}, 'active', r.total_usages_allowed,
-         r.total_usages_allowed, r.points_required, {Z_SPENT_NONE},
+         r.total_usages_allowed, r.origin_type, r.points_required, {Z_SPENT_NONE},
          now() + make_interval(days => r.validity_days), NULL, NULL, now(), now()
     FROM cu CROSS JOIN r
   RETURNING id, code, remaining_usages, total_usages_allowed, valid_until, created_at, points_spent
